@@ -1,0 +1,1 @@
+typedef int s_placeholder_t;   //  placeholder: being written

@@ -1,0 +1,20 @@
+/*  =========================================================================
+    zhive.h - umbrella header: a task pool for C programs over ZeroMQ
+
+    #include <zhive.h> and link libzhive (pkg-config --cflags --libs zhive).
+    =========================================================================
+*/
+#ifndef ZHIVE_H_INCLUDED
+#define ZHIVE_H_INCLUDED
+
+#define ZHIVE_VERSION_MAJOR 0
+#define ZHIVE_VERSION_MINOR 1
+#define ZHIVE_VERSION_PATCH 0
+
+#include "zhive_pack.h"
+#include "zhive_result.h"
+#include "zhive_client.h"
+#include "zhive_worker.h"
+#include "zhive_broker.h"
+
+#endif

@@ -1,0 +1,155 @@
+/*  =========================================================================
+    zhive_worker - a worker: one zloop that runs task handlers
+
+    A worker connects to the broker's worker endpoint, offers the functions
+    registered on it, and runs up to `concurrency` tasks at once.
+
+    A SYNC handler does its work inside the call and returns: 0 means the
+    job succeeded with whatever it packed into zhive_job_reply (nil if it
+    packed nothing); -1 means it failed (with the type and message given to
+    zhive_job_fail, or HandlerError). The worker sends the answer.
+
+    An ASYNC handler starts the work (a zloop timer, a socket reader, another
+    process) and returns 0; later, from the loop, it calls zhive_job_complete
+    or zhive_job_fail exactly once. Returning -1 fails the job at once. Up to
+    `concurrency` async jobs run at the same time in one worker.
+
+    Plugins (.so) export one function, the per-worker initializer:
+
+        int zhive_plugin_init (zhive_worker_t *worker, const char *args);
+
+    which registers handlers with zhive_worker_register and returns 0, or -1
+    to refuse to load (the worker then exits with the plugin's message).
+    `args` is the text after ':' in `--load PLUGIN.so:ARGS` ("" if none).
+    =========================================================================
+*/
+#ifndef ZHIVE_WORKER_H_INCLUDED
+#define ZHIVE_WORKER_H_INCLUDED
+
+#include <czmq.h>
+#include "zhive_pack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _zhive_worker_t zhive_worker_t;
+typedef struct _zhive_job_t zhive_job_t;
+
+//  A task handler. `state` is the pointer given at registration.
+typedef int (zhive_handler_fn) (zhive_job_t *job, void *state);
+
+//  The plugin initializer's type and symbol name.
+typedef int (zhive_plugin_init_fn) (zhive_worker_t *worker, const char *args);
+#define ZHIVE_PLUGIN_INIT "zhive_plugin_init"
+
+#define ZHIVE_SYNC  0    //  handler completes before it returns
+#define ZHIVE_ASYNC 1    //  handler completes later, from the loop
+
+//  ---------------------------------------------------------------------
+//  Create a worker that will connect to the broker's worker endpoint.
+//  Returns NULL (errno EINVAL) if the endpoint is not valid.
+zhive_worker_t *
+    zhive_worker_new (const char *endpoint);
+
+//  Destroy the worker, dropping jobs still running. Safe with *self_p NULL.
+void
+    zhive_worker_destroy (zhive_worker_t **self_p);
+
+//  Most tasks run at once (default 16). Set before zhive_worker_run.
+void
+    zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
+
+//  Name reported to the broker and in errors (default "HOST:PID").
+void
+    zhive_worker_set_name (zhive_worker_t *self, const char *name);
+
+//  Log what happens to stderr.
+void
+    zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
+
+//  Register a handler for `function`. flags is ZHIVE_SYNC or ZHIVE_ASYNC.
+//  Returns -1 (errno EINVAL) if the name is empty or longer than 255 bytes,
+//  or EEXIST if the name is already registered.
+int
+    zhive_worker_register (zhive_worker_t *self, const char *function,
+                           zhive_handler_fn *handler, void *state, int flags);
+
+//  Load a plugin and call its zhive_plugin_init with `args` (may be NULL).
+//  Returns -1 and writes a message to stderr if it cannot be loaded or its
+//  initializer fails.
+int
+    zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
+
+//  Connect and serve until zhive_worker_stop, an interrupt (SIGINT or
+//  SIGTERM), or a failure. Returns 0 when stopped, -1 on failure.
+int
+    zhive_worker_run (zhive_worker_t *self);
+
+//  Ask a running worker to stop after the current event. Callable from a
+//  handler.
+void
+    zhive_worker_stop (zhive_worker_t *self);
+
+//  The worker's loop, for handlers and embedders that add their own
+//  timers and readers. Valid for the life of the worker.
+zloop_t *
+    zhive_worker_loop (zhive_worker_t *self);
+
+//  Tasks this worker has finished (results and errors).
+uint64_t
+    zhive_worker_done (zhive_worker_t *self);
+
+//  ---------------------------------------------------------------------
+//  The function this job was called as (borrowed).
+const char *
+    zhive_job_function (const zhive_job_t *self);
+
+//  The positional arguments: always a msgpack array (borrowed; valid until
+//  the job completes or fails).
+const msgpack_object *
+    zhive_job_args (const zhive_job_t *self);
+
+//  Number of positional arguments, and argument `index` (NULL if none).
+size_t
+    zhive_job_argc (const zhive_job_t *self);
+const msgpack_object *
+    zhive_job_arg (const zhive_job_t *self, size_t index);
+
+//  The worker's loop (for async handlers' timers and readers).
+zloop_t *
+    zhive_job_loop (const zhive_job_t *self);
+
+//  The worker running this job.
+zhive_worker_t *
+    zhive_job_worker (const zhive_job_t *self);
+
+//  The buffer to pack the job's result into: exactly one value.
+zhive_pack_t *
+    zhive_job_reply (zhive_job_t *self);
+
+//  Per-job pointer for an async handler's own state.
+void
+    zhive_job_set_data (zhive_job_t *self, void *data);
+void *
+    zhive_job_data (const zhive_job_t *self);
+
+//  Async: send the packed reply and free the job (the pointer is invalid
+//  afterwards). Returns -1 if the reply is not exactly one msgpack value
+//  (the client then gets a HandlerError instead).
+int
+    zhive_job_complete (zhive_job_t *self);
+
+//  Fail the job with an error type and a printf-style message. From a sync
+//  handler: record the error, then return -1. From an async handler: the
+//  error is sent and the job freed at once. Returns -1 so a handler can
+//  write `return zhive_job_fail (job, ...)`.
+int
+    zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
+        __attribute__ ((format (printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,642 @@
+/*  =========================================================================
+    zhive_proto - the one wire codec of zhive
+
+    The header frame is a short msgpack array. It is decoded by a small
+    cursor reader below that checks every length against what is left, so
+    nothing from the network is trusted; it is encoded with msgpack-c's
+    packer into a reusable buffer (no allocation per message once warm).
+    =========================================================================
+*/
+#include "zhive_proto.h"
+#include <msgpack.h>
+
+static const uint8_t s_signature [3] = { 'Z', 'H', 'V' };
+
+//  ---------------------------------------------------------------------
+//  Cursor reader over untrusted msgpack bytes
+
+typedef struct {
+    const uint8_t *data;        //  Next byte to read
+    const uint8_t *end;         //  One past the last byte
+} s_cursor_t;
+
+static int
+s_need (s_cursor_t *cur, size_t bytes)
+{
+    return (size_t) (cur->end - cur->data) >= bytes? 0: -1;
+}
+
+static uint64_t
+s_be (const uint8_t *p, int bytes)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < bytes; i++)
+        value = (value << 8) | p [i];
+    return value;
+}
+
+//  Reads a positive or negative integer; returns 0 or -1
+static int
+s_read_int (s_cursor_t *cur, int64_t *out, bool *is_unsigned_big)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data++;
+    if (is_unsigned_big)
+        *is_unsigned_big = false;
+    if (tag <= 0x7f) {
+        *out = tag;
+        return 0;
+    }
+    if (tag >= 0xe0) {
+        *out = (int8_t) tag;
+        return 0;
+    }
+    int bytes;
+    bool is_signed;
+    switch (tag) {
+        case 0xcc: bytes = 1; is_signed = false; break;
+        case 0xcd: bytes = 2; is_signed = false; break;
+        case 0xce: bytes = 4; is_signed = false; break;
+        case 0xcf: bytes = 8; is_signed = false; break;
+        case 0xd0: bytes = 1; is_signed = true; break;
+        case 0xd1: bytes = 2; is_signed = true; break;
+        case 0xd2: bytes = 4; is_signed = true; break;
+        case 0xd3: bytes = 8; is_signed = true; break;
+        default: return -1;
+    }
+    if (s_need (cur, bytes))
+        return -1;
+    uint64_t raw = s_be (cur->data, bytes);
+    cur->data += bytes;
+    if (is_signed) {
+        int shift = 64 - 8 * bytes;
+        *out = (int64_t) (raw << shift) >> shift;
+    }
+    else {
+        if (raw > INT64_MAX && is_unsigned_big)
+            *is_unsigned_big = true;
+        *out = (int64_t) raw;
+    }
+    return 0;
+}
+
+static int
+s_read_uint (s_cursor_t *cur, uint64_t *out)
+{
+    int64_t value;
+    bool big;
+    if (s_read_int (cur, &value, &big))
+        return -1;
+    if (value < 0 && !big)
+        return -1;
+    *out = (uint64_t) value;
+    return 0;
+}
+
+static int
+s_read_array (s_cursor_t *cur, size_t *count)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data++;
+    if ((tag & 0xf0) == 0x90) {
+        *count = tag & 0x0f;
+        return 0;
+    }
+    int bytes = tag == 0xdc? 2: tag == 0xdd? 4: 0;
+    if (bytes == 0 || s_need (cur, bytes))
+        return -1;
+    *count = (size_t) s_be (cur->data, bytes);
+    cur->data += bytes;
+    return 0;
+}
+
+//  Reads a str (not bin) and returns a pointer into the buffer and its size
+static int
+s_read_str_ref (s_cursor_t *cur, const char **ptr, size_t *size)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data++;
+    size_t length;
+    if ((tag & 0xe0) == 0xa0)
+        length = tag & 0x1f;
+    else {
+        int bytes = tag == 0xd9? 1: tag == 0xda? 2: tag == 0xdb? 4: 0;
+        if (bytes == 0 || s_need (cur, bytes))
+            return -1;
+        length = (size_t) s_be (cur->data, bytes);
+        cur->data += bytes;
+    }
+    if (s_need (cur, length))
+        return -1;
+    *ptr = (const char *) cur->data;
+    *size = length;
+    cur->data += length;
+    return 0;
+}
+
+//  Reads a str into a fixed field; refuses strings longer than max or
+//  holding a NUL byte
+static int
+s_read_str (s_cursor_t *cur, char *dest, size_t max)
+{
+    const char *ptr;
+    size_t size;
+    if (s_read_str_ref (cur, &ptr, &size) || size > max || memchr (ptr, 0, size))
+        return -1;
+    memcpy (dest, ptr, size);
+    dest [size] = 0;
+    return 0;
+}
+
+static int
+s_read_str_alloc (s_cursor_t *cur, char **dest, size_t max)
+{
+    const char *ptr;
+    size_t size;
+    if (s_read_str_ref (cur, &ptr, &size) || size > max || memchr (ptr, 0, size))
+        return -1;
+    char *copy = (char *) malloc (size + 1);
+    if (!copy)
+        return -1;
+    memcpy (copy, ptr, size);
+    copy [size] = 0;
+    free (*dest);
+    *dest = copy;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Growable write buffer for msgpack_packer
+
+typedef struct {
+    char *data;             //  Bytes written
+    size_t size;            //  Used
+    size_t capacity;        //  Allocated
+} s_buffer_t;
+
+static int
+s_buffer_write (void *data, const char *buf, size_t len)
+{
+    s_buffer_t *self = (s_buffer_t *) data;
+    if (self->size + len > self->capacity) {
+        size_t capacity = self->capacity? self->capacity: 256;
+        while (capacity < self->size + len)
+            capacity *= 2;
+        char *grown = (char *) realloc (self->data, capacity);
+        if (!grown)
+            return -1;
+        self->data = grown;
+        self->capacity = capacity;
+    }
+    memcpy (self->data + self->size, buf, len);
+    self->size += len;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+
+typedef struct {
+    zhive_proto_t public_part;  //  What callers see
+    s_buffer_t header;          //  Reused encode buffer
+} s_proto_full_t;
+
+zhive_proto_t *
+zhive_proto_new (void)
+{
+    s_proto_full_t *full = (s_proto_full_t *) calloc (1, sizeof (s_proto_full_t));
+    if (!full)
+        return NULL;
+    zmq_msg_init (&full->public_part.payload);
+    full->public_part.timeout_ms = -1;
+    full->public_part.retries = -1;
+    return &full->public_part;
+}
+
+static void
+s_free_functions (zhive_proto_t *self)
+{
+    for (size_t i = 0; i < self->functions_count; i++)
+        free (self->functions [i]);
+    free (self->functions);
+    self->functions = NULL;
+    self->functions_count = 0;
+}
+
+void
+zhive_proto_destroy (zhive_proto_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_proto_full_t *full = (s_proto_full_t *) *self_p;
+    zhive_proto_t *self = &full->public_part;
+    zmq_msg_close (&self->payload);
+    free (self->message);
+    s_free_functions (self);
+    free (full->header.data);
+    free (full);
+    *self_p = NULL;
+}
+
+const char *
+zhive_proto_command_name (int command)
+{
+    switch (command) {
+        case ZHIVE_PING: return "PING";
+        case ZHIVE_PONG: return "PONG";
+        case ZHIVE_SUBMIT: return "SUBMIT";
+        case ZHIVE_CANCEL: return "CANCEL";
+        case ZHIVE_STATUS: return "STATUS";
+        case ZHIVE_RESULT: return "RESULT";
+        case ZHIVE_ERROR: return "ERROR";
+        case ZHIVE_STATUS_REPLY: return "STATUS_REPLY";
+        case ZHIVE_READY: return "READY";
+        case ZHIVE_DONE: return "DONE";
+        case ZHIVE_FAILED: return "FAILED";
+        case ZHIVE_TASK: return "TASK";
+        case ZHIVE_BYE: return "BYE";
+        default: return "?";
+    }
+}
+
+//  Which commands carry a payload frame (required) and none else may
+static bool
+s_has_payload (int command)
+{
+    return command == ZHIVE_SUBMIT || command == ZHIVE_RESULT || command == ZHIVE_DONE
+        || command == ZHIVE_TASK || command == ZHIVE_STATUS_REPLY;
+}
+
+void
+zhive_proto_set_name (char *field, const char *value)
+{
+    if (!value)
+        value = "";
+    size_t size = strlen (value);
+    if (size > ZHIVE_NAME_MAX)
+        size = ZHIVE_NAME_MAX;
+    memcpy (field, value, size);
+    field [size] = 0;
+}
+
+void
+zhive_proto_set_message (zhive_proto_t *self, const char *message)
+{
+    if (!message)
+        message = "";
+    size_t size = strlen (message);
+    if (size > ZHIVE_MESSAGE_MAX)
+        size = ZHIVE_MESSAGE_MAX;
+    char *copy = (char *) malloc (size + 1);
+    if (!copy)
+        return;
+    memcpy (copy, message, size);
+    copy [size] = 0;
+    free (self->message);
+    self->message = copy;
+}
+
+int
+zhive_proto_set_payload (zhive_proto_t *self, const void *data, size_t size)
+{
+    zmq_msg_close (&self->payload);
+    if (zmq_msg_init_size (&self->payload, size)) {
+        zmq_msg_init (&self->payload);
+        self->has_payload = false;
+        return -1;
+    }
+    if (size)
+        memcpy (zmq_msg_data (&self->payload), data, size);
+    self->has_payload = true;
+    return 0;
+}
+
+void
+zhive_proto_move_payload (zhive_proto_t *self, zmq_msg_t *source)
+{
+    zmq_msg_move (&self->payload, source);
+    self->has_payload = true;
+}
+
+void
+zhive_proto_clear_payload (zhive_proto_t *self)
+{
+    zmq_msg_close (&self->payload);
+    zmq_msg_init (&self->payload);
+    self->has_payload = false;
+}
+
+//  ---------------------------------------------------------------------
+//  Decoding
+
+static int
+s_malformed (zhive_proto_t *self, const char *why)
+{
+    snprintf (self->error, sizeof self->error, "%s", why);
+    return -2;
+}
+
+//  Discards the rest of a multipart message
+static void
+s_drain (void *handle)
+{
+    int more = 1;
+    size_t more_size = sizeof more;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_getsockopt (handle, ZMQ_RCVMORE, &more, &more_size) == 0 && more) {
+        if (zmq_msg_recv (&frame, handle, 0) < 0)
+            break;
+    }
+    zmq_msg_close (&frame);
+}
+
+static int
+s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
+{
+    s_cursor_t cur = { data, data + size };
+    size_t fields;
+    if (s_read_array (&cur, &fields))
+        return s_malformed (self, "header is not a msgpack array");
+    //  Readers only look at the fields they know; a newer peer may add more
+    switch (self->command) {
+        case ZHIVE_PING:
+        case ZHIVE_PONG:
+            break;
+        case ZHIVE_SUBMIT:
+            if (fields < 4 || s_read_uint (&cur, &self->id)
+                || s_read_str (&cur, self->function, ZHIVE_NAME_MAX)
+                || s_read_int (&cur, &self->timeout_ms, NULL)
+                || s_read_int (&cur, &self->retries, NULL))
+                return s_malformed (self, "SUBMIT needs [id, function, timeout_ms, retries]");
+            if (self->function [0] == 0)
+                return s_malformed (self, "SUBMIT has an empty function name");
+            break;
+        case ZHIVE_CANCEL:
+        case ZHIVE_STATUS:
+        case ZHIVE_RESULT:
+        case ZHIVE_STATUS_REPLY:
+        case ZHIVE_DONE:
+            if (fields < 1 || s_read_uint (&cur, &self->id))
+                return s_malformed (self, "header needs [id]");
+            break;
+        case ZHIVE_ERROR:
+            if (fields < 4 || s_read_uint (&cur, &self->id)
+                || s_read_str (&cur, self->type, ZHIVE_NAME_MAX)
+                || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX)
+                || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX))
+                return s_malformed (self, "ERROR needs [id, type, message, worker]");
+            break;
+        case ZHIVE_FAILED:
+            if (fields < 3 || s_read_uint (&cur, &self->id)
+                || s_read_str (&cur, self->type, ZHIVE_NAME_MAX)
+                || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
+                return s_malformed (self, "FAILED needs [ticket, type, message]");
+            break;
+        case ZHIVE_TASK:
+            if (fields < 2 || s_read_uint (&cur, &self->id)
+                || s_read_str (&cur, self->function, ZHIVE_NAME_MAX))
+                return s_malformed (self, "TASK needs [ticket, function]");
+            break;
+        case ZHIVE_BYE:
+            if (fields < 1 || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
+                return s_malformed (self, "BYE needs [reason]");
+            break;
+        case ZHIVE_READY: {
+            uint64_t pid, concurrency;
+            size_t count;
+            if (fields < 5 || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX)
+                || s_read_str (&cur, self->host, ZHIVE_NAME_MAX)
+                || s_read_uint (&cur, &pid) || s_read_uint (&cur, &concurrency)
+                || s_read_array (&cur, &count))
+                return s_malformed (self, "READY needs [name, host, pid, concurrency, [functions]]");
+            if (concurrency == 0 || concurrency > 1000000)
+                return s_malformed (self, "READY concurrency must be 1..1000000");
+            if (count > ZHIVE_FUNCTIONS_MAX)
+                return s_malformed (self, "READY offers too many functions");
+            self->pid = pid;
+            self->concurrency = (uint32_t) concurrency;
+            self->functions = (char **) calloc (count? count: 1, sizeof (char *));
+            if (!self->functions)
+                return s_malformed (self, "out of memory");
+            for (size_t i = 0; i < count; i++) {
+                const char *ptr;
+                size_t name_size;
+                if (s_read_str_ref (&cur, &ptr, &name_size) || name_size == 0
+                    || name_size > ZHIVE_NAME_MAX || memchr (ptr, 0, name_size))
+                    return s_malformed (self, "READY function names must be 1..255 byte strings");
+                self->functions [i] = strndup (ptr, name_size);
+                if (!self->functions [i])
+                    return s_malformed (self, "out of memory");
+                self->functions_count++;
+            }
+            break;
+        }
+        default:
+            return s_malformed (self, "unknown command");
+    }
+    return 0;
+}
+
+int
+zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
+{
+    void *handle = zsock_resolve (sock);
+    bool is_router = zsock_type (sock) == ZMQ_ROUTER;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+
+    //  Reset what the last message left
+    self->routing_size = 0;
+    self->command = 0;
+    self->error [0] = 0;
+    self->function [0] = 0;
+    self->type [0] = 0;
+    self->worker [0] = 0;
+    self->timeout_ms = -1;
+    self->retries = -1;
+    s_free_functions (self);
+    zhive_proto_clear_payload (self);
+
+    if (zmq_msg_recv (&frame, handle, flags) < 0) {
+        zmq_msg_close (&frame);
+        return -1;
+    }
+    if (is_router) {
+        size_t size = zmq_msg_size (&frame);
+        if (size > sizeof self->routing)
+            size = sizeof self->routing;
+        memcpy (self->routing, zmq_msg_data (&frame), size);
+        self->routing_size = size;
+        if (!zmq_msg_more (&frame)) {
+            zmq_msg_close (&frame);
+            return s_malformed (self, "message has no frames after the routing id");
+        }
+        if (zmq_msg_recv (&frame, handle, 0) < 0) {
+            zmq_msg_close (&frame);
+            return -1;
+        }
+    }
+    int rc = 0;
+    //  Frame 1: signature, version, command
+    const uint8_t *sig = (const uint8_t *) zmq_msg_data (&frame);
+    if (zmq_msg_size (&frame) != 5 || memcmp (sig, s_signature, 3) != 0)
+        rc = s_malformed (self, "first frame is not a zhive signature");
+    else
+    if (sig [3] != ZHIVE_PROTO_VERSION)
+        rc = s_malformed (self, "unsupported protocol version");
+    else
+        self->command = sig [4];
+
+    //  Frame 2: header
+    if (rc == 0) {
+        if (!zmq_msg_more (&frame))
+            rc = s_malformed (self, "header frame is missing");
+        else
+        if (zmq_msg_recv (&frame, handle, 0) < 0) {
+            zmq_msg_close (&frame);
+            return -1;
+        }
+        else
+        if (zmq_msg_size (&frame) > ZHIVE_HEADER_MAX)
+            rc = s_malformed (self, "header frame is too large");
+        else
+            rc = s_decode_header (self, (const uint8_t *) zmq_msg_data (&frame),
+                                  zmq_msg_size (&frame));
+    }
+    //  Frame 3: payload, moved out untouched
+    if (rc == 0) {
+        bool more = zmq_msg_more (&frame);
+        if (s_has_payload (self->command)) {
+            if (!more)
+                rc = s_malformed (self, "payload frame is missing");
+            else
+            if (zmq_msg_recv (&self->payload, handle, 0) < 0) {
+                zmq_msg_close (&frame);
+                return -1;
+            }
+            else {
+                self->has_payload = true;
+                if (zmq_msg_more (&self->payload))
+                    rc = s_malformed (self, "too many frames");
+                else
+                if (zmq_msg_size (&self->payload) == 0)
+                    rc = s_malformed (self, "payload frame is empty");
+            }
+        }
+        else
+        if (more)
+            rc = s_malformed (self, "too many frames");
+    }
+    if (rc != 0) {
+        s_drain (handle);
+        zhive_proto_clear_payload (self);
+    }
+    zmq_msg_close (&frame);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Encoding
+
+static void
+s_pack_str (msgpack_packer *pk, const char *value)
+{
+    size_t size = value? strlen (value): 0;
+    msgpack_pack_str (pk, size);
+    msgpack_pack_str_body (pk, value? value: "", size);
+}
+
+static int
+s_send_frame (void *handle, const void *data, size_t size, int flags)
+{
+    return zmq_send (handle, data, size, flags) < 0? -1: 0;
+}
+
+int
+zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
+{
+    s_proto_full_t *full = (s_proto_full_t *) self;
+    void *handle = zsock_resolve (sock);
+    full->header.size = 0;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &full->header, s_buffer_write);
+
+    switch (self->command) {
+        case ZHIVE_PING:
+        case ZHIVE_PONG:
+            msgpack_pack_array (&pk, 0);
+            break;
+        case ZHIVE_SUBMIT:
+            msgpack_pack_array (&pk, 4);
+            msgpack_pack_uint64 (&pk, self->id);
+            s_pack_str (&pk, self->function);
+            msgpack_pack_int64 (&pk, self->timeout_ms);
+            msgpack_pack_int64 (&pk, self->retries);
+            break;
+        case ZHIVE_CANCEL:
+        case ZHIVE_STATUS:
+        case ZHIVE_RESULT:
+        case ZHIVE_STATUS_REPLY:
+        case ZHIVE_DONE:
+            msgpack_pack_array (&pk, 1);
+            msgpack_pack_uint64 (&pk, self->id);
+            break;
+        case ZHIVE_ERROR:
+            msgpack_pack_array (&pk, 4);
+            msgpack_pack_uint64 (&pk, self->id);
+            s_pack_str (&pk, self->type);
+            s_pack_str (&pk, self->message);
+            s_pack_str (&pk, self->worker);
+            break;
+        case ZHIVE_FAILED:
+            msgpack_pack_array (&pk, 3);
+            msgpack_pack_uint64 (&pk, self->id);
+            s_pack_str (&pk, self->type);
+            s_pack_str (&pk, self->message);
+            break;
+        case ZHIVE_TASK:
+            msgpack_pack_array (&pk, 2);
+            msgpack_pack_uint64 (&pk, self->id);
+            s_pack_str (&pk, self->function);
+            break;
+        case ZHIVE_BYE:
+            msgpack_pack_array (&pk, 1);
+            s_pack_str (&pk, self->message);
+            break;
+        case ZHIVE_READY:
+            msgpack_pack_array (&pk, 5);
+            s_pack_str (&pk, self->worker);
+            s_pack_str (&pk, self->host);
+            msgpack_pack_uint64 (&pk, self->pid);
+            msgpack_pack_uint32 (&pk, self->concurrency);
+            msgpack_pack_array (&pk, (uint32_t) self->functions_count);
+            for (size_t i = 0; i < self->functions_count; i++)
+                s_pack_str (&pk, self->functions [i]);
+            break;
+        default:
+            errno = EINVAL;
+            return -1;
+    }
+    bool payload = s_has_payload (self->command);
+    if (payload && !self->has_payload) {
+        errno = EINVAL;     //  Programming error: caller forgot the payload
+        return -1;
+    }
+    uint8_t sig [5] = { s_signature [0], s_signature [1], s_signature [2],
+                        ZHIVE_PROTO_VERSION, (uint8_t) self->command };
+    if (self->routing_size
+        && s_send_frame (handle, self->routing, self->routing_size, ZMQ_SNDMORE))
+        return -1;
+    if (s_send_frame (handle, sig, sizeof sig, ZMQ_SNDMORE)
+        || s_send_frame (handle, full->header.data, full->header.size, payload? ZMQ_SNDMORE: 0))
+        return -1;
+    if (payload) {
+        if (zmq_msg_send (&self->payload, handle, 0) < 0)
+            return -1;
+        self->has_payload = false;      //  zmq_msg_send left it empty
+    }
+    return 0;
+}

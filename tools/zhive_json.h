@@ -1,0 +1,73 @@
+/*  =========================================================================
+    zhive_json - JSON <-> msgpack for the zhive command line tool
+
+    JSON is read and written by jansson; this class only maps one model onto
+    the other.
+
+    JSON -> msgpack: null -> nil, true/false -> bool, integer -> int,
+    real -> float64, string -> str (may hold NUL), array -> array,
+    object -> map with str keys, in the object's order.
+
+    msgpack -> JSON:
+      nil, bool, float    as themselves; a non-finite float (NaN, ±inf) has
+                          no JSON form and becomes the string "NaN",
+                          "Infinity" or "-Infinity"
+      integers            JSON integers; an unsigned above INT64_MAX does not
+                          fit jansson's integer and becomes a JSON real (it
+                          loses precision past 2^53)
+      str                 a JSON string; a str that is not valid UTF-8 is
+                          written like bin
+      bin                 {"$bytes":"<base64>"}
+      ext                 {"$ext":[type,"<base64>"]}
+      map                 a JSON object; a key that is not a str (or not
+                          valid UTF-8) is written as the key's compact JSON
+                          text, so {1:"a"} becomes {"1":"a"}; when two keys
+                          render the same, the later value wins
+    =========================================================================
+*/
+#ifndef ZHIVE_JSON_H_INCLUDED
+#define ZHIVE_JSON_H_INCLUDED
+
+#include <jansson.h>
+#include "zhive_pack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Flags for printing a value: one line, any value at top level, doubles
+//  with enough digits to read back the same double.
+#define ZHIVE_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (17))
+
+//  Flags for parsing a value: any value at top level, no duplicate keys,
+//  NUL allowed inside strings (msgpack strings may hold it).
+#define ZHIVE_JSON_LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+//  ---------------------------------------------------------------------
+//  Parse `size` bytes of JSON text holding exactly one value. Returns the
+//  value (caller owns it, json_decref), or NULL with a message such as
+//  "column 5: invalid token near 'x'" (line first when the text holds
+//  several lines) written into error[error_size].
+json_t *
+    zhive_json_parse (const char *text, size_t size, char *error, size_t error_size);
+
+//  Append a JSON value to a pack as one msgpack value. Returns 0, or -1 if
+//  out of memory.
+int
+    zhive_json_pack (zhive_pack_t *pack, const json_t *value);
+
+//  Convert a msgpack value to JSON as described above. Caller owns the
+//  result (json_decref). NULL only if out of memory.
+json_t *
+    zhive_json_from_msgpack (const msgpack_object *object);
+
+//  A msgpack value as one line of compact JSON text, NUL-terminated.
+//  Caller owns the result (free). NULL only if out of memory.
+char *
+    zhive_json_dumps (const msgpack_object *object);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
