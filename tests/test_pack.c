@@ -1,0 +1,194 @@
+/*  test_pack - msgpack building, value readers, the skip validator, results */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <zhive.h>
+
+//  Unpacks the whole buffer as one value into zone/out
+static void
+s_unpack (const zhive_pack_t *pack, msgpack_zone *zone, msgpack_object *out)
+{
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset,
+                                      zone, out),
+                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (offset, zhive_pack_size (pack));
+}
+
+static void
+test_pack_and_read_every_type (void **state)
+{
+    (void) state;
+    zhive_pack_t *pack = zhive_pack_new ();
+    assert_non_null (pack);
+    zhive_pack_map (pack, 8);
+    zhive_pack_str (pack, "int");     zhive_pack_int (pack, -123456789012LL);
+    zhive_pack_str (pack, "uint");    zhive_pack_uint (pack, 42);
+    zhive_pack_str (pack, "double");  zhive_pack_double (pack, 2.5);
+    zhive_pack_str (pack, "bool");    zhive_pack_bool (pack, true);
+    zhive_pack_str (pack, "nil");     zhive_pack_nil (pack);
+    zhive_pack_str (pack, "str");     zhive_pack_strn (pack, "hello world", 5);
+    zhive_pack_str (pack, "bytes");   zhive_pack_bytes (pack, "\x00\x01\x02", 3);
+    zhive_pack_str (pack, "array");
+    zhive_pack_array (pack, 2);
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, NULL);        //  NULL packs nil
+
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    msgpack_object root;
+    s_unpack (pack, &zone, &root);
+    assert_int_equal (zhive_value_len (&root), 8);
+
+    int64_t i;
+    assert_int_equal (zhive_value_int (zhive_value_get (&root, "int"), &i), 0);
+    assert_true (i == -123456789012LL);
+    assert_int_equal (zhive_value_int (zhive_value_get (&root, "uint"), &i), 0);
+    assert_int_equal (i, 42);
+    double d;
+    assert_int_equal (zhive_value_double (zhive_value_get (&root, "double"), &d), 0);
+    assert_true (d == 2.5);
+    //  Integers read as doubles too; doubles do not read as integers
+    assert_int_equal (zhive_value_double (zhive_value_get (&root, "uint"), &d), 0);
+    assert_true (d == 42.0);
+    assert_int_equal (zhive_value_int (zhive_value_get (&root, "double"), &i), -1);
+    bool b;
+    assert_int_equal (zhive_value_bool (zhive_value_get (&root, "bool"), &b), 0);
+    assert_true (b);
+    assert_true (zhive_value_is_nil (zhive_value_get (&root, "nil")));
+    const char *ptr;
+    size_t size;
+    assert_int_equal (zhive_value_str (zhive_value_get (&root, "str"), &ptr, &size), 0);
+    assert_int_equal (size, 5);
+    assert_memory_equal (ptr, "hello", 5);
+    assert_int_equal (zhive_value_str (zhive_value_get (&root, "bytes"), &ptr, &size), 0);
+    assert_int_equal (size, 3);
+    const msgpack_object *array = zhive_value_get (&root, "array");
+    assert_int_equal (zhive_value_len (array), 2);
+    assert_true (zhive_value_is_nil (zhive_value_at (array, 1)));
+    assert_null (zhive_value_at (array, 2));
+    assert_null (zhive_value_get (&root, "missing"));
+    assert_null (zhive_value_get (array, "int"));       //  Not a map
+    //  Wrong types are refused, not converted
+    assert_int_equal (zhive_value_str (zhive_value_get (&root, "int"), &ptr, &size), -1);
+    assert_int_equal (zhive_value_bool (NULL, &b), -1);
+
+    //  A read value packs again to the same bytes
+    zhive_pack_t *copy = zhive_pack_new ();
+    zhive_pack_object (copy, &root);
+    assert_int_equal (zhive_pack_size (copy), zhive_pack_size (pack));
+    assert_memory_equal (zhive_pack_data (copy), zhive_pack_data (pack), zhive_pack_size (pack));
+    zhive_pack_destroy (&copy);
+    msgpack_zone_destroy (&zone);
+
+    zhive_pack_reset (pack);
+    assert_int_equal (zhive_pack_size (pack), 0);
+    zhive_pack_destroy (&pack);
+    zhive_pack_destroy (&pack);         //  Safe twice
+    assert_null (pack);
+}
+
+static void
+test_pack_raw_validates (void **state)
+{
+    (void) state;
+    zhive_pack_t *pack = zhive_pack_new ();
+    assert_int_equal (zhive_pack_raw (pack, "\x01\x02\xa1x", 4), 0);      //  three values
+    assert_int_equal (zhive_pack_size (pack), 4);
+    assert_int_equal (zhive_pack_raw (pack, "\x92\x01", 2), -1);          //  truncated
+    assert_int_equal (errno, EPROTO);
+    assert_int_equal (zhive_pack_size (pack), 4);
+    zhive_pack_destroy (&pack);
+}
+
+static void
+test_skip (void **state)
+{
+    (void) state;
+    //  Well-formed values: their exact size
+    assert_int_equal (zhive_msgpack_skip ("\x01", 1), 1);
+    assert_int_equal (zhive_msgpack_skip ("\x92\x01\xa1x\xff", 5), 4);
+    assert_int_equal (zhive_msgpack_skip ("\x81\xa1k\x92\xc3\xc0", 6), 6);
+    assert_int_equal (zhive_msgpack_skip ("\xcb\0\0\0\0\0\0\0\0", 9), 9);
+    assert_int_equal (zhive_msgpack_skip ("\xc4\x02zz", 4), 4);
+    assert_int_equal (zhive_msgpack_skip ("\xd4\x01\x02", 3), 3);         //  fixext 1
+    assert_int_equal (zhive_msgpack_skip ("\xc7\x01\x05z", 4), 4);        //  ext 8
+    assert_int_equal (zhive_msgpack_skip ("\x90", 1), 1);
+    //  Malformed: -1, never a read past the end
+    assert_int_equal (zhive_msgpack_skip ("", 0), -1);
+    assert_int_equal (zhive_msgpack_skip ("\xc1", 1), -1);                //  never used
+    assert_int_equal (zhive_msgpack_skip ("\x92\x01", 2), -1);
+    assert_int_equal (zhive_msgpack_skip ("\xdb\xff\xff\xff\xff", 5), -1);
+    assert_int_equal (zhive_msgpack_skip ("\xdd\xff\xff\xff\xff\x01", 6), -1);
+    assert_int_equal (zhive_msgpack_skip ("\xcf\x01", 2), -1);
+    //  Nesting deeper than 64 is refused
+    char deep [100];
+    memset (deep, 0x91, sizeof deep);
+    deep [99] = 0x01;
+    assert_int_equal (zhive_msgpack_skip (deep, sizeof deep), -1);
+    assert_int_equal (zhive_msgpack_skip (deep + 40, sizeof deep - 40), 60);
+    //  Random bytes: skip agrees with msgpack-c about validity
+    srand (7);
+    uint8_t buf [32];
+    for (int round = 0; round < 20000; round++) {
+        size_t size = (size_t) (rand () % 32) + 1;
+        for (size_t i = 0; i < size; i++)
+            buf [i] = (uint8_t) rand ();
+        ssize_t length = zhive_msgpack_skip (buf, size);
+        msgpack_zone zone;
+        msgpack_zone_init (&zone, 256);
+        msgpack_object obj;
+        size_t offset = 0;
+        msgpack_unpack_return rc = msgpack_unpack ((const char *) buf, size, &offset, &zone, &obj);
+        if (length >= 0) {
+            assert_true (rc == MSGPACK_UNPACK_SUCCESS || rc == MSGPACK_UNPACK_EXTRA_BYTES);
+            assert_int_equal ((size_t) length, offset);
+        }
+        else
+            assert_true (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES);
+        msgpack_zone_destroy (&zone);
+    }
+}
+
+static void
+test_results (void **state)
+{
+    (void) state;
+    zhive_result_t *result = zhive_result_new_value ("\x92\x01\x02", 3);
+    assert_true (zhive_result_ok (result));
+    assert_int_equal (zhive_value_len (zhive_result_value (result)), 2);
+    size_t size;
+    assert_memory_equal (zhive_result_data (result, &size), "\x92\x01\x02", 3);
+    assert_int_equal (size, 3);
+    assert_string_equal (zhive_result_error_type (result), "");
+    zhive_result_destroy (&result);
+    assert_null (result);
+
+    result = zhive_result_new_value ("\x92\x01", 2);
+    assert_false (zhive_result_ok (result));
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_MALFORMED);
+    zhive_result_destroy (&result);
+
+    result = zhive_result_new_error ("ExampleError", "boom", "w1");
+    assert_false (zhive_result_ok (result));
+    assert_null (zhive_result_value (result));
+    assert_null (zhive_result_data (result, &size));
+    assert_string_equal (zhive_result_error_type (result), "ExampleError");
+    assert_string_equal (zhive_result_error_message (result), "boom");
+    assert_string_equal (zhive_result_error_worker (result), "w1");
+    zhive_result_destroy (&result);
+    zhive_result_destroy (&result);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_pack_and_read_every_type),
+        cmocka_unit_test (test_pack_raw_validates),
+        cmocka_unit_test (test_skip),
+        cmocka_unit_test (test_results),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
