@@ -1,0 +1,432 @@
+/*  test_client - the client library against a real pool: an in-process
+    broker and two zhive-worker processes loading the examples plugin. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <zhive.h>
+
+static zhive_broker_t *s_broker;        //  Shared pool for the whole group
+static zhive_client_t *s_client;        //  Connected client
+
+static int
+s_group_setup (void **state)
+{
+    (void) state;
+    const char *plugin = getenv ("ZHIVE_PLUGIN");
+    if (!plugin) {
+        fprintf (stderr, "test_client: ZHIVE_PLUGIN is not set (run through ctest)\n");
+        return -1;
+    }
+    s_broker = zhive_broker_new ();
+    if (!s_broker || zhive_broker_bind_clients (s_broker, "tcp://127.0.0.1:*")
+        || zhive_broker_bind_workers (s_broker, "tcp://127.0.0.1:*"))
+        return -1;
+    const char *loads [] = { plugin, NULL };
+    if (zhive_broker_start_workers (s_broker, 2, loads, 100))
+        return -1;
+    s_client = zhive_client_new (zhive_broker_clients_endpoint (s_broker), 5000);
+    if (!s_client)
+        return -1;
+    //  Wait (bounded) until both workers are ready
+    for (int i = 0; i < 200 && zhive_broker_workers_ready (s_broker) < 2; i++)
+        zclock_sleep (50);
+    return zhive_broker_workers_ready (s_broker) == 2? 0: -1;
+}
+
+static int
+s_group_teardown (void **state)
+{
+    (void) state;
+    zhive_client_destroy (&s_client);
+    zhive_broker_destroy (&s_broker);
+    return 0;
+}
+
+//  Packs [n]
+static zhive_pack_t *
+s_args_int (int64_t n)
+{
+    zhive_pack_t *args = zhive_pack_new ();
+    zhive_pack_array (args, 1);
+    zhive_pack_int (args, n);
+    return args;
+}
+
+static int64_t
+s_int (const zhive_result_t *result)
+{
+    int64_t value = -1;
+    assert_true (zhive_result_ok (result));
+    assert_int_equal (zhive_value_int (zhive_result_value (result), &value), 0);
+    return value;
+}
+
+static int64_t
+s_fib (int n)
+{
+    int64_t a = 0, b = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t t = a + b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void
+test_connect_failures (void **state)
+{
+    (void) state;
+    //  Nobody listens on this port: a clear timeout, within the bound
+    zsock_t *probe = zsock_new (ZMQ_ROUTER);
+    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
+    zsock_destroy (&probe);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    int64_t start = zclock_mono ();
+    zhive_client_t *client = zhive_client_new (endpoint, 300);
+    assert_null (client);
+    assert_int_equal (errno, ETIMEDOUT);
+    assert_true (zclock_mono () - start < 5000);
+    client = zhive_client_new ("not-an-endpoint", 300);
+    assert_null (client);
+    assert_int_equal (errno, EINVAL);
+    assert_null (zhive_client_new (NULL, 300));
+}
+
+static void
+test_apply (void **state)
+{
+    (void) state;
+    zhive_pack_t *args = s_args_int (20);
+    zhive_opts_t opts = { .timeout_ms = 10000 };
+    zhive_result_t *result = zhive_client_apply (s_client, "fib", args, &opts);
+    assert_int_equal (s_int (result), 6765);
+    zhive_result_destroy (&result);
+
+    //  echo gives back the argument array byte for byte
+    zhive_pack_reset (args);
+    zhive_pack_array (args, 3);
+    zhive_pack_int (args, 1);
+    zhive_pack_str (args, "a");
+    zhive_pack_map (args, 1);
+    zhive_pack_str (args, "k");
+    zhive_pack_array (args, 2);
+    zhive_pack_bool (args, true);
+    zhive_pack_nil (args);
+    result = zhive_client_apply (s_client, "echo", args, &opts);
+    assert_true (zhive_result_ok (result));
+    size_t size;
+    const char *data = zhive_result_data (result, &size);
+    assert_int_equal (size, zhive_pack_size (args));
+    assert_memory_equal (data, zhive_pack_data (args), size);
+    zhive_result_destroy (&result);
+
+    //  No arguments at all
+    result = zhive_client_apply (s_client, "echo", NULL, &opts);
+    assert_true (zhive_result_ok (result));
+    assert_int_equal (zhive_value_len (zhive_result_value (result)), 0);
+    zhive_result_destroy (&result);
+    zhive_pack_destroy (&args);
+}
+
+static void
+test_errors_are_values (void **state)
+{
+    (void) state;
+    zhive_opts_t opts = { .timeout_ms = 10000 };
+    zhive_pack_t *args = zhive_pack_new ();
+    zhive_pack_array (args, 1);
+    zhive_pack_str (args, "boom");
+    zhive_result_t *result = zhive_client_apply (s_client, "fail", args, &opts);
+    assert_false (zhive_result_ok (result));
+    assert_string_equal (zhive_result_error_type (result), "ExampleError");
+    assert_string_equal (zhive_result_error_message (result), "boom");
+    assert_true (strlen (zhive_result_error_worker (result)) > 0);
+    zhive_result_destroy (&result);
+
+    //  Bad arguments to a handler
+    zhive_pack_reset (args);
+    zhive_pack_array (args, 1);
+    zhive_pack_str (args, "x");
+    result = zhive_client_apply (s_client, "fib", args, &opts);
+    assert_string_equal (zhive_result_error_type (result), "BadArguments");
+    zhive_result_destroy (&result);
+
+    //  Args that are not an array are refused before sending
+    zhive_pack_reset (args);
+    zhive_pack_int (args, 5);
+    result = zhive_client_apply (s_client, "fib", args, &opts);
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_BAD_ARGS);
+    zhive_result_destroy (&result);
+    assert_null (zhive_client_submit (s_client, "fib", args, NULL));
+    assert_int_equal (errno, EINVAL);
+    zhive_pack_destroy (&args);
+}
+
+static void
+test_unknown_function_times_out_clearly (void **state)
+{
+    (void) state;
+    zhive_opts_t opts = { .timeout_ms = 400 };
+    int64_t start = zclock_mono ();
+    zhive_result_t *result = zhive_client_apply (s_client, "nosuch", NULL, &opts);
+    int64_t elapsed = zclock_mono () - start;
+    assert_false (zhive_result_ok (result));
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_TIMEOUT);
+    //  The message names the function so the user knows what waited
+    assert_non_null (strstr (zhive_result_error_message (result), "nosuch"));
+    assert_true (elapsed >= 350);
+    assert_true (elapsed < 10000);
+    zhive_result_destroy (&result);
+}
+
+static void
+test_map_in_order (void **state)
+{
+    (void) state;
+    zhive_pack_t *items = zhive_pack_new ();
+    for (int i = 0; i < 300; i++)
+        zhive_pack_int (items, i % 25);
+    zhive_opts_t opts = { .timeout_ms = 20000, .window = 16 };
+    zhive_map_t *map = zhive_client_map (s_client, "fib", items, &opts);
+    assert_non_null (map);
+    assert_int_equal (zhive_map_size (map), 300);
+    zhive_result_t *result;
+    size_t index = 0;
+    while ((result = zhive_map_next (map, 20000))) {
+        assert_int_equal (zhive_result_index (result), index);
+        assert_int_equal (s_int (result), s_fib ((int) index % 25));
+        zhive_result_destroy (&result);
+        index++;
+    }
+    assert_int_equal (errno, 0);
+    assert_int_equal (index, 300);
+    assert_int_equal (zhive_map_returned (map), 300);
+    zhive_map_destroy (&map);
+
+    //  Items that are not valid msgpack are refused
+    zhive_pack_t *bad = zhive_pack_new ();
+    zhive_pack_array (bad, 2);
+    zhive_pack_int (bad, 1);
+    assert_null (zhive_client_map (s_client, "fib", bad, NULL));
+    assert_int_equal (errno, EINVAL);
+    zhive_pack_destroy (&bad);
+    zhive_pack_destroy (&items);
+}
+
+static void
+test_starmap_and_errors_in_place (void **state)
+{
+    (void) state;
+    zhive_pack_t *items = zhive_pack_new ();
+    for (int i = 0; i < 10; i++) {
+        zhive_pack_array (items, 2);
+        zhive_pack_int (items, i);
+        zhive_pack_str (items, "x");
+    }
+    //  starmap needs arrays
+    zhive_pack_t *bad = zhive_pack_new ();
+    zhive_pack_int (bad, 1);
+    assert_null (zhive_client_starmap (s_client, "echo", bad, NULL));
+    zhive_pack_destroy (&bad);
+
+    zhive_map_t *map = zhive_client_starmap (s_client, "echo", items, NULL);
+    zhive_result_t *result;
+    int count = 0;
+    while ((result = zhive_map_next (map, 10000))) {
+        const msgpack_object *value = zhive_result_value (result);
+        assert_int_equal (zhive_value_len (value), 2);
+        int64_t n;
+        assert_int_equal (zhive_value_int (zhive_value_at (value, 0), &n), 0);
+        assert_int_equal (n, count);
+        zhive_result_destroy (&result);
+        count++;
+    }
+    assert_int_equal (count, 10);
+    zhive_map_destroy (&map);
+
+    //  A failing item gives an error result in its place; the rest succeed
+    zhive_pack_reset (items);
+    zhive_pack_array (items, 1);
+    zhive_pack_str (items, "first");
+    zhive_pack_int (items, 3);
+    zhive_pack_array (items, 1);
+    zhive_pack_str (items, "third");
+    map = zhive_client_starmap (s_client, "fail", items, NULL);
+    result = zhive_map_next (map, 10000);
+    assert_string_equal (zhive_result_error_message (result), "first");
+    zhive_result_destroy (&result);
+    result = zhive_map_next (map, 10000);
+    assert_string_equal (zhive_result_error_type (result), "BadArguments");
+    zhive_result_destroy (&result);
+    result = zhive_map_next (map, 10000);
+    assert_string_equal (zhive_result_error_message (result), "third");
+    zhive_result_destroy (&result);
+    assert_null (zhive_map_next (map, 0));
+    assert_int_equal (errno, 0);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&items);
+}
+
+static void
+test_map_unordered (void **state)
+{
+    (void) state;
+    //  sleep(ms) with decreasing ms: completion order differs from input order
+    zhive_pack_t *items = zhive_pack_new ();
+    for (int i = 0; i < 20; i++)
+        zhive_pack_int (items, (20 - i) * 20);
+    zhive_opts_t opts = { .timeout_ms = 20000, .unordered = true };
+    zhive_map_t *map = zhive_client_map (s_client, "sleep", items, &opts);
+    bool seen [20] = { false };
+    zhive_result_t *result;
+    int count = 0;
+    size_t first = 99;
+    while ((result = zhive_map_next (map, 20000))) {
+        size_t index = zhive_result_index (result);
+        assert_true (index < 20);
+        assert_false (seen [index]);
+        seen [index] = true;
+        assert_int_equal (s_int (result), (20 - (int) index) * 20);
+        if (first == 99)
+            first = index;
+        zhive_result_destroy (&result);
+        count++;
+    }
+    assert_int_equal (count, 20);
+    //  The shortest sleep (last input) finishes long before the first input
+    assert_true (first != 0);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&items);
+}
+
+static void
+test_async_submit_and_wait_any (void **state)
+{
+    (void) state;
+    zhive_task_t *tasks [20];
+    zhive_pack_t *args = s_args_int (300);
+    for (int i = 0; i < 20; i++) {
+        tasks [i] = zhive_client_submit (s_client, "sleep", args, NULL);
+        assert_non_null (tasks [i]);
+    }
+    //  Not done yet: a zero-timeout wait returns at once
+    assert_null (zhive_task_wait (tasks [0], 0));
+    assert_false (zhive_task_done (tasks [0]));
+    //  All twenty come back once each through wait_any
+    int seen = 0;
+    int64_t start = zclock_mono ();
+    while (seen < 20) {
+        zhive_task_t *task = zhive_client_wait_any (s_client, 10000);
+        assert_non_null (task);
+        assert_true (zhive_task_done (task));
+        assert_int_equal (s_int (zhive_task_wait (task, 0)), 300);
+        seen++;
+    }
+    //  They ran concurrently: far less than 20 × 300 ms
+    assert_true (zclock_mono () - start < 5000);
+    assert_null (zhive_client_wait_any (s_client, 0));
+    for (int i = 0; i < 20; i++) {
+        zhive_result_t *result = zhive_task_take (tasks [i]);
+        assert_non_null (result);
+        assert_null (zhive_task_take (tasks [i]));
+        zhive_result_destroy (&result);
+        zhive_task_destroy (&tasks [i]);
+    }
+    //  A destroyed pending task's result is dropped quietly
+    zhive_task_t *dropped = zhive_client_submit (s_client, "sleep", args, NULL);
+    zhive_task_destroy (&dropped);
+    assert_null (zhive_client_wait_any (s_client, 600));
+    zhive_pack_destroy (&args);
+}
+
+//  A caller's own zloop drives the client through its socket
+static int
+s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    int *finished = (int *) arg;
+    zhive_client_process (s_client);
+    zhive_task_t *task;
+    while ((task = zhive_client_wait_any (s_client, 0))) {
+        zhive_result_t *result = zhive_task_take (task);
+        assert_int_equal (s_int (result), 50);
+        zhive_result_destroy (&result);
+        zhive_task_destroy (&task);
+        (*finished)++;
+    }
+    return *finished == 5? -1: 0;
+}
+
+static int
+s_on_timeout (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+static void
+test_own_event_loop (void **state)
+{
+    (void) state;
+    zhive_pack_t *args = s_args_int (50);
+    for (int i = 0; i < 5; i++)
+        assert_non_null (zhive_client_submit (s_client, "sleep", args, NULL));
+    zhive_pack_destroy (&args);
+    int finished = 0;
+    zloop_t *loop = zloop_new ();
+    zloop_reader (loop, zhive_client_socket (s_client), s_on_client, &finished);
+    zloop_timer (loop, 10000, 1, s_on_timeout, NULL);
+    //  Messages may already be waiting (the edge was consumed): process once
+    s_on_client (loop, NULL, &finished);
+    if (finished < 5)
+        zloop_start (loop);
+    zloop_destroy (&loop);
+    assert_int_equal (finished, 5);
+    assert_true (zhive_client_fd (s_client) >= 0);
+}
+
+static void
+test_status (void **state)
+{
+    (void) state;
+    zhive_result_t *status = zhive_client_status (s_client, 5000);
+    assert_true (zhive_result_ok (status));
+    const msgpack_object *workers = zhive_value_get (zhive_result_value (status), "workers");
+    assert_int_equal (zhive_value_len (workers), 2);
+    const msgpack_object *functions = zhive_value_get (zhive_value_at (workers, 0), "functions");
+    bool has_fib = false;
+    for (size_t i = 0; i < zhive_value_len (functions); i++) {
+        const char *name;
+        size_t size;
+        if (zhive_value_str (zhive_value_at (functions, i), &name, &size) == 0 && size == 3
+            && memcmp (name, "fib", 3) == 0)
+            has_fib = true;
+    }
+    assert_true (has_fib);
+    assert_non_null (zhive_value_get (zhive_result_value (status), "queues"));
+    zhive_result_destroy (&status);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_connect_failures),
+        cmocka_unit_test (test_apply),
+        cmocka_unit_test (test_errors_are_values),
+        cmocka_unit_test (test_unknown_function_times_out_clearly),
+        cmocka_unit_test (test_map_in_order),
+        cmocka_unit_test (test_starmap_and_errors_in_place),
+        cmocka_unit_test (test_map_unordered),
+        cmocka_unit_test (test_async_submit_and_wait_any),
+        cmocka_unit_test (test_own_event_loop),
+        cmocka_unit_test (test_status),
+    };
+    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+}
