@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+#  test_cli.sh - the zhive command line tool on an embedded pool (--local)
+#
+#  Needs ZHIVE_BIN (folder with zhive, zhive-broker, zhive-worker) and
+#  ZHIVE_PLUGIN (libzhive-examples.so); ctest sets both. Each command runs
+#  under `timeout`; no fixed port is used (free ones are asked of the kernel).
+set -euo pipefail
+
+: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
+: "${ZHIVE_PLUGIN:?set ZHIVE_PLUGIN to libzhive-examples.so}"
+ZHIVE="$ZHIVE_BIN/zhive"
+LOCAL=(--local 2 --load "$ZHIVE_PLUGIN")
+LIMIT=60                                #  seconds any one command may take
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FAILURES=0
+
+fail () {
+    echo "FAIL: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+
+#  run CMD...: runs it bounded by $LIMIT; sets RC, output in $TMP/out and $TMP/err
+run () {
+    RC=0
+    timeout -k 5 "$LIMIT" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    #  A sanitizer build reports leaks and errors on stderr
+    if grep -q 'Sanitizer' "$TMP/err"; then
+        fail "$*: sanitizer report: $(head -c 3000 "$TMP/err")"
+    fi
+}
+
+#  The expect_* helpers record a failure and go on (they always return 0,
+#  so that `set -e` never stops the script half way)
+
+#  expect_rc CODE NAME: checks the last run's exit status
+expect_rc () {
+    if [[ "$RC" != "$1" ]]; then
+        fail "$2: exit status $RC, expected $1; stderr: $(head -c 2000 "$TMP/err")"
+    fi
+}
+
+#  expect_out TEXT NAME: checks the last run's stdout (whole)
+expect_out () {
+    local got
+    got=$(cat "$TMP/out")
+    if [[ "$got" != "$1" ]]; then
+        fail "$2: stdout '$(head -c 500 <<<"$got")', expected '$1'"
+    fi
+}
+
+#  expect_err PATTERN NAME: checks the last run's stderr holds a fixed string
+expect_err () {
+    if ! grep -qF -- "$1" "$TMP/err"; then
+        fail "$2: stderr lacks '$1': $(head -c 2000 "$TMP/err")"
+    fi
+}
+
+free_port () {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+echo "--- help and usage"
+run "$ZHIVE" --help
+expect_rc 0 "--help"
+grep -q "^Usage: zhive" "$TMP/out" || fail "--help prints no usage"
+run "$ZHIVE" call -h
+expect_rc 0 "call -h"
+run "$ZHIVE" --version
+expect_rc 0 "--version" && expect_out "zhive 0.1.0" "--version"
+run "$ZHIVE" frobnicate
+expect_rc 2 "unknown command" && expect_err "unknown command 'frobnicate'" "unknown command"
+run "$ZHIVE"
+expect_rc 2 "no command"
+run "$ZHIVE" call
+expect_rc 2 "call without function" && expect_err "missing FUNCTION" "call without function"
+run "$ZHIVE" call echo '[1,' "${LOCAL[@]}"
+expect_rc 2 "bad JSON args" && expect_err "bad JSON arguments" "bad JSON args"
+run "$ZHIVE" call echo '{"a":1}' "${LOCAL[@]}"
+expect_rc 2 "non-array args" && expect_err "must be a JSON array" "non-array args"
+run "$ZHIVE" call echo '[1]' --local 2
+expect_rc 2 "--local without --load" && expect_err "--local needs" "--local without --load"
+run "$ZHIVE" call echo '[1]' --timeout soon
+expect_rc 2 "bad number"
+run "$ZHIVE" call echo '[1]' --frobnicate
+expect_rc 2 "unknown option" && expect_err "unknown option '--frobnicate'" "unknown option"
+run "$ZHIVE" call echo '[1]' --local
+expect_rc 2 "option without value"
+run "$ZHIVE" call echo '[1]' --local 1 --load /nonexistent/plugin.so
+expect_rc 2 "missing plugin" && expect_err "cannot read plugin" "missing plugin"
+run "$ZHIVE" --broker 'not an endpoint' call echo '[1]'
+expect_rc 2 "invalid endpoint" && expect_err "invalid broker endpoint" "invalid endpoint"
+printf '1\n2\n[1,\n4\n' >"$TMP/in"
+run "$ZHIVE" map echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 2 "map bad JSON line" && expect_err "line 3: " "map bad JSON line"
+[[ ! -s "$TMP/out" ]] || fail "map bad JSON line: printed results before the check"
+printf '[1]\n2\n' >"$TMP/in"
+run "$ZHIVE" starmap echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 2 "starmap non-array line" && expect_err "line 2: " "starmap non-array line"
+
+echo "--- no broker"
+port=$(free_port)
+start=$(date +%s%N)
+run "$ZHIVE" --broker "tcp://127.0.0.1:$port" --timeout 500 call echo '[1]'
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 3 "no broker" &&
+    expect_err "no broker answered at tcp://127.0.0.1:$port within 500 ms" "no broker"
+((elapsed < 5000)) || fail "no broker: took $elapsed ms with --timeout 500"
+ZHIVE_BROKER="tcp://127.0.0.1:$port" run "$ZHIVE" status --timeout 300
+expect_rc 3 "no broker via ZHIVE_BROKER" && expect_err "tcp://127.0.0.1:$port" "ZHIVE_BROKER"
+
+echo "--- call"
+run "$ZHIVE" call echo '[1,"a",{"k":[true,null]}]' "${LOCAL[@]}"
+expect_rc 0 "call echo" && expect_out '[1,"a",{"k":[true,null]}]' "call echo"
+run "$ZHIVE" --local 1 --load "$ZHIVE_PLUGIN" call echo '[1.5,-3,"\u00e9",{},[],"a\"b"]'
+expect_rc 0 "call echo (options first)" && expect_out '[1.5,-3,"é",{},[],"a\"b"]' "call echo types"
+run "$ZHIVE" call echo "${LOCAL[@]}"
+expect_rc 0 "call echo no args" && expect_out '[]' "call echo no args"
+run "$ZHIVE" call fib '[20]' "${LOCAL[@]}" --concurrency 4
+expect_rc 0 "call fib" && expect_out '6765' "call fib"
+run "$ZHIVE" call fail '["boom"]' "${LOCAL[@]}"
+expect_rc 1 "call fail" && expect_err "error: ExampleError: boom" "call fail"
+[[ ! -s "$TMP/out" ]] || fail "call fail: printed on stdout"
+run "$ZHIVE" call fail '["boom"]' --keep-going "${LOCAL[@]}"
+expect_rc 1 "call fail --keep-going"
+python3 -c '
+import json, sys
+error = json.load(open(sys.argv[1]))["error"]
+assert error["type"] == "ExampleError" and error["message"] == "boom" and error["worker"], error
+' "$TMP/out" || fail "call fail --keep-going: bad error object: $(cat "$TMP/out")"
+
+echo "--- timeout naming the function"
+start=$(date +%s%N)
+run "$ZHIVE" call nosuch --timeout 500 --local 1 --load "$ZHIVE_PLUGIN"
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 3 "call nosuch" && expect_err "zhive: timeout: nosuch" "call nosuch"
+((elapsed < 15000)) || fail "call nosuch: took $elapsed ms with --timeout 500"
+
+echo "--- map"
+seq 1 2000 | awk '{print $1 % 25}' >"$TMP/in"
+awk 'BEGIN { f[0] = 0; f[1] = 1; for (i = 2; i < 25; i++) f[i] = f[i - 1] + f[i - 2] }
+     { print f[$1] }' "$TMP/in" >"$TMP/expected"
+run "$ZHIVE" map fib "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "map fib 2000"
+[[ $(wc -l <"$TMP/out") == 2000 ]] || fail "map fib 2000: $(wc -l <"$TMP/out") lines"
+cmp -s "$TMP/out" "$TMP/expected" || fail "map fib 2000: results differ from expected"
+[[ ! -s "$TMP/err" ]] || fail "map fib 2000: stderr not empty (progress bar off a terminal?)"
+
+printf '1\n\n  \n"two"\n[3]\n{"four":4}\nnull\n' >"$TMP/in"
+run "$ZHIVE" map echo --window 2 "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "map echo blank lines" &&
+    expect_out $'[1]\n["two"]\n[[3]]\n[{"four":4}]\n[null]' "map echo blank lines"
+
+: >"$TMP/in"
+run "$ZHIVE" map echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "map empty input" && expect_out "" "map empty input"
+
+echo "--- starmap"
+seq 1 300 | awk '{printf "[%d,\"x%d\"]\n", $1, $1}' >"$TMP/in"
+run "$ZHIVE" starmap echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "starmap echo"
+cmp -s "$TMP/out" "$TMP/in" || fail "starmap echo: output differs"
+printf '[1,2]\n[1,2]\n' >"$TMP/in"
+run "$ZHIVE" starmap echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "starmap [1,2]" && expect_out $'[1,2]\n[1,2]' "starmap [1,2]"
+
+echo "--- failures in a map"
+printf '1\n2\n"x"\n3\n' >"$TMP/in"
+run "$ZHIVE" map fib "${LOCAL[@]}" <"$TMP/in"
+expect_rc 1 "map stops at failure" && expect_out $'1\n1' "map stops at failure" &&
+    expect_err "error: BadArguments: " "map stops at failure" &&
+    expect_err "[line 3]" "map failure names the line"
+run "$ZHIVE" map fib --keep-going "${LOCAL[@]}" <"$TMP/in"
+expect_rc 1 "map --keep-going"
+python3 -c '
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+assert lines[0] == 1 and lines[1] == 1 and lines[3] == 2, lines
+assert lines[2]["error"]["type"] == "BadArguments", lines
+assert len(lines) == 4, lines
+' "$TMP/out" || fail "map --keep-going: $(cat "$TMP/out")"
+printf '["a"]\n["b"]\n' >"$TMP/in"
+run "$ZHIVE" starmap fail -k "${LOCAL[@]}" <"$TMP/in"
+expect_rc 1 "starmap fail -k"
+[[ $(grep -c '"type":"ExampleError"' "$TMP/out") == 2 ]] || fail "starmap fail -k: $(cat "$TMP/out")"
+
+echo "--- status of an embedded pool"
+run "$ZHIVE" status --local 2 --load "$ZHIVE_PLUGIN" --concurrency 3
+expect_rc 0 "status --local"
+if [[ $(grep -c ' echo,fib,sleep,fail,crash$' "$TMP/out") != 2 ]] || ! grep -q '^WORKER ' "$TMP/out"; then
+    fail "status --local: $(cat "$TMP/out")"
+fi
+run "$ZHIVE" status --json --local 1 --load "$ZHIVE_PLUGIN" --concurrency 3
+expect_rc 0 "status --json --local"
+python3 -c '
+import json, sys
+status = json.load(open(sys.argv[1]))
+assert len(status["workers"]) == 1 and status["workers"][0]["concurrency"] == 3, status
+' "$TMP/out" || fail "status --json --local: $(cat "$TMP/out")"
+
+echo "--- a plugin that refuses to load"
+run "$ZHIVE" call echo '[1]' --local 1 --load "$ZHIVE_PLUGIN:bad-args"
+[[ "$RC" == 3 ]] || fail "refusing plugin: exit $RC, expected 3: $(tail -c 1000 "$TMP/err")"
+
+echo "--- progress bar on a terminal"
+seq 1 200 >"$TMP/in"
+if timeout -k 5 "$LIMIT" script -qec "'$ZHIVE' map echo ${LOCAL[*]} <'$TMP/in' >'$TMP/out'" \
+    /dev/null >"$TMP/tty" 2>&1; then
+    [[ $(wc -l <"$TMP/out") == 200 ]] || fail "map on a terminal: $(wc -l <"$TMP/out") lines"
+    grep -q '200/200' "$TMP/tty" || grep -q $'\r' "$TMP/tty" ||
+        echo "note: map finished before the first progress redraw"
+else
+    fail "map with stderr on a terminal failed: $(head -c 1000 "$TMP/tty")"
+fi
+
+if ((FAILURES)); then
+    echo "$FAILURES check(s) failed" >&2
+    exit 1
+fi
+echo "all zhive CLI checks passed"

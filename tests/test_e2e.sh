@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+#  test_e2e.sh - zhive-broker, zhive-worker and zhive as separate processes
+#
+#  Needs ZHIVE_BIN (folder with zhive, zhive-broker, zhive-worker) and
+#  ZHIVE_PLUGIN (libzhive-examples.so); ctest sets both. Every process we
+#  start in the background is killed by its pid on exit; every foreground
+#  command runs under `timeout`. Only 127.0.0.1 and kernel-chosen free ports.
+set -euo pipefail
+
+: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
+: "${ZHIVE_PLUGIN:?set ZHIVE_PLUGIN to libzhive-examples.so}"
+ZHIVE="$ZHIVE_BIN/zhive"
+LIMIT=60                                #  seconds any one command may take
+
+TMP=$(mktemp -d)
+PIDS=()                                 #  background processes to kill on exit
+cleanup () {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+FAILURES=0
+
+fail () {
+    echo "FAIL: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+
+#  run CMD...: runs it bounded by $LIMIT; sets RC, output in $TMP/out and $TMP/err
+run () {
+    RC=0
+    timeout -k 5 "$LIMIT" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    #  A sanitizer build reports leaks and errors on stderr
+    if grep -q 'Sanitizer' "$TMP/err"; then
+        fail "$*: sanitizer report: $(head -c 3000 "$TMP/err")"
+    fi
+}
+
+#  expect_rc CODE NAME / expect_out TEXT NAME: record a failure and go on
+expect_rc () {
+    if [[ "$RC" != "$1" ]]; then
+        fail "$2: exit status $RC, expected $1; stderr: $(head -c 2000 "$TMP/err")"
+    fi
+}
+expect_out () {
+    local got
+    got=$(cat "$TMP/out")
+    if [[ "$got" != "$1" ]]; then
+        fail "$2: stdout '$(head -c 500 <<<"$got")', expected '$1'"
+    fi
+}
+
+#  Two distinct free ports, chosen by the kernel
+free_ports () {
+    python3 -c '
+import socket
+sockets = [socket.socket() for _ in range(2)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))'
+}
+
+#  stop_broker PID NAME: SIGTERM, then it must exit within 10 s and leave
+#  none of its zhive-worker children behind
+stop_broker () {
+    local pid=$1 name=$2 children status=0 waited=0
+    children=$(pgrep -P "$pid" 2>/dev/null || true)
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null && ((waited < 100)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "$name: still running 10 s after SIGTERM"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" || status=$?
+    [[ "$status" == 0 ]] || fail "$name: exit status $status after SIGTERM, expected 0"
+    local child
+    for child in $children; do
+        #  The children had 10 s with the broker; give them 2 s more
+        waited=0
+        while kill -0 "$child" 2>/dev/null && ((waited < 20)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$child" 2>/dev/null; then
+            fail "$name: left child $child ($(cat "/proc/$child/comm" 2>/dev/null)) running"
+            kill -KILL "$child" 2>/dev/null || true
+        fi
+    done
+}
+
+#  A peer that does not speak ZMTP: random bytes, then a ZMTP-looking
+#  greeting followed by junk, written straight to a broker's TCP port
+garbage () {
+    local port=$1
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$port"
+        head -c 4096 /dev/urandom >&3
+    ) 2>/dev/null || true
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$port"
+        printf '\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL' >&3
+        head -c 300 /dev/zero >&3
+        head -c 2048 /dev/urandom >&3
+    ) 2>/dev/null || true
+}
+
+echo "--- broker and a separate worker"
+read -r CLIENTS WORKERS < <(free_ports)
+"$ZHIVE_BIN/zhive-broker" --clients "tcp://127.0.0.1:$CLIENTS" \
+    --workers "tcp://127.0.0.1:$WORKERS" >"$TMP/broker1.log" 2>&1 &
+BROKER=$!
+PIDS+=("$BROKER")
+"$ZHIVE_BIN/zhive-worker" --connect "tcp://127.0.0.1:$WORKERS" --load "$ZHIVE_PLUGIN" \
+    --name e2e-worker 2>"$TMP/worker.log" &
+WORKER=$!
+PIDS+=("$WORKER")
+B=(--broker "tcp://127.0.0.1:$CLIENTS")
+
+run "$ZHIVE" "${B[@]}" --timeout 20000 call fib '[20]'
+expect_rc 0 "call fib through the broker"
+expect_out 6765 "call fib through the broker"
+
+run "$ZHIVE" "${B[@]}" status --json
+expect_rc 0 "status --json"
+python3 -c '
+import json, socket, sys
+status = json.load(open(sys.argv[1]))
+workers = [w for w in status["workers"] if w["id"] == "e2e-worker"]
+assert workers, status
+worker = workers[0]
+assert worker["host"] == socket.gethostname(), worker
+assert {"echo", "fib", "sleep", "fail", "crash"} <= set(worker["functions"]), worker
+assert worker["done"] >= 1 and worker["in_flight"] == 0 and worker["concurrency"] >= 1, worker
+assert worker["pid"] == int(sys.argv[2]), worker
+assert any(q["function"] == "fib" for q in status["queues"]) or status["queues"] == [], status
+' "$TMP/out" "$WORKER" || fail "status --json: $(cat "$TMP/out")"
+[[ $(wc -l <"$TMP/out") == 1 ]] || fail "status --json: not one line"
+
+run "$ZHIVE" "${B[@]}" status
+expect_rc 0 "status"
+if ! grep -q '^WORKER ' "$TMP/out" || ! grep -q '^e2e-worker ' "$TMP/out"; then
+    fail "status table: $(cat "$TMP/out")"
+fi
+
+seq 0 299 | awk '{print $1 % 20}' >"$TMP/in"
+awk 'BEGIN { f[0] = 0; f[1] = 1; for (i = 2; i < 20; i++) f[i] = f[i - 1] + f[i - 2] }
+     { print f[$1] }' "$TMP/in" >"$TMP/expected"
+run "$ZHIVE" "${B[@]}" --timeout 20000 map fib <"$TMP/in"
+expect_rc 0 "map fib through the broker"
+cmp -s "$TMP/out" "$TMP/expected" || fail "map fib through the broker: wrong results"
+
+echo "--- garbage on both broker ports"
+garbage "$CLIENTS"
+garbage "$WORKERS"
+sleep 0.5
+kill -0 "$BROKER" 2>/dev/null || fail "the broker died of garbage: $(tail -c 2000 "$TMP/broker1.log")"
+run "$ZHIVE" "${B[@]}" --timeout 20000 call echo '["still here"]'
+expect_rc 0 "call after garbage"
+expect_out '["still here"]' "call after garbage"
+
+kill -TERM "$WORKER"
+wait "$WORKER" || true
+stop_broker "$BROKER" "broker with a separate worker"
+
+echo "--- broker with local workers"
+read -r CLIENTS WORKERS < <(free_ports)
+"$ZHIVE_BIN/zhive-broker" --clients "tcp://127.0.0.1:$CLIENTS" \
+    --workers "tcp://127.0.0.1:$WORKERS" --local-workers 2 --load "$ZHIVE_PLUGIN" \
+    >"$TMP/broker2.log" 2>&1 &
+BROKER=$!
+PIDS+=("$BROKER")
+B=(--broker "tcp://127.0.0.1:$CLIENTS")
+
+seq 1 500 | awk '{print $1 % 23}' >"$TMP/in"
+awk 'BEGIN { f[0] = 0; f[1] = 1; for (i = 2; i < 23; i++) f[i] = f[i - 1] + f[i - 2] }
+     { print f[$1] }' "$TMP/in" >"$TMP/expected"
+run "$ZHIVE" "${B[@]}" --timeout 20000 map fib <"$TMP/in"
+expect_rc 0 "map of 500 on local workers"
+[[ $(wc -l <"$TMP/out") == 500 ]] || fail "map of 500: $(wc -l <"$TMP/out") lines"
+cmp -s "$TMP/out" "$TMP/expected" || fail "map of 500 on local workers: wrong results"
+
+before=$(pgrep -P "$BROKER" | sort | tr '\n' ' ' || true)
+[[ $(wc -w <<<"$before") == 2 ]] || fail "expected 2 local workers, found: '$before'"
+run "$ZHIVE" "${B[@]}" --timeout 3000 call crash
+[[ "$RC" == 1 || "$RC" == 3 ]] || fail "call crash: exit $RC, expected 1 or 3"
+echo "call crash: exit $RC: $(head -c 300 "$TMP/err")"
+run "$ZHIVE" "${B[@]}" --timeout 20000 call fib '[10]'
+expect_rc 0 "call after a crash"
+expect_out 55 "call after a crash"
+#  The broker restarts a crashed worker after a short back-off
+for _ in $(seq 100); do
+    after=$(pgrep -P "$BROKER" | sort | tr '\n' ' ' || true)
+    [[ $(wc -w <<<"$after") != 2 ]] || break
+    sleep 0.1
+done
+[[ $(wc -w <<<"$after") == 2 ]] || fail "after the crash: expected 2 local workers, found '$after'"
+[[ "$before" != "$after" ]] || fail "after the crash: no worker was restarted ($after)"
+kill -0 "$BROKER" 2>/dev/null || fail "the broker died: $(tail -c 2000 "$TMP/broker2.log")"
+
+stop_broker "$BROKER" "broker with local workers"
+
+if ((FAILURES)); then
+    echo "$FAILURES check(s) failed" >&2
+    exit 1
+fi
+echo "all end-to-end checks passed"
