@@ -5,6 +5,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <zhive.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static zhive_broker_t *s_broker;        //  Shared pool for the whole group
 static zhive_client_t *s_client;        //  Connected client
@@ -78,10 +82,17 @@ static void
 test_connect_failures (void **state)
 {
     (void) state;
-    //  Nobody listens on this port: a clear timeout, within the bound
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
+    //  A plain TCP listener that never speaks ZeroMQ holds the port for the
+    //  whole test (a port merely freed could be taken by anyone meanwhile):
+    //  no broker answers there, so the client gives a clear timeout
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (bind (listener, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (listen (listener, 4), 0);
+    socklen_t length = sizeof address;
+    getsockname (listener, (struct sockaddr *) &address, &length);
+    int port = ntohs (address.sin_port);
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     int64_t start = zclock_mono ();
@@ -93,6 +104,7 @@ test_connect_failures (void **state)
     assert_null (client);
     assert_int_equal (errno, EINVAL);
     assert_null (zhive_client_new (NULL, 300));
+    close (listener);
 }
 
 static void

@@ -68,7 +68,7 @@ print(" ".join(str(s.getsockname()[1]) for s in sockets))'
 stop_broker () {
     local pid=$1 name=$2 children status=0 waited=0
     children=$(pgrep -P "$pid" 2>/dev/null || true)
-    kill -TERM "$pid"
+    kill -TERM "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null && ((waited < 100)); do
         sleep 0.1
         waited=$((waited + 1))
@@ -95,9 +95,17 @@ stop_broker () {
 }
 
 #  A peer that does not speak ZMTP: random bytes, then a ZMTP-looking
-#  greeting followed by junk, written straight to a broker's TCP port
+#  greeting followed by junk, written straight to a broker's TCP port.
+#  Last, a ZMTP/1.0 peer whose second frame announces 256 GiB: a broker
+#  that caps frame sizes (ZMQ_MAXMSGSIZE) drops it before allocating;
+#  without a cap libzmq tries malloc (which a sanitizer build aborts on)
 garbage () {
     local port=$1
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$port"
+        printf '\x01\x00\xff\x00\x00\x00\x40\x00\x00\x00\x00\x00' >&3
+        sleep 0.2
+    ) 2>/dev/null || true
     (
         exec 3<>"/dev/tcp/127.0.0.1/$port"
         head -c 4096 /dev/urandom >&3

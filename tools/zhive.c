@@ -28,69 +28,70 @@
 #include <unistd.h>
 
 //  Exit statuses (documented in the usage text)
-#define EXIT_OK 0            //  Every task succeeded
-#define EXIT_TASK 1          //  A task failed
-#define EXIT_USAGE 2         //  Bad command line or bad input
-#define EXIT_UNREACHABLE 3   //  No broker, or a task timed out
-#define EXIT_INTERNAL 4      //  Out of memory, output error, pool failure
-#define EXIT_INTERRUPTED 130 //  SIGINT / SIGTERM
+#define EXIT_OK          0      //  Every task succeeded
+#define EXIT_TASK        1      //  A task failed
+#define EXIT_USAGE       2      //  Bad command line or bad input
+#define EXIT_UNREACHABLE 3      //  No broker, or a task timed out
+#define EXIT_INTERNAL    4      //  Out of memory, output error, pool failure
+#define EXIT_INTERRUPTED 130    //  SIGINT / SIGTERM
 
 #define DEFAULT_BROKER "tcp://127.0.0.1:5555"
-#define CONNECT_MAX_MS 5000 //  Longest wait for the broker's first answer
-#define GRACE_MS 5000       //  Beyond a task deadline before we stop waiting
-#define POOL_EMPTY_MS 10000 //  --local: longest time with no worker ready
-#define TICK_MS 100         //  Wait slice: interrupts, progress, watchdogs
-#define PROGRESS_MS 100     //  Progress bar redraw interval
-#define STDOUT_BUFFER (256 * 1024)
+#define CONNECT_MAX_MS 5000     //  Longest wait for the broker's first answer
+#define GRACE_MS       5000     //  Beyond a task deadline before we stop waiting
+#define POOL_EMPTY_MS  10000    //  --local: longest time with no worker ready
+#define TICK_MS        100      //  Wait slice: interrupts, progress, watchdogs
+#define PROGRESS_MS    100      //  Progress bar redraw interval
+#define STDOUT_BUFFER  (256 * 1024)
 
 //  What the command line asked for
 typedef struct {
-    const char *broker; //  Broker client endpoint
-    bool broker_given;  //  --broker was given (conflicts with --local)
-    int timeout;        //  Task deadline in ms; 0 = none
-    bool timeout_given; //  --timeout was given (bounds connecting)
-    int local;          //  Local workers of an embedded pool; 0 = none
-    zlistx_t *loads;    //  --load values, as given (char *, owned)
-    int concurrency;    //  Tasks at once per local worker; 0 = default
-    int window;         //  map: most tasks in flight; 0 = library default
-    bool keep_going;    //  Print task errors in place and go on
-    bool json;          //  status: raw JSON
-    bool quiet;         //  No progress bar
-    bool verbose;       //  Embedded broker logs to stderr
-    bool help;          //  Print usage and exit
-    bool version;       //  Print version and exit
-    zlistx_t *words;    //  Positional arguments (char *, borrowed)
+    const char *broker;    //  Broker client endpoint
+    bool broker_given;     //  --broker was given (conflicts with --local)
+    int timeout;           //  Task deadline in ms; 0 = none
+    bool timeout_given;    //  --timeout was given (bounds connecting)
+    int local;             //  Local workers of an embedded pool; 0 = none
+    zlistx_t *loads;       //  --load values, as given (char *, owned)
+    int concurrency;       //  Tasks at once per local worker; 0 = default
+    int window;            //  map: most tasks in flight; 0 = library default
+    bool keep_going;       //  Print task errors in place and go on
+    bool json;             //  status: raw JSON
+    bool quiet;            //  No progress bar
+    bool verbose;          //  Embedded broker logs to stderr
+    bool help;             //  Print usage and exit
+    bool version;          //  Print version and exit
+    zlistx_t *words;       //  Positional arguments (char *, borrowed)
 } s_options_t;
 
 //  The progress bar on stderr
 typedef struct {
-    bool enabled;      //  stderr is a terminal and not --quiet
-    bool drawn;        //  A bar is on screen now
-    const char *label; //  Function name shown before the bar
-    size_t total;      //  Tasks in the map
-    int64_t started;   //  When the map started (monotonic ms)
-    int64_t drawn_at;  //  Last redraw (monotonic ms)
+    bool enabled;         //  stderr is a terminal and not --quiet
+    bool drawn;           //  A bar is on screen now
+    const char *label;    //  Function name shown before the bar
+    size_t total;         //  Tasks in the map
+    int64_t started;      //  When the map started (monotonic ms)
+    int64_t drawn_at;     //  Last redraw (monotonic ms)
 } s_progress_t;
 
 //  One run of a command against a broker
 typedef struct {
-    s_options_t *options;     //  The command line
-    zhive_broker_t *broker;   //  Embedded pool (--local), or NULL
-    zhive_client_t *client;   //  Our connection to the broker
-    const char *endpoint;     //  Where the client is connected (borrowed)
-    const char *function;     //  Function being run (borrowed)
-    int64_t last_news;        //  When a result last arrived (monotonic ms)
-    int64_t pool_checked;     //  When we last asked the pool for workers
-    int64_t pool_empty_since; //  Since when the pool has no ready worker; 0 = has one
-    s_progress_t progress;    //  Progress bar state
-    bool stdout_tty;          //  stdout is a terminal (progress must step aside)
-    bool failed;              //  A task failed (--keep-going went on)
+    s_options_t *options;        //  The command line
+    zhive_broker_t *broker;      //  Embedded pool (--local), or NULL
+    zhive_client_t *client;      //  Our connection to the broker
+    const char *endpoint;        //  Where the client is connected (borrowed)
+    const char *function;        //  Function being run (borrowed)
+    int64_t last_news;           //  When a result last arrived (monotonic ms)
+    int64_t pool_checked;        //  When we last asked the pool for workers
+    int64_t pool_empty_since;    //  Since when the pool has no ready worker; 0 = has one
+    s_progress_t progress;       //  Progress bar state
+    bool stdout_tty;             //  stdout is a terminal (progress must step aside)
+    bool failed;                 //  A task failed (--keep-going went on)
 } s_session_t;
 
 //  ---------------------------------------------------------------------
 //  Usage and messages
 
-static void s_usage (FILE *stream)
+static void
+s_usage (FILE *stream)
 {
     fprintf (stream,
              "Usage: zhive [OPTIONS] COMMAND [ARGS]\n"
@@ -135,7 +136,9 @@ static void s_usage (FILE *stream)
              "written as {\"$bytes\":\"<base64>\"} (binary, or a string that is not UTF-8),\n"
              "{\"$ext\":[type,\"<base64>\"]}, and \"NaN\"/\"Infinity\"/\"-Infinity\"; an\n"
              "unsigned integer above 2^63-1 becomes a JSON real. Map keys that are not\n"
-             "strings are written as their JSON text. Input integers must fit 64 bits.\n"
+             "strings are written as their JSON text. Reals have 17 significant digits, so\n"
+             "they read back exactly (0.1 prints as 0.10000000000000001). Input integers\n"
+             "must fit 64 bits.\n"
              "\n"
              "Exit status:\n"
              "  0    every task succeeded\n"
@@ -153,7 +156,8 @@ static void s_usage (FILE *stream)
 }
 
 //  Print "zhive: MESSAGE" on stderr
-static void s_complain (const char *format, ...)
+static void
+s_complain (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -164,7 +168,8 @@ static void s_complain (const char *format, ...)
 }
 
 //  A usage error: say what, point at --help, and return EXIT_USAGE
-static int s_usage_error (const char *format, ...)
+static int
+s_usage_error (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -176,14 +181,15 @@ static int s_usage_error (const char *format, ...)
 }
 
 //  Parse a whole decimal integer within [min, max]; 0 or -1
-static int s_parse_int (const char *text, long min, long max, int *out)
+static int
+s_parse_int (const char *text, long min, long max, int *out)
 {
     char *end;
     errno = 0;
     long value = strtol (text, &end, 10);
     if (errno || end == text || *end || value < min || value > max)
         return -1;
-    *out = (int)value;
+    *out = (int) value;
     return 0;
 }
 
@@ -193,86 +199,72 @@ static int s_parse_int (const char *text, long min, long max, int *out)
 //  as option 1, whatever POSIXLY_CORRECT says; ':' next makes a missing
 //  value its own case. "--" ends the options.
 
-static int s_options_parse (s_options_t *self, int argc, char *argv[])
+static int
+s_options_parse (s_options_t *self, int argc, char *argv [])
 {
-    static const struct option longopts[] = {
-        {"broker", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},
-        {"keep-going", no_argument, NULL, 'k'},   {"window", required_argument, NULL, 'w'},
-        {"quiet", no_argument, NULL, 'q'},        {"no-progress", no_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},         {"local", required_argument, NULL, 'l'},
-        {"load", required_argument, NULL, 'L'},   {"concurrency", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    static const struct option longopts [] = {
+        { "broker", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 't' },
+        { "keep-going", no_argument, NULL, 'k' },   { "window", required_argument, NULL, 'w' },
+        { "quiet", no_argument, NULL, 'q' },        { "no-progress", no_argument, NULL, 'q' },
+        { "json", no_argument, NULL, 'j' },         { "local", required_argument, NULL, 'l' },
+        { "load", required_argument, NULL, 'L' },   { "concurrency", required_argument, NULL, 'c' },
+        { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
     };
     opterr = 0;
     int option;
     while ((option = getopt_long (argc, argv, "-:b:t:kw:qjl:L:c:vhV", longopts, NULL)) != -1) {
         switch (option) {
-        case 1:
-            zlistx_add_end (self->words, optarg);
-            break;
-        case 'b':
-            self->broker = optarg;
-            self->broker_given = true;
-            break;
-        case 't':
-            if (s_parse_int (optarg, -1, INT_MAX, &self->timeout))
-                return s_usage_error ("--timeout: '%s' is not a number of ms", optarg);
-            if (self->timeout < 0)
-                self->timeout = 0;
-            self->timeout_given = true;
-            break;
-        case 'k':
-            self->keep_going = true;
-            break;
-        case 'w':
-            if (s_parse_int (optarg, 1, INT_MAX, &self->window))
-                return s_usage_error ("--window: '%s' is not a positive number", optarg);
-            break;
-        case 'q':
-            self->quiet = true;
-            break;
-        case 'j':
-            self->json = true;
-            break;
-        case 'l':
-            if (s_parse_int (optarg, 1, 1024, &self->local))
-                return s_usage_error ("--local: '%s' is not a number of workers (1..1024)", optarg);
-            break;
-        case 'L':
-            zlistx_add_end (self->loads, optarg);
-            break;
-        case 'c':
-            if (s_parse_int (optarg, 1, 1000000, &self->concurrency))
-                return s_usage_error ("--concurrency: '%s' is not a positive number", optarg);
-            break;
-        case 'v':
-            self->verbose = true;
-            break;
-        case 'h':
-            self->help = true;
-            break;
-        case 'V':
-            self->version = true;
-            break;
-        case ':':
-            return s_usage_error ("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt)
-                return s_usage_error ("unknown option '-%c'", optopt);
-            return s_usage_error ("unknown option '%s'", argv[optind - 1]);
+            case 1: zlistx_add_end (self->words, optarg); break;
+            case 'b':
+                self->broker = optarg;
+                self->broker_given = true;
+                break;
+            case 't':
+                if (s_parse_int (optarg, -1, INT_MAX, &self->timeout))
+                    return s_usage_error ("--timeout: '%s' is not a number of ms", optarg);
+                if (self->timeout < 0)
+                    self->timeout = 0;
+                self->timeout_given = true;
+                break;
+            case 'k': self->keep_going = true; break;
+            case 'w':
+                if (s_parse_int (optarg, 1, INT_MAX, &self->window))
+                    return s_usage_error ("--window: '%s' is not a positive number", optarg);
+                break;
+            case 'q': self->quiet = true; break;
+            case 'j': self->json = true; break;
+            case 'l':
+                if (s_parse_int (optarg, 1, 1024, &self->local))
+                    return s_usage_error ("--local: '%s' is not a number of workers (1..1024)",
+                                          optarg);
+                break;
+            case 'L': zlistx_add_end (self->loads, optarg); break;
+            case 'c':
+                if (s_parse_int (optarg, 1, 1000000, &self->concurrency))
+                    return s_usage_error ("--concurrency: '%s' is not a positive number", optarg);
+                break;
+            case 'v': self->verbose = true; break;
+            case 'h': self->help = true; break;
+            case 'V': self->version = true; break;
+            case ':': return s_usage_error ("option '%s' needs a value", argv [optind - 1]);
+            default:
+                if (optopt)
+                    return s_usage_error ("unknown option '-%c'", optopt);
+                return s_usage_error ("unknown option '%s'", argv [optind - 1]);
         }
     }
     //  After "--", everything left is positional
     for (; optind < argc; optind++)
-        zlistx_add_end (self->words, argv[optind]);
+        zlistx_add_end (self->words, argv [optind]);
     return EXIT_OK;
 }
 
 //  ---------------------------------------------------------------------
 //  Progress bar: redrawn at most every PROGRESS_MS, only on a terminal
 
-static void s_progress_clear (s_progress_t *self)
+static void
+s_progress_clear (s_progress_t *self)
 {
     if (self->drawn) {
         fputs ("\r\033[K", stderr);
@@ -281,7 +273,8 @@ static void s_progress_clear (s_progress_t *self)
     }
 }
 
-static void s_progress_draw (s_progress_t *self, size_t done)
+static void
+s_progress_draw (s_progress_t *self, size_t done)
 {
     if (!self->enabled)
         return;
@@ -289,16 +282,16 @@ static void s_progress_draw (s_progress_t *self, size_t done)
     if (now - self->drawn_at < PROGRESS_MS)
         return;
     self->drawn_at = now;
-    double seconds = (double)(now - self->started) / 1000.0;
-    double rate = seconds > 0 ? (double)done / seconds : 0;
+    double seconds = (double) (now - self->started) / 1000.0;
+    double rate = seconds > 0 ? (double) done / seconds : 0;
     size_t total = self->total ? self->total : 1;
-    char bar[25];
+    char bar [25];
     size_t filled = done * (sizeof (bar) - 1) / total;
     for (size_t index = 0; index < sizeof (bar) - 1; index++)
-        bar[index] = index < filled ? '#' : '.';
-    bar[sizeof (bar) - 1] = 0;
+        bar [index] = index < filled ? '#' : '.';
+    bar [sizeof (bar) - 1] = 0;
     fprintf (stderr, "\r\033[K%.32s [%s] %zu/%zu %3d%% %.0f/s", self->label, bar, done, self->total,
-             (int)(done * 100 / total), rate);
+             (int) (done * 100 / total), rate);
     fflush (stderr);
     self->drawn = true;
 }
@@ -308,7 +301,8 @@ static void s_progress_draw (s_progress_t *self, size_t done)
 
 //  Flush stdout, stepping the progress bar aside if both share a terminal.
 //  Returns 0, or EXIT_INTERNAL after a write error (silent for a closed pipe).
-static int s_flush (s_session_t *self)
+static int
+s_flush (s_session_t *self)
 {
     if (self->stdout_tty)
         s_progress_clear (&self->progress);
@@ -320,7 +314,8 @@ static int s_flush (s_session_t *self)
 }
 
 //  Write one JSON value and a newline to stdout (buffered)
-static int s_print_json (json_t *value)
+static int
+s_print_json (json_t *value)
 {
     char *text = value ? json_dumps (value, ZHIVE_JSON_DUMP_FLAGS) : NULL;
     if (!text) {
@@ -334,14 +329,16 @@ static int s_print_json (json_t *value)
 }
 
 //  True for error types that mean "no answer in time", not "task failed"
-static bool s_error_is_unreachable (const char *type)
+static bool
+s_error_is_unreachable (const char *type)
 {
     return streq (type, ZHIVE_ERR_TIMEOUT) || streq (type, ZHIVE_ERR_NO_BROKER);
 }
 
 //  Report a task error on stderr; returns the exit status it calls for.
 //  `line` is the input line of a map item, or 0.
-static int s_report_error (s_session_t *self, zhive_result_t *result, size_t line)
+static int
+s_report_error (s_session_t *self, zhive_result_t *result, size_t line)
 {
     const char *type = zhive_result_error_type (result);
     const char *message = zhive_result_error_message (result);
@@ -356,7 +353,8 @@ static int s_report_error (s_session_t *self, zhive_result_t *result, size_t lin
             fprintf (stderr, "no result within %d ms", self->options->timeout);
         else
             fputs ("no result in time", stderr);
-    } else if (streq (type, ZHIVE_ERR_NO_BROKER))
+    }
+    else if (streq (type, ZHIVE_ERR_NO_BROKER))
         fprintf (stderr, "zhive: lost the broker at %s: %s", self->endpoint, message);
     else {
         fprintf (stderr, "error: %s: %s", type, message);
@@ -371,7 +369,8 @@ static int s_report_error (s_session_t *self, zhive_result_t *result, size_t lin
 
 //  Print one result: the value as JSON, or the error (on stderr, or in
 //  place with --keep-going). Returns EXIT_OK to go on, else the exit status.
-static int s_print_result (s_session_t *self, zhive_result_t *result, size_t line)
+static int
+s_print_result (s_session_t *self, zhive_result_t *result, size_t line)
 {
     if (!result) {
         s_complain ("out of memory");
@@ -411,7 +410,8 @@ static int s_print_result (s_session_t *self, zhive_result_t *result, size_t lin
 //  Waiting: called every TICK_MS while results are awaited. Returns EXIT_OK
 //  to keep waiting, or an exit status after saying why not.
 
-static int s_watch (s_session_t *self)
+static int
+s_watch (s_session_t *self)
 {
     if (zsys_interrupted) {
         s_progress_clear (&self->progress);
@@ -421,7 +421,7 @@ static int s_watch (s_session_t *self)
     int64_t now = zclock_mono ();
     //  The broker ends each task by its deadline; if it does not, it is gone
     int timeout = self->options->timeout;
-    if (timeout > 0 && now - self->last_news > (int64_t)timeout + GRACE_MS) {
+    if (timeout > 0 && now - self->last_news > (int64_t) timeout + GRACE_MS) {
         s_progress_clear (&self->progress);
         s_complain ("timeout: %s: no answer from the broker at %s within %d ms", self->function,
                     self->endpoint, timeout + GRACE_MS);
@@ -450,30 +450,34 @@ static int s_watch (s_session_t *self)
 
 //  One map input: every non-empty stdin line as msgpack, and its line number
 typedef struct {
-    zhive_pack_t *items; //  The items, one msgpack value each
-    size_t *lines;       //  Input line of each item
-    size_t count;        //  Items read
-    size_t capacity;     //  Room in lines
+    zhive_pack_t *items;    //  The items, one msgpack value each
+    size_t *lines;          //  Input line of each item
+    size_t count;           //  Items read
+    size_t capacity;        //  Room in lines
 } s_input_t;
 
-static void s_input_destroy (s_input_t *self)
+static void
+s_input_destroy (s_input_t *self)
 {
     zhive_pack_destroy (&self->items);
     free (self->lines);
 }
 
 //  True if the line holds only JSON whitespace
-static bool s_blank (const char *text, size_t size)
+static bool
+s_blank (const char *text, size_t size)
 {
     for (size_t index = 0; index < size; index++)
-        if (text[index] != ' ' && text[index] != '\t' && text[index] != '\r' && text[index] != '\n')
+        if (text [index] != ' ' && text [index] != '\t' && text [index] != '\r' &&
+            text [index] != '\n')
             return false;
     return true;
 }
 
 //  Read all of stdin before anything is sent, so that a bad line costs no
 //  work. `arrays`: each line must be a JSON array (starmap).
-static int s_input_read (s_input_t *self, FILE *stream, bool arrays)
+static int
+s_input_read (s_input_t *self, FILE *stream, bool arrays)
 {
     self->items = zhive_pack_new ();
     if (!self->items) {
@@ -487,12 +491,12 @@ static int s_input_read (s_input_t *self, FILE *stream, bool arrays)
     int rc = EXIT_OK;
     while (rc == EXIT_OK && (size = getline (&line, &line_capacity, stream)) != -1) {
         number++;
-        while (size > 0 && (line[size - 1] == '\n' || line[size - 1] == '\r'))
-            line[--size] = 0; //  One line: errors then need no line of their own
-        if (s_blank (line, (size_t)size))
+        while (size > 0 && (line [size - 1] == '\n' || line [size - 1] == '\r'))
+            line [--size] = 0;    //  One line: errors then need no line of their own
+        if (s_blank (line, (size_t) size))
             continue;
-        char why[256];
-        json_t *value = zhive_json_parse (line, (size_t)size, why, sizeof (why));
+        char why [256];
+        json_t *value = zhive_json_parse (line, (size_t) size, why, sizeof (why));
         if (!value)
             rc = s_usage_error ("line %zu: %s", number, why);
         else if (arrays && !json_is_array (value))
@@ -504,17 +508,18 @@ static int s_input_read (s_input_t *self, FILE *stream, bool arrays)
         json_decref (value);
         if (rc == EXIT_OK && self->count == self->capacity) {
             size_t capacity = self->capacity ? self->capacity * 2 : 1024;
-            size_t *lines = (size_t *)realloc (self->lines, capacity * sizeof (size_t));
+            size_t *lines = (size_t *) realloc (self->lines, capacity * sizeof (size_t));
             if (!lines) {
                 s_complain ("out of memory");
                 rc = EXIT_INTERNAL;
-            } else {
+            }
+            else {
                 self->lines = lines;
                 self->capacity = capacity;
             }
         }
         if (rc == EXIT_OK)
-            self->lines[self->count++] = number;
+            self->lines [self->count++] = number;
     }
     if (rc == EXIT_OK && ferror (stream)) {
         s_complain ("cannot read stdin: %s", strerror (errno));
@@ -525,9 +530,10 @@ static int s_input_read (s_input_t *self, FILE *stream, bool arrays)
 }
 
 //  The arguments of `call`: a JSON array, packed. Returns EXIT_OK or EXIT_USAGE.
-static int s_call_args (const char *text, zhive_pack_t *args)
+static int
+s_call_args (const char *text, zhive_pack_t *args)
 {
-    char why[256];
+    char why [256];
     json_t *value = zhive_json_parse (text, strlen (text), why, sizeof (why));
     int rc = EXIT_OK;
     if (!value)
@@ -545,7 +551,8 @@ static int s_call_args (const char *text, zhive_pack_t *args)
 //  ---------------------------------------------------------------------
 //  Commands
 
-static int s_run_call (s_session_t *self, const zhive_pack_t *args)
+static int
+s_run_call (s_session_t *self, const zhive_pack_t *args)
 {
     zhive_task_t *task = zhive_client_submit (self->client, self->function, args, NULL);
     if (!task) {
@@ -564,11 +571,12 @@ static int s_run_call (s_session_t *self, const zhive_pack_t *args)
     return rc;
 }
 
-static int s_run_map (s_session_t *self, s_input_t *input, bool star)
+static int
+s_run_map (s_session_t *self, s_input_t *input, bool star)
 {
     if (input->count == 0)
         return EXIT_OK;
-    zhive_opts_t opts = {.window = self->options->window};
+    zhive_opts_t opts = { .window = self->options->window };
     zhive_map_t *map =
         star ? zhive_client_starmap (self->client, self->function, input->items, &opts)
              : zhive_client_map (self->client, self->function, input->items, &opts);
@@ -593,13 +601,14 @@ static int s_run_map (s_session_t *self, s_input_t *input, bool star)
         if (result) {
             self->last_news = zclock_mono ();
             size_t index = zhive_result_index (result);
-            rc = s_print_result (self, result, index < input->count ? input->lines[index] : 0);
+            rc = s_print_result (self, result, index < input->count ? input->lines [index] : 0);
             zhive_result_destroy (&result);
             done++;
             s_progress_draw (&self->progress, done);
             if (rc == EXIT_OK && zsys_interrupted)
-                rc = s_watch (self); //  Results pouring in must not hide ^C
-        } else if (rc == EXIT_OK && errno == ETIMEDOUT)
+                rc = s_watch (self);    //  Results pouring in must not hide ^C
+        }
+        else if (rc == EXIT_OK && errno == ETIMEDOUT)
             rc = s_watch (self);
         else if (rc == EXIT_OK) {
             s_progress_clear (&self->progress);
@@ -617,18 +626,19 @@ static int s_run_map (s_session_t *self, s_input_t *input, bool star)
 //  One table cell from a status value: strings as they are (control
 //  characters, which could drive the terminal, shown as '?'), anything
 //  else as JSON text. Caller frees.
-static char *s_cell (const msgpack_object *value)
+static char *
+s_cell (const msgpack_object *value)
 {
     const char *text;
     size_t size;
     if (value && value->type == MSGPACK_OBJECT_STR && zhive_value_str (value, &text, &size) == 0) {
-        char *cell = (char *)malloc (size + 1);
+        char *cell = (char *) malloc (size + 1);
         for (size_t index = 0; cell && index < size; index++) {
-            unsigned char byte = (unsigned char)text[index];
-            cell[index] = byte < 0x20 || byte == 0x7f ? '?' : (char)byte;
+            unsigned char byte = (unsigned char) text [index];
+            cell [index] = byte < 0x20 || byte == 0x7f ? '?' : (char) byte;
         }
         if (cell)
-            cell[size] = 0;
+            cell [size] = 0;
         return cell;
     }
     if (!value)
@@ -638,38 +648,40 @@ static char *s_cell (const msgpack_object *value)
 
 //  Print rows of cells as aligned columns, numbers to the right. cells
 //  holds rows × columns strings, the first row being the headings.
-static void s_table_print (zlistx_t *cells, size_t columns)
+static void
+s_table_print (zlistx_t *cells, size_t columns)
 {
-    size_t widths[16] = {0};
-    bool numeric[16]; //  Column holds only numbers: align right
+    size_t widths [16] = { 0 };
+    bool numeric [16];    //  Column holds only numbers: align right
     assert (columns <= 16);
     for (size_t column = 0; column < columns; column++)
-        numeric[column] = true;
+        numeric [column] = true;
     size_t index = 0;
-    for (char *cell = (char *)zlistx_first (cells); cell; cell = (char *)zlistx_next (cells)) {
+    for (char *cell = (char *) zlistx_first (cells); cell; cell = (char *) zlistx_next (cells)) {
         size_t width = strlen (cell);
         size_t column = index++ % columns;
-        if (width > widths[column])
-            widths[column] = width;
+        if (width > widths [column])
+            widths [column] = width;
         if (index > columns && (width == 0 || strspn (cell, "0123456789") != width))
-            numeric[column] = false;
+            numeric [column] = false;
     }
     index = 0;
-    for (char *cell = (char *)zlistx_first (cells); cell; cell = (char *)zlistx_next (cells)) {
+    for (char *cell = (char *) zlistx_first (cells); cell; cell = (char *) zlistx_next (cells)) {
         size_t column = index++ % columns;
         bool last = column == columns - 1;
-        if (numeric[column])
-            printf ("%*s", (int)widths[column], cell);
+        if (numeric [column])
+            printf ("%*s", (int) widths [column], cell);
         else if (last)
             printf ("%s", cell);
         else
-            printf ("%-*s", (int)widths[column], cell);
+            printf ("%-*s", (int) widths [column], cell);
         fputs (last ? "\n" : "  ", stdout);
     }
 }
 
 //  Add one cell per key of `row` (a status map entry) to the table
-static void s_table_row (zlistx_t *cells, const msgpack_object *row, const char *const *keys)
+static void
+s_table_row (zlistx_t *cells, const msgpack_object *row, const char *const *keys)
 {
     for (; *keys; keys++) {
         const msgpack_object *value = zhive_value_get (row, *keys);
@@ -686,16 +698,18 @@ static void s_table_row (zlistx_t *cells, const msgpack_object *row, const char 
                 free (part);
             }
             zchunk_extend (text, "", 1);
-            cell = strdup ((char *)zchunk_data (text));
+            cell = strdup ((char *) zchunk_data (text));
             zchunk_destroy (&text);
-        } else
+        }
+        else
             cell = s_cell (value);
         zlistx_add_end (cells, cell ? cell : "?");
         free (cell);
     }
 }
 
-static int s_run_status (s_session_t *self)
+static int
+s_run_status (s_session_t *self)
 {
     int timeout = self->options->timeout > 0 ? self->options->timeout : CONNECT_MAX_MS;
     //  A pool we just started has no workers yet: give them a moment to join
@@ -715,21 +729,23 @@ static int s_run_status (s_session_t *self)
         json_t *value = zhive_json_from_msgpack (status);
         rc = s_print_json (value);
         json_decref (value);
-    } else {
-        static const char *const worker_keys[] = {"id",        "host", "pid",       "concurrency",
-                                                  "in_flight", "done", "functions", NULL};
-        static const char *const worker_heads[] = {"WORKER",    "HOST", "PID",       "CONCURRENCY",
-                                                   "IN FLIGHT", "DONE", "FUNCTIONS", NULL};
-        static const char *const queue_keys[] = {"function", "waiting", "in_flight", NULL};
-        static const char *const queue_heads[] = {"FUNCTION", "WAITING", "IN FLIGHT", NULL};
+    }
+    else {
+        static const char *const worker_keys [] = { "id",        "host", "pid",       "concurrency",
+                                                    "in_flight", "done", "functions", NULL };
+        static const char *const worker_heads [] = { "WORKER",      "HOST",      "PID",
+                                                     "CONCURRENCY", "IN FLIGHT", "DONE",
+                                                     "FUNCTIONS",   NULL };
+        static const char *const queue_keys [] = { "function", "waiting", "in_flight", NULL };
+        static const char *const queue_heads [] = { "FUNCTION", "WAITING", "IN FLIGHT", NULL };
         const msgpack_object *workers = zhive_value_get (status, "workers");
         const msgpack_object *queues = zhive_value_get (status, "queues");
 
         zlistx_t *cells = zlistx_new ();
-        zlistx_set_destructor (cells, (zlistx_destructor_fn *)zstr_free);
-        zlistx_set_duplicator (cells, (zlistx_duplicator_fn *)strdup);
+        zlistx_set_destructor (cells, (zlistx_destructor_fn *) zstr_free);
+        zlistx_set_duplicator (cells, (zlistx_duplicator_fn *) strdup);
         for (const char *const *head = worker_heads; *head; head++)
-            zlistx_add_end (cells, (void *)*head);
+            zlistx_add_end (cells, (void *) *head);
         for (size_t index = 0; index < zhive_value_len (workers); index++)
             s_table_row (cells, zhive_value_at (workers, index), worker_keys);
         if (zhive_value_len (workers))
@@ -739,7 +755,7 @@ static int s_run_status (s_session_t *self)
 
         zlistx_purge (cells);
         for (const char *const *head = queue_heads; *head; head++)
-            zlistx_add_end (cells, (void *)*head);
+            zlistx_add_end (cells, (void *) *head);
         for (size_t index = 0; index < zhive_value_len (queues); index++)
             s_table_row (cells, zhive_value_at (queues, index), queue_keys);
         printf ("\n");
@@ -760,10 +776,11 @@ static int s_run_status (s_session_t *self)
 //  share our idea of the current directory). A PATH with a '/' must exist;
 //  a bare name that is not a file here is left for dlopen's search.
 //  Returns the value to pass on (caller frees), or NULL after a message.
-static char *s_resolve_load (const char *load)
+static char *
+s_resolve_load (const char *load)
 {
     const char *colon = strchr (load, ':');
-    char *path = colon ? strndup (load, (size_t)(colon - load)) : strdup (load);
+    char *path = colon ? strndup (load, (size_t) (colon - load)) : strdup (load);
     if (!path)
         return NULL;
     char *resolved = NULL;
@@ -773,7 +790,8 @@ static char *s_resolve_load (const char *load)
             resolved = zsys_sprintf ("%s%s", absolute, colon ? colon : "");
             free (absolute);
         }
-    } else if (!*path || strchr (path, '/'))
+    }
+    else if (!*path || strchr (path, '/'))
         s_usage_error ("--load: cannot read plugin '%s': %s", path,
                        *path ? strerror (errno) : "empty path");
     else
@@ -783,21 +801,22 @@ static char *s_resolve_load (const char *load)
 }
 
 //  Start the embedded broker and its workers. Returns EXIT_OK or a status.
-static int s_local_start (s_session_t *self)
+static int
+s_local_start (s_session_t *self)
 {
     s_options_t *options = self->options;
     size_t count = zlistx_size (options->loads);
-    char **loads = (char **)calloc (count + 1, sizeof (char *));
+    char **loads = (char **) calloc (count + 1, sizeof (char *));
     if (!loads) {
         s_complain ("out of memory");
         return EXIT_INTERNAL;
     }
     int rc = EXIT_OK;
     size_t index = 0;
-    for (const char *load = (const char *)zlistx_first (options->loads); load && rc == EXIT_OK;
-         load = (const char *)zlistx_next (options->loads)) {
-        loads[index] = s_resolve_load (load);
-        rc = loads[index++] ? EXIT_OK : EXIT_USAGE;
+    for (const char *load = (const char *) zlistx_first (options->loads); load && rc == EXIT_OK;
+         load = (const char *) zlistx_next (options->loads)) {
+        loads [index] = s_resolve_load (load);
+        rc = loads [index++] ? EXIT_OK : EXIT_USAGE;
     }
     if (rc == EXIT_OK) {
         self->broker = zhive_broker_new ();
@@ -810,7 +829,7 @@ static int s_local_start (s_session_t *self)
         zhive_broker_set_verbose (self->broker, options->verbose);
         if (zhive_broker_bind_clients (self->broker, "tcp://127.0.0.1:*") ||
             zhive_broker_bind_workers (self->broker, "tcp://127.0.0.1:*") ||
-            zhive_broker_start_workers (self->broker, options->local, (const char *const *)loads,
+            zhive_broker_start_workers (self->broker, options->local, (const char *const *) loads,
                                         options->concurrency)) {
             s_complain ("cannot start the local pool");
             rc = EXIT_INTERNAL;
@@ -819,13 +838,14 @@ static int s_local_start (s_session_t *self)
     if (rc == EXIT_OK)
         self->endpoint = zhive_broker_clients_endpoint (self->broker);
     for (index = 0; index < count; index++)
-        free (loads[index]);
+        free (loads [index]);
     free (loads);
     return rc;
 }
 
 //  Connect the client to the broker (ours with --local). Returns EXIT_OK or a status.
-static int s_connect (s_session_t *self)
+static int
+s_connect (s_session_t *self)
 {
     s_options_t *options = self->options;
     self->endpoint = options->broker;
@@ -860,7 +880,8 @@ static int s_connect (s_session_t *self)
 //  ---------------------------------------------------------------------
 //  Check the command and its arguments, read its input, connect, run it.
 
-static int s_main (s_options_t *options)
+static int
+s_main (s_options_t *options)
 {
     if (options->help) {
         s_usage (stdout);
@@ -871,9 +892,9 @@ static int s_main (s_options_t *options)
         return EXIT_OK;
     }
     size_t words = zlistx_size (options->words);
-    const char *command = (const char *)zlistx_first (options->words);
-    const char *function = (const char *)zlistx_next (options->words);
-    const char *extra = (const char *)zlistx_next (options->words);
+    const char *command = (const char *) zlistx_first (options->words);
+    const char *function = (const char *) zlistx_next (options->words);
+    const char *extra = (const char *) zlistx_next (options->words);
     if (!command)
         return s_usage_error ("missing command (call, map, starmap or status)");
     if (streq (command, "help")) {
@@ -906,7 +927,7 @@ static int s_main (s_options_t *options)
     //  Read and check every input before connecting
     int rc = EXIT_OK;
     zhive_pack_t *args = NULL;
-    s_input_t input = {0};
+    s_input_t input = { 0 };
     if (is_call) {
         args = zhive_pack_new ();
         if (!args) {
@@ -916,10 +937,11 @@ static int s_main (s_options_t *options)
         rc = extra                        ? s_call_args (extra, args)
              : zhive_pack_array (args, 0) ? EXIT_INTERNAL
                                           : EXIT_OK;
-    } else if (is_map || is_starmap)
+    }
+    else if (is_map || is_starmap)
         rc = s_input_read (&input, stdin, is_starmap);
 
-    s_session_t session = {.options = options, .function = is_status ? "status" : function};
+    s_session_t session = { .options = options, .function = is_status ? "status" : function };
     session.stdout_tty = isatty (STDOUT_FILENO);
     session.progress.enabled = !options->quiet && isatty (STDERR_FILENO);
     if (rc == EXIT_OK)
@@ -933,7 +955,7 @@ static int s_main (s_options_t *options)
             rc = s_run_map (&session, &input, is_starmap);
     }
     if (rc == EXIT_OK && session.failed)
-        rc = EXIT_TASK; //  --keep-going went past a failure
+        rc = EXIT_TASK;    //  --keep-going went past a failure
     zhive_client_destroy (&session.client);
     zhive_broker_destroy (&session.broker);
     zhive_pack_destroy (&args);
@@ -941,16 +963,17 @@ static int s_main (s_options_t *options)
     return rc;
 }
 
-int main (int argc, char *argv[])
+int
+main (int argc, char *argv [])
 {
     //  A closed output pipe is a write error we report, not a signal that
     //  would kill us before the local pool is stopped
     signal (SIGPIPE, SIG_IGN);
-    char *buffer = (char *)malloc (STDOUT_BUFFER);
+    char *buffer = (char *) malloc (STDOUT_BUFFER);
     if (buffer)
         setvbuf (stdout, buffer, _IOFBF, STDOUT_BUFFER);
 
-    s_options_t options = {0};
+    s_options_t options = { 0 };
     options.broker = getenv ("ZHIVE_BROKER");
     if (!options.broker || !*options.broker)
         options.broker = DEFAULT_BROKER;
