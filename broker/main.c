@@ -55,26 +55,20 @@ main (int argc, char *argv [])
     if (!loads)
         return 1;
 
-    static const struct option options [] = {
-        { "clients", required_argument, NULL, 'c' },
-        { "workers", required_argument, NULL, 'w' },
-        { "local-workers", required_argument, NULL, 'n' },
-        { "load", required_argument, NULL, 'l' },
-        { "concurrency", required_argument, NULL, 'C' },
-        { "worker-program", required_argument, NULL, 'p' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = { { "clients", required_argument, NULL, 'c' },
+                                              { "workers", required_argument, NULL, 'w' },
+                                              { "local-workers", required_argument, NULL, 'n' },
+                                              { "load", required_argument, NULL, 'l' },
+                                              { "concurrency", required_argument, NULL, 'C' },
+                                              { "worker-program", required_argument, NULL, 'p' },
+                                              { "verbose", no_argument, NULL, 'v' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
     int option;
     while ((option = getopt_long (argc, argv, "c:w:n:l:C:p:vh", options, NULL)) != -1) {
         switch (option) {
-            case 'c':
-                clients = optarg;
-                break;
-            case 'w':
-                workers = optarg;
-                break;
+            case 'c': clients = optarg; break;
+            case 'w': workers = optarg; break;
             case 'n':
                 if (s_parse_int (optarg, 0, 4096, &local_workers)) {
                     fprintf (stderr, "zhive-broker: --local-workers wants 0..4096, not '%s'\n",
@@ -83,9 +77,7 @@ main (int argc, char *argv [])
                     return 2;
                 }
                 break;
-            case 'l':
-                loads [loads_count++] = optarg;
-                break;
+            case 'l': loads [loads_count++] = optarg; break;
             case 'C':
                 if (s_parse_int (optarg, 1, 1000000, &concurrency)) {
                     fprintf (stderr, "zhive-broker: --concurrency wants 1..1000000, not '%s'\n",
@@ -94,12 +86,8 @@ main (int argc, char *argv [])
                     return 2;
                 }
                 break;
-            case 'p':
-                program = optarg;
-                break;
-            case 'v':
-                verbose = true;
-                break;
+            case 'p': program = optarg; break;
+            case 'v': verbose = true; break;
             case 'h':
                 s_usage (stdout);
                 free (loads);
@@ -135,8 +123,8 @@ main (int argc, char *argv [])
     int rc = 0;
     if (zhive_broker_bind_clients (broker, clients) || zhive_broker_bind_workers (broker, workers))
         rc = 1;
-    if (rc == 0 && local_workers > 0
-        && zhive_broker_start_workers (broker, local_workers, loads, concurrency))
+    if (rc == 0 && local_workers > 0 &&
+        zhive_broker_start_workers (broker, local_workers, loads, concurrency))
         rc = 1;
     if (rc == 0) {
         printf ("zhive-broker: clients %s, workers %s", zhive_broker_clients_endpoint (broker),

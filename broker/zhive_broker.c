@@ -37,21 +37,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
-#    include <sys/prctl.h>
-#    include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
-#define S_TICK_MS      50      //  Deadlines and local workers are checked this often
-#define S_HEARTBEAT_MS 1000    //  Workers are pinged and idle queues dropped this often
-#define S_BURST        256     //  Most messages read from one socket per wakeup
-#define S_RETRIES      3       //  Default redispatches after losing a worker
-#define S_TASKS_MAX    1000000 //  Tasks held at once before SUBMIT gets QueueFull
-#define S_REPLY_MS     5000    //  How long an API call waits for the actor
-#define S_STOP_MS      2000    //  Grace for local workers between SIGTERM and SIGKILL
-#define S_QUICK_EXIT   1000    //  A local worker that dies sooner than this is failing
-#define S_BACKOFF_MS   500     //  First wait before restarting a failing worker
-#define S_BACKOFF_MAX  30000   //  Longest wait before restarting a failing worker
-#define S_KEY_SIZE     (2 * 256 + 1) //  A routing id in hex, as a hash key
+#define S_TICK_MS      50               //  Deadlines and local workers are checked this often
+#define S_HEARTBEAT_MS 1000             //  Workers are pinged and idle queues dropped this often
+#define S_BURST        256              //  Most messages read from one socket per wakeup
+#define S_RETRIES      3                //  Default redispatches after losing a worker
+#define S_TASKS_MAX    1000000          //  Tasks held at once before SUBMIT gets QueueFull
+#define S_REPLY_MS     5000             //  How long an API call waits for the actor
+#define S_STOP_MS      2000             //  Grace for local workers between SIGTERM and SIGKILL
+#define S_QUICK_EXIT   1000             //  A local worker that dies sooner than this is failing
+#define S_BACKOFF_MS   500              //  First wait before restarting a failing worker
+#define S_BACKOFF_MAX  30000            //  Longest wait before restarting a failing worker
+#define S_KEY_SIZE     (2 * 256 + 1)    //  A routing id in hex, as a hash key
+#define S_TIMEOUT_MAX  (3650LL * 86400000)    //  Deadlines beyond ten years mean none
 
 typedef struct _s_task_t s_task_t;
 typedef struct _s_queue_t s_queue_t;
@@ -59,9 +60,9 @@ typedef struct _s_worker_t s_worker_t;
 
 //  A doubly linked list threaded through the tasks themselves
 typedef struct {
-    s_task_t *head;            //  Oldest task
-    s_task_t *tail;            //  Newest task
-    size_t size;               //  Number of tasks
+    s_task_t *head;    //  Oldest task
+    s_task_t *tail;    //  Newest task
+    size_t size;       //  Number of tasks
 } s_list_t;
 
 //  A client with tasks not yet answered
@@ -73,81 +74,81 @@ typedef struct {
 } s_client_t;
 
 struct _s_task_t {
-    uint64_t id;               //  The client's task id
-    uint64_t ticket;           //  Ticket of the current dispatch; 0 while queued
-    s_client_t *client;        //  Who waits for the answer; NULL once answered
-    s_queue_t *queue;          //  Queue of its function
-    zmq_msg_t args;            //  Args payload, kept for a redispatch
-    int64_t timeout_ms;        //  Deadline from receipt, -1 for none
-    int64_t deadline;          //  zclock_mono () time of the deadline
-    size_t heap_index;         //  Position in the deadline heap, SIZE_MAX if none
-    int64_t retries;           //  Redispatches allowed after losing a worker
-    int64_t attempts;          //  Dispatches that lost their worker so far
-    s_worker_t *worker;        //  Worker holding it; NULL while queued
-    s_task_t *prev;            //  Previous in its list
-    s_task_t *next;            //  Next in its list
+    uint64_t id;           //  The client's task id
+    uint64_t ticket;       //  Ticket of the current dispatch; 0 while queued
+    s_client_t *client;    //  Who waits for the answer; NULL once answered
+    s_queue_t *queue;      //  Queue of its function
+    zmq_msg_t args;        //  Args payload, kept for a redispatch
+    int64_t timeout_ms;    //  Deadline from receipt, -1 for none
+    int64_t deadline;      //  zclock_mono () time of the deadline
+    size_t heap_index;     //  Position in the deadline heap, SIZE_MAX if none
+    int64_t retries;       //  Redispatches allowed after losing a worker
+    int64_t attempts;      //  Dispatches that lost their worker so far
+    s_worker_t *worker;    //  Worker holding it; NULL while queued
+    s_task_t *prev;        //  Previous in its list
+    s_task_t *next;        //  Next in its list
 };
 
 struct _s_queue_t {
-    char *function;            //  Function name: the key in the queue table
-    s_list_t waiting;          //  Tasks waiting for a worker, oldest first
-    size_t in_flight;          //  Tasks of this function held by workers
-    s_worker_t **workers;      //  Workers that offer the function
-    size_t workers_count;      //  Entries in workers
-    size_t workers_max;        //  Allocated entries in workers
-    size_t next_worker;        //  Round-robin position in workers
+    char *function;          //  Function name: the key in the queue table
+    s_list_t waiting;        //  Tasks waiting for a worker, oldest first
+    size_t in_flight;        //  Tasks of this function held by workers
+    s_worker_t **workers;    //  Workers that offer the function
+    size_t workers_count;    //  Entries in workers
+    size_t workers_max;      //  Allocated entries in workers
+    size_t next_worker;      //  Round-robin position in workers
 };
 
 struct _s_worker_t {
-    char key [S_KEY_SIZE];     //  Routing id in hex: the key in the worker table
-    uint8_t routing [256];     //  Routing id, to send to
-    size_t routing_size;       //  Its length
-    char name [ZHIVE_NAME_MAX + 1]; //  Name from READY, for errors and logs
-    char host [ZHIVE_NAME_MAX + 1]; //  Host from READY
-    uint64_t pid;              //  Process id from READY
-    uint32_t concurrency;      //  Task slots from READY
-    uint64_t done;             //  Tasks it answered (DONE or FAILED)
-    s_list_t held;             //  Tasks it holds, in dispatch order
-    s_queue_t **queues;        //  Queues of the functions it offers
-    size_t queues_count;       //  Entries in queues
-    size_t next_queue;         //  Round-robin position in queues
+    char key [S_KEY_SIZE];             //  Routing id in hex: the key in the worker table
+    uint8_t routing [256];             //  Routing id, to send to
+    size_t routing_size;               //  Its length
+    char name [ZHIVE_NAME_MAX + 1];    //  Name from READY, for errors and logs
+    char host [ZHIVE_NAME_MAX + 1];    //  Host from READY
+    uint64_t pid;                      //  Process id from READY
+    uint32_t concurrency;              //  Task slots from READY
+    uint64_t done;                     //  Tasks it answered (DONE or FAILED)
+    s_list_t held;                     //  Tasks it holds, in dispatch order
+    s_queue_t **queues;                //  Queues of the functions it offers
+    size_t queues_count;               //  Entries in queues
+    size_t next_queue;                 //  Round-robin position in queues
 };
 
 //  A local worker process
 typedef struct {
-    pid_t pid;                 //  Process id; 0 while waiting to (re)start
-    char **argv;               //  Program and arguments, NULL-terminated
-    int64_t started;           //  When it was started (zclock_mono)
-    int64_t restart_at;        //  When to start it again, while pid is 0
-    int quick_exits;           //  Exits soon after start, in a row: the backoff
+    pid_t pid;             //  Process id; 0 while waiting to (re)start
+    char **argv;           //  Program and arguments, NULL-terminated
+    int64_t started;       //  When it was started (zclock_mono)
+    int64_t restart_at;    //  When to start it again, while pid is 0
+    int quick_exits;       //  Exits soon after start, in a row: the backoff
 } s_child_t;
 
 //  The actor's state
 typedef struct {
-    zsock_t *pipe;             //  Pipe to the API (zhive_broker_t)
-    zloop_t *loop;             //  The one event loop
-    zsock_t *client_sock;      //  ROUTER for clients
-    zsock_t *worker_sock;      //  ROUTER for workers
-    char *worker_endpoint;     //  Resolved worker endpoint, for local workers
-    zhive_proto_t *in;         //  Message being read
-    zhive_proto_t *out;        //  Message being sent
-    zhive_pack_t *pack;        //  Buffer for STATUS_REPLY maps
-    zhashx_t *queues;          //  Function name -> s_queue_t
-    zhashx_t *workers;         //  Routing key -> s_worker_t
-    zhashx_t *clients;         //  Routing key -> s_client_t
-    zhive_idmap_t *in_flight;  //  Ticket -> s_task_t held by a worker
-    s_task_t **heap;           //  Min-heap of tasks by deadline
-    size_t heap_size;          //  Entries in heap
-    size_t heap_max;           //  Allocated entries in heap
-    uint64_t next_ticket;      //  Ticket for the next dispatch
-    size_t tasks;              //  Tasks held, all states
-    bool redispatch;           //  A worker was lost: look at every queue again
-    char *worker_program;      //  Program set by the API, NULL for the default
-    s_child_t *children;       //  Local worker processes
-    size_t children_count;     //  Entries in children
-    char hostname [256];       //  This host, to match READY from local workers
-    bool verbose;              //  Log joins, losses and bad input
-    bool terminated;           //  $TERM received
+    zsock_t *pipe;               //  Pipe to the API (zhive_broker_t)
+    zloop_t *loop;               //  The one event loop
+    zsock_t *client_sock;        //  ROUTER for clients
+    zsock_t *worker_sock;        //  ROUTER for workers
+    char *worker_endpoint;       //  Resolved worker endpoint, for local workers
+    zhive_proto_t *in;           //  Message being read
+    zhive_proto_t *out;          //  Message being sent
+    zhive_pack_t *pack;          //  Buffer for STATUS_REPLY maps
+    zhashx_t *queues;            //  Function name -> s_queue_t
+    zhashx_t *workers;           //  Routing key -> s_worker_t
+    zhashx_t *clients;           //  Routing key -> s_client_t
+    zhive_idmap_t *in_flight;    //  Ticket -> s_task_t held by a worker
+    s_task_t **heap;             //  Min-heap of tasks by deadline
+    size_t heap_size;            //  Entries in heap
+    size_t heap_max;             //  Allocated entries in heap
+    uint64_t next_ticket;        //  Ticket for the next dispatch
+    size_t tasks;                //  Tasks held, all states
+    bool redispatch;             //  A worker was lost: look at every queue again
+    char *worker_program;        //  Program set by the API, NULL for the default
+    s_child_t *children;         //  Local worker processes
+    size_t children_count;       //  Entries in children
+    char hostname [256];         //  This host, to match READY from local workers
+    bool verbose;                //  Log joins, losses and bad input
+    bool terminated;             //  $TERM received
 } s_server_t;
 
 //  ---------------------------------------------------------------------
@@ -257,12 +258,11 @@ s_heap_down (s_server_t *self, size_t at)
         size_t least = at;
         size_t left = 2 * at + 1;
         size_t right = left + 1;
-        if (left < self->heap_size
-            && self->heap [left]->deadline < self->heap [least]->deadline) {
+        if (left < self->heap_size && self->heap [left]->deadline < self->heap [least]->deadline) {
             least = left;
         }
-        if (right < self->heap_size
-            && self->heap [right]->deadline < self->heap [least]->deadline) {
+        if (right < self->heap_size &&
+            self->heap [right]->deadline < self->heap [least]->deadline) {
             least = right;
         }
         if (least == at)
@@ -276,7 +276,7 @@ static int
 s_heap_push (s_server_t *self, s_task_t *task)
 {
     if (self->heap_size == self->heap_max) {
-        size_t max = self->heap_max? self->heap_max * 2: 256;
+        size_t max = self->heap_max ? self->heap_max * 2 : 256;
         s_task_t **heap = (s_task_t **) realloc (self->heap, max * sizeof (s_task_t *));
         if (!heap)
             return -1;
@@ -316,7 +316,7 @@ s_routing_key (char *key, const uint8_t *routing, size_t size)
         key [2 * i] = hex [routing [i] >> 4];
         key [2 * i + 1] = hex [routing [i] & 15];
     }
-    key [2 * (size < 256? size: 256)] = 0;
+    key [2 * (size < 256 ? size : 256)] = 0;
 }
 
 //  Address the outgoing message to a peer
@@ -334,14 +334,17 @@ static int
 s_send (s_server_t *self, zsock_t *sock)
 {
     int rc = zhive_proto_send (self->out, sock);
-    if (rc)
+    if (rc) {
+        int error = errno;    //  EHOSTUNREACH: the worker has gone
         zhive_proto_clear_payload (self->out);
+        errno = error;
+    }
     return rc;
 }
 
 static void
-s_send_error (s_server_t *self, const uint8_t *routing, size_t size, uint64_t id,
-              const char *type, const char *message, const char *worker)
+s_send_error (s_server_t *self, const uint8_t *routing, size_t size, uint64_t id, const char *type,
+              const char *message, const char *worker)
 {
     zhive_proto_t *out = s_out (self, routing, size, ZHIVE_ERROR);
     out->id = id;
@@ -464,11 +467,11 @@ s_queue_add_worker (s_queue_t *queue, s_worker_t *worker)
 {
     for (size_t i = 0; i < queue->workers_count; i++) {
         if (queue->workers [i] == worker) {
-            return 1;   //  Offered twice in one READY
+            return 1;    //  Offered twice in one READY
         }
     }
     if (queue->workers_count == queue->workers_max) {
-        size_t max = queue->workers_max? queue->workers_max * 2: 4;
+        size_t max = queue->workers_max ? queue->workers_max * 2 : 4;
         s_worker_t **workers =
             (s_worker_t **) realloc (queue->workers, max * sizeof (s_worker_t *));
         if (!workers)
@@ -499,7 +502,7 @@ s_queue_remove_worker (s_queue_t *queue, s_worker_t *worker)
 static size_t
 s_worker_credit (const s_worker_t *worker)
 {
-    return worker->concurrency > worker->held.size? worker->concurrency - worker->held.size: 0;
+    return worker->concurrency > worker->held.size ? worker->concurrency - worker->held.size : 0;
 }
 
 //  Forget a worker. Tasks it held go back to the front of their queues, or
@@ -522,10 +525,9 @@ s_worker_remove (s_server_t *self, s_worker_t *worker, const char *why)
         task->ticket = 0;
         task->attempts++;
         if (!task->client) {
-            s_task_destroy (self, &task); //  Already answered (Timeout, Cancelled)
+            s_task_destroy (self, &task);    //  Already answered (Timeout, Cancelled)
         }
-        else
-        if (task->attempts > task->retries) {
+        else if (task->attempts > task->retries) {
             char message [ZHIVE_NAME_MAX + 256];
             snprintf (message, sizeof message,
                       "worker '%s' was lost (%s) while running '%s'; gave up after %" PRId64
@@ -649,19 +651,20 @@ s_host_is_local (s_server_t *self, const char *host)
     return strncmp (host, self->hostname, size) == 0 && (host [size] == 0 || host [size] == '.');
 }
 
-//  Remove every worker that matches: by pid on this host, or by identity
-//  (name, host, pid) under another routing id, i.e. a stale connection
+//  Remove every worker with this pid on `host` (NULL: this host) and, if
+//  name is not NULL, this name; but not `keep`
 static void
-s_workers_remove_matching (s_server_t *self, const s_worker_t *keep, const char *name,
-                           uint64_t pid, const char *why)
+s_workers_remove_matching (s_server_t *self, const s_worker_t *keep, const char *host,
+                           const char *name, uint64_t pid, const char *why)
 {
     zlistx_t *gone = zlistx_new ();
     if (!gone)
         return;
     s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
     while (worker) {
-        if (worker != keep && worker->pid == pid && s_host_is_local (self, worker->host)
-            && (!name || streq (worker->name, name))) {
+        if (worker != keep && worker->pid == pid &&
+            (host ? streq (worker->host, host) : s_host_is_local (self, worker->host)) &&
+            (!name || streq (worker->name, name))) {
             zlistx_add_end (gone, worker);
         }
         worker = (s_worker_t *) zhashx_next (self->workers);
@@ -699,8 +702,8 @@ s_client_submit (s_server_t *self)
                in->function);
         return;
     }
-    s_queue_t *queue = self->tasks < S_TASKS_MAX? s_queue_require (self, in->function): NULL;
-    s_task_t *task = queue? (s_task_t *) calloc (1, sizeof (s_task_t)): NULL;
+    s_queue_t *queue = self->tasks < S_TASKS_MAX ? s_queue_require (self, in->function) : NULL;
+    s_task_t *task = queue ? (s_task_t *) calloc (1, sizeof (s_task_t)) : NULL;
     if (!task || zhive_idmap_insert (client->pending, in->id, task)) {
         free (task);
         char message [128];
@@ -718,8 +721,8 @@ s_client_submit (s_server_t *self)
     zmq_msg_move (&task->args, &in->payload);
     zhive_proto_clear_payload (in);
     task->heap_index = SIZE_MAX;
-    task->retries = in->retries < 0? S_RETRIES: in->retries;
-    task->timeout_ms = in->timeout_ms < 0? -1: in->timeout_ms;
+    task->retries = in->retries < 0 ? S_RETRIES : in->retries;
+    task->timeout_ms = in->timeout_ms < 0 || in->timeout_ms > S_TIMEOUT_MAX ? -1 : in->timeout_ms;
     if (task->timeout_ms >= 0) {
         task->deadline = zclock_mono () + task->timeout_ms;
         if (s_heap_push (self, task)) {
@@ -728,8 +731,11 @@ s_client_submit (s_server_t *self)
             return;
         }
     }
+    //  Tasks already waiting mean no worker of this queue has credit
+    bool was_empty = queue->waiting.size == 0;
     s_list_push_back (&queue->waiting, task);
-    s_queue_dispatch (self, queue);
+    if (was_empty)
+        s_queue_dispatch (self, queue);
 }
 
 static s_task_t *
@@ -738,7 +744,7 @@ s_client_task (s_server_t *self, uint64_t id)
     char key [S_KEY_SIZE];
     s_routing_key (key, self->in->routing, self->in->routing_size);
     s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
-    return client? (s_task_t *) zhive_idmap_lookup (client->pending, id): NULL;
+    return client ? (s_task_t *) zhive_idmap_lookup (client->pending, id) : NULL;
 }
 
 //  Drop a task on the client's word, answering with `type` if not NULL.
@@ -778,7 +784,7 @@ s_client_bye (s_server_t *self)
     char key [S_KEY_SIZE];
     s_routing_key (key, self->in->routing, self->in->routing_size);
     s_client_t *client = (s_client_t *) zhashx_lookup (self->clients, key);
-    zlistx_t *tasks = client? zlistx_new (): NULL;
+    zlistx_t *tasks = client ? zlistx_new () : NULL;
     if (!tasks)
         return;
     zhive_idmap_each (client->pending, s_collect_task, tasks);
@@ -856,18 +862,10 @@ s_on_clients (zloop_t *loop, zsock_t *sock, void *arg)
                 s_out (self, in->routing, in->routing_size, ZHIVE_PONG);
                 s_send (self, self->client_sock);
                 break;
-            case ZHIVE_SUBMIT:
-                s_client_submit (self);
-                break;
-            case ZHIVE_CANCEL:
-                s_client_cancel (self);
-                break;
-            case ZHIVE_STATUS:
-                s_client_status (self);
-                break;
-            case ZHIVE_BYE:
-                s_client_bye (self);
-                break;
+            case ZHIVE_SUBMIT: s_client_submit (self); break;
+            case ZHIVE_CANCEL: s_client_cancel (self); break;
+            case ZHIVE_STATUS: s_client_status (self); break;
+            case ZHIVE_BYE: s_client_bye (self); break;
             default: {
                 char why [64];
                 snprintf (why, sizeof why, "%s is not a command a client sends",
@@ -952,7 +950,7 @@ s_worker_ready (s_server_t *self)
     size_t offers_size = 0;
     for (size_t i = 0; i < in->functions_count; i++) {
         s_queue_t *queue = s_queue_require (self, in->functions [i]);
-        int rc = queue? s_queue_add_worker (queue, worker): -1;
+        int rc = queue ? s_queue_add_worker (queue, worker) : -1;
         if (rc == -1) {
             s_worker_remove (self, worker, "out of memory");
             return;
@@ -960,14 +958,13 @@ s_worker_ready (s_server_t *self)
         if (rc == 0) {
             worker->queues [worker->queues_count++] = queue;
             if (offers_size < sizeof offers) {
-                offers_size += (size_t) snprintf (offers + offers_size,
-                                                  sizeof offers - offers_size, " %s",
-                                                  in->functions [i]);
+                offers_size += (size_t) snprintf (offers + offers_size, sizeof offers - offers_size,
+                                                  " %s", in->functions [i]);
             }
         }
     }
     //  The same worker under an older routing id (it reconnected) is stale
-    s_workers_remove_matching (self, worker, worker->name, worker->pid,
+    s_workers_remove_matching (self, worker, worker->host, worker->name, worker->pid,
                                "it reconnected under a new routing id");
     s_log (self, "worker '%s' joined: host %s, pid %" PRIu64 ", concurrency %u, functions:%s",
            worker->name, worker->host, worker->pid, worker->concurrency, offers);
@@ -983,7 +980,7 @@ s_worker_answer (s_server_t *self)
     if (!task || !worker || task->worker != worker) {
         s_log (self, "dropped %s for unknown ticket %" PRIu64 " from %s",
                zhive_proto_command_name (in->command), in->id,
-               worker? worker->name: "an unregistered peer");
+               worker ? worker->name : "an unregistered peer");
         return;
     }
     zhive_idmap_remove (self->in_flight, task->ticket);
@@ -1024,21 +1021,16 @@ s_on_workers (zloop_t *loop, zsock_t *sock, void *arg)
                 s_out (self, in->routing, in->routing_size, ZHIVE_PONG);
                 s_send (self, self->worker_sock);
                 break;
-            case ZHIVE_PONG:
-                break;
-            case ZHIVE_READY:
-                s_worker_ready (self);
-                break;
+            case ZHIVE_PONG: break;
+            case ZHIVE_READY: s_worker_ready (self); break;
             case ZHIVE_DONE:
-            case ZHIVE_FAILED:
-                s_worker_answer (self);
-                break;
+            case ZHIVE_FAILED: s_worker_answer (self); break;
             case ZHIVE_BYE: {
                 s_worker_t *worker = s_worker_lookup (self);
                 if (worker) {
                     char why [160];
                     snprintf (why, sizeof why, "it said BYE: %.120s",
-                              in->message? in->message: "");
+                              in->message ? in->message : "");
                     s_worker_remove (self, worker, why);
                 }
                 break;
@@ -1090,7 +1082,7 @@ s_worker_program (s_server_t *self)
 static void
 s_child_exec (char **argv, pid_t parent)
 {
-    setpgid (0, 0); //  The broker, not the terminal, decides when workers stop
+    setpgid (0, 0);    //  The broker, not the terminal, decides when workers stop
 #ifdef __linux__
     prctl (PR_SET_PDEATHSIG, SIGTERM);
     if (getppid () != parent)
@@ -1151,14 +1143,13 @@ s_child_exited (s_server_t *self, s_child_t *child, int status)
     char how [64];
     if (status < 0)
         snprintf (how, sizeof how, "exited");
-    else
-    if (WIFSIGNALED (status))
+    else if (WIFSIGNALED (status))
         snprintf (how, sizeof how, "was killed by signal %d", WTERMSIG (status));
     else
         snprintf (how, sizeof how, "exited with code %d", WEXITSTATUS (status));
     char why [96];
     snprintf (why, sizeof why, "local worker process %s", how);
-    s_workers_remove_matching (self, NULL, NULL, (uint64_t) child->pid, why);
+    s_workers_remove_matching (self, NULL, NULL, NULL, (uint64_t) child->pid, why);
 
     int64_t delay = 0;
     if (uptime < S_QUICK_EXIT) {
@@ -1191,9 +1182,8 @@ s_children_check (s_server_t *self)
             pid_t rc = waitpid (child->pid, &status, WNOHANG);
             if (rc == child->pid)
                 s_child_exited (self, child, status);
-            else
-            if (rc < 0 && errno == ECHILD) {
-                s_child_exited (self, child, -1); //  Reaped by someone else
+            else if (rc < 0 && errno == ECHILD) {
+                s_child_exited (self, child, -1);    //  Reaped by someone else
             }
         }
         if (child->pid == 0 && now >= child->restart_at)
@@ -1221,8 +1211,7 @@ s_children_stop (s_server_t *self)
                 pid_t rc = waitpid (child->pid, NULL, WNOHANG);
                 if (rc == child->pid || (rc < 0 && errno == ECHILD))
                     child->pid = 0;
-                else
-                if (zclock_mono () >= until) {
+                else if (zclock_mono () >= until) {
                     s_warn ("local worker pid %d did not stop on SIGTERM; killing it",
                             (int) child->pid);
                     kill (child->pid, SIGKILL);
@@ -1255,8 +1244,8 @@ s_start_workers (s_server_t *self, zmsg_t *msg, char *error, size_t error_size)
 {
     char *count_str = zmsg_popstr (msg);
     char *concurrency_str = zmsg_popstr (msg);
-    int count = count_str? atoi (count_str): 0;
-    int concurrency = concurrency_str? atoi (concurrency_str): 0;
+    int count = count_str ? atoi (count_str) : 0;
+    int concurrency = concurrency_str ? atoi (concurrency_str) : 0;
     free (count_str);
     free (concurrency_str);
     if (!self->worker_endpoint) {
@@ -1270,13 +1259,11 @@ s_start_workers (s_server_t *self, zmsg_t *msg, char *error, size_t error_size)
     const char *port = NULL;
     if (strncmp (self->worker_endpoint, "tcp://0.0.0.0:", 14) == 0)
         port = self->worker_endpoint + 14;
-    else
-    if (strncmp (self->worker_endpoint, "tcp://*:", 8) == 0)
+    else if (strncmp (self->worker_endpoint, "tcp://*:", 8) == 0)
         port = self->worker_endpoint + 8;
     if (port)
         snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%s", port);
-    else
-    if (strncmp (self->worker_endpoint, "tcp://[::]:", 11) == 0)
+    else if (strncmp (self->worker_endpoint, "tcp://[::]:", 11) == 0)
         snprintf (endpoint, sizeof endpoint, "tcp://[::1]:%s", self->worker_endpoint + 11);
     else
         snprintf (endpoint, sizeof endpoint, "%s", self->worker_endpoint);
@@ -1335,8 +1322,7 @@ s_task_timeout (s_server_t *self, s_task_t *task)
                   "no result within %" PRId64 " ms: '%s' still running on worker '%s'",
                   task->timeout_ms, queue->function, task->worker->name);
     }
-    else
-    if (queue->workers_count == 0) {
+    else if (queue->workers_count == 0) {
         snprintf (message, sizeof message, "no result within %" PRId64 " ms: no worker offers '%s'",
                   task->timeout_ms, queue->function);
     }
@@ -1410,22 +1396,22 @@ s_bind (s_server_t *self, zmsg_t *msg, const char *serial)
     char *which = zmsg_popstr (msg);
     char *endpoint = zmsg_popstr (msg);
     bool clients = which && streq (which, "clients");
-    zsock_t *sock = clients? self->client_sock: self->worker_sock;
+    zsock_t *sock = clients ? self->client_sock : self->worker_sock;
     if (!endpoint || zsock_bind (sock, "%s", endpoint) < 0) {
         char error [512];
-        snprintf (error, sizeof error, "cannot bind %s to %s: %s", clients? "clients": "workers",
-                  endpoint? endpoint: "(none)", endpoint? zmq_strerror (errno): "no endpoint");
+        snprintf (error, sizeof error, "cannot bind %s to %s: %s", clients ? "clients" : "workers",
+                  endpoint ? endpoint : "(none)", endpoint ? zmq_strerror (errno) : "no endpoint");
         zsock_send (self->pipe, "sss", serial, "ERROR", error);
     }
     else {
         char *resolved = zsock_last_endpoint (sock);
         if (!clients) {
             free (self->worker_endpoint);
-            self->worker_endpoint = strdup (resolved? resolved: endpoint);
+            self->worker_endpoint = strdup (resolved ? resolved : endpoint);
         }
-        zsock_send (self->pipe, "sss", serial, "OK", resolved? resolved: endpoint);
-        s_log (self, "%s bound to %s", clients? "clients": "workers",
-               resolved? resolved: endpoint);
+        zsock_send (self->pipe, "sss", serial, "OK", resolved ? resolved : endpoint);
+        s_log (self, "%s bound to %s", clients ? "clients" : "workers",
+               resolved ? resolved : endpoint);
         free (resolved);
     }
     free (which);
@@ -1443,40 +1429,36 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     char *command = zmsg_popstr (msg);
     if (!command || streq (command, "$TERM"))
         self->terminated = true;
-    else
-    if (streq (command, "VERBOSE")) {
+    else if (streq (command, "VERBOSE")) {
         char *value = zmsg_popstr (msg);
         self->verbose = value && streq (value, "1");
         free (value);
     }
-    else
-    if (streq (command, "WORKER-PROGRAM")) {
+    else if (streq (command, "WORKER-PROGRAM")) {
         free (self->worker_program);
         self->worker_program = zmsg_popstr (msg);
     }
     else {
         char *serial = zmsg_popstr (msg);
         if (streq (command, "BIND"))
-            s_bind (self, msg, serial? serial: "");
-        else
-        if (streq (command, "START-WORKERS")) {
+            s_bind (self, msg, serial ? serial : "");
+        else if (streq (command, "START-WORKERS")) {
             char error [256] = "";
             int rc = s_start_workers (self, msg, error, sizeof error);
-            zsock_send (self->pipe, "sss", serial? serial: "", rc? "ERROR": "OK", error);
+            zsock_send (self->pipe, "sss", serial ? serial : "", rc ? "ERROR" : "OK", error);
         }
-        else
-        if (streq (command, "WORKERS-READY")) {
+        else if (streq (command, "WORKERS-READY")) {
             char count [32];
             snprintf (count, sizeof count, "%zu", zhashx_size (self->workers));
-            zsock_send (self->pipe, "sss", serial? serial: "", "OK", count);
+            zsock_send (self->pipe, "sss", serial ? serial : "", "OK", count);
         }
         else
-            zsock_send (self->pipe, "sss", serial? serial: "", "ERROR", "unknown command");
+            zsock_send (self->pipe, "sss", serial ? serial : "", "ERROR", "unknown command");
         free (serial);
     }
     free (command);
     zmsg_destroy (&msg);
-    return self->terminated? -1: 0;
+    return self->terminated ? -1 : 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -1495,7 +1477,7 @@ s_server_destroy (s_server_t **self_p)
              client = (s_client_t *) zhashx_next (self->clients)) {
             zhive_idmap_each (client->pending, s_collect_task, tasks);
         }
-        for (s_task_t *task = tasks? (s_task_t *) zlistx_first (tasks): NULL; task;
+        for (s_task_t *task = tasks ? (s_task_t *) zlistx_first (tasks) : NULL; task;
              task = (s_task_t *) zlistx_next (tasks)) {
             s_send_error (self, task->client->routing, task->client->routing_size, task->id,
                           ZHIVE_ERR_SHUTDOWN, "the broker stopped before the task finished", "");
@@ -1534,12 +1516,12 @@ s_server_destroy (s_server_t **self_p)
         }
         zhashx_destroy (&self->queues);
     }
-    zhashx_destroy (&self->clients); //  Empty: every task released its client
+    zhashx_destroy (&self->clients);    //  Empty: every task released its client
     zhive_idmap_destroy (&self->in_flight);
     free (self->heap);
     zloop_destroy (&self->loop);
     if (self->client_sock) {
-        zsock_set_linger (self->client_sock, 500); //  Let the last errors go out
+        zsock_set_linger (self->client_sock, 500);    //  Let the last errors go out
     }
     zsock_destroy (&self->client_sock);
     zsock_destroy (&self->worker_sock);
@@ -1572,15 +1554,17 @@ s_server_new (zsock_t *pipe)
     self->workers = zhashx_new ();
     self->clients = zhashx_new ();
     self->in_flight = zhive_idmap_new ();
-    if (!self->loop || !self->client_sock || !self->worker_sock || !self->in || !self->out
-        || !self->pack || !self->queues || !self->workers || !self->clients
-        || !self->in_flight) {
+    if (!self->loop || !self->client_sock || !self->worker_sock || !self->in || !self->out ||
+        !self->pack || !self->queues || !self->workers || !self->clients || !self->in_flight) {
         s_server_destroy (&self);
         return NULL;
     }
     //  Queues live in the broker, not in socket buffers
     zsock_set_sndhwm (self->client_sock, 0);
     zsock_set_rcvhwm (self->client_sock, 0);
+    //  A peer announcing a huge frame is cut off before libzmq allocates it
+    zsock_set_maxmsgsize (self->client_sock, ZHIVE_MESSAGE_SIZE_MAX);
+    zsock_set_maxmsgsize (self->worker_sock, ZHIVE_MESSAGE_SIZE_MAX);
     zsock_set_sndhwm (self->worker_sock, 0);
     zsock_set_rcvhwm (self->worker_sock, 0);
     //  A send to a worker that has gone fails, instead of vanishing
@@ -1590,11 +1574,11 @@ s_server_new (zsock_t *pipe)
     zsock_set_heartbeat_timeout (self->worker_sock, 10000);
 
     zloop_set_nonstop (self->loop, true);
-    if (zloop_reader (self->loop, pipe, s_on_pipe, self)
-        || zloop_reader (self->loop, self->client_sock, s_on_clients, self)
-        || zloop_reader (self->loop, self->worker_sock, s_on_workers, self)
-        || zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self) < 0
-        || zloop_timer (self->loop, S_HEARTBEAT_MS, 0, s_on_heartbeat, self) < 0) {
+    if (zloop_reader (self->loop, pipe, s_on_pipe, self) ||
+        zloop_reader (self->loop, self->client_sock, s_on_clients, self) ||
+        zloop_reader (self->loop, self->worker_sock, s_on_workers, self) ||
+        zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self) < 0 ||
+        zloop_timer (self->loop, S_HEARTBEAT_MS, 0, s_on_heartbeat, self) < 0) {
         s_server_destroy (&self);
         return NULL;
     }
@@ -1637,8 +1621,9 @@ s_broker_actor (zsock_t *pipe, void *args)
         return;
     }
     while (!self->terminated) {
-        //  Returns 0 when a poll was interrupted, -1 after $TERM
-        if (zloop_start (self->loop) == -1)
+        //  Returns 0 when a poll was interrupted, -1 after $TERM; a
+        //  terminated context (the process is exiting) ends it too
+        if (zloop_start (self->loop) == -1 || zmq_errno () == ETERM)
             break;
     }
     s_server_destroy (&self);
@@ -1705,9 +1690,9 @@ s_call (zhive_broker_t *self, const char *command, zmsg_t *request, char **value
     int64_t until = zclock_mono () + S_REPLY_MS;
     while (s_wait_readable (pipe, until - zclock_mono ()) == 0) {
         char *reply_serial = NULL, *status = NULL, *value = NULL;
-        if (zsock_recv (pipe, "sss", &reply_serial, &status, &value) == 0 && reply_serial
-            && streq (reply_serial, serial)) {
-            int rc = status && streq (status, "OK")? 0: -1;
+        if (zsock_recv (pipe, "sss", &reply_serial, &status, &value) == 0 && reply_serial &&
+            streq (reply_serial, serial)) {
+            int rc = status && streq (status, "OK") ? 0 : -1;
             free (reply_serial);
             free (status);
             *value_p = value;
@@ -1739,7 +1724,7 @@ zhive_broker_destroy (zhive_broker_t **self_p)
                 break;
         }
     }
-    zsock_set_rcvtimeo (pipe, 100); //  Its own $TERM finds nobody; do not hang on it
+    zsock_set_rcvtimeo (pipe, 100);    //  Its own $TERM finds nobody; do not hang on it
     zactor_destroy (&self->actor);
     free (self->clients_endpoint);
     free (self->workers_endpoint);
@@ -1750,7 +1735,7 @@ zhive_broker_destroy (zhive_broker_t **self_p)
 void
 zhive_broker_set_verbose (zhive_broker_t *self, bool verbose)
 {
-    zstr_sendx (self->actor, "VERBOSE", verbose? "1": "0", NULL);
+    zstr_sendx (self->actor, "VERBOSE", verbose ? "1" : "0", NULL);
 }
 
 static int
@@ -1758,10 +1743,10 @@ s_bind_call (zhive_broker_t *self, const char *which, const char *endpoint, char
 {
     zmsg_t *request = zmsg_new ();
     zmsg_addstr (request, which);
-    zmsg_addstr (request, endpoint? endpoint: "");
+    zmsg_addstr (request, endpoint ? endpoint : "");
     char *value;
     if (s_call (self, "BIND", request, &value)) {
-        fprintf (stderr, "zhive-broker: %s\n", value? value: "the broker does not answer");
+        fprintf (stderr, "zhive-broker: %s\n", value ? value : "the broker does not answer");
         free (value);
         return -1;
     }
@@ -1817,7 +1802,7 @@ zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *
     int rc = s_call (self, "START-WORKERS", request, &value);
     if (rc) {
         fprintf (stderr, "zhive-broker: cannot start local workers: %s\n",
-                 value? value: "the broker does not answer");
+                 value ? value : "the broker does not answer");
     }
     free (value);
     return rc;
@@ -1828,7 +1813,7 @@ zhive_broker_workers_ready (zhive_broker_t *self)
 {
     char *value;
     int rc = s_call (self, "WORKERS-READY", zmsg_new (), &value);
-    int count = rc == 0 && value? atoi (value): -1;
+    int count = rc == 0 && value ? atoi (value) : -1;
     free (value);
     return count;
 }

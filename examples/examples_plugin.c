@@ -19,8 +19,8 @@
 #include "zhive_result.h"
 #include <inttypes.h>
 
-#define S_FIB_MAX   92              //  fib (93) overflows int64
-#define S_SLEEP_MAX 86400000        //  one day in milliseconds
+#define S_FIB_MAX   92          //  fib (93) overflows int64
+#define S_SLEEP_MAX 86400000    //  one day in milliseconds
 
 //  How a value is called in error messages: "a string", "nil", ...
 static const char *
@@ -74,7 +74,7 @@ s_echo (zhive_job_t *job, void *state)
 static uint64_t
 s_fib (int64_t n)
 {
-    return n < 2? (uint64_t) n: s_fib (n - 1) + s_fib (n - 2);
+    return n < 2 ? (uint64_t) n : s_fib (n - 1) + s_fib (n - 2);
 }
 
 static int
@@ -116,7 +116,7 @@ s_sleep (zhive_job_t *job, void *state)
     zhive_job_set_data (job, (void *) (intptr_t) ms);
     if (zloop_timer (zhive_job_loop (job), (size_t) ms, 1, s_sleep_done, job) == -1)
         return zhive_job_fail (job, ZHIVE_ERR_HANDLER, "sleep: cannot start a timer");
-    return 0;   //  Pending: s_sleep_done completes it
+    return 0;    //  Pending: s_sleep_done completes it
 }
 
 static int
@@ -145,7 +145,7 @@ s_crash (zhive_job_t *job, void *state)
 
 //  ---------------------------------------------------------------------
 
-zhive_plugin_init_fn zhive_plugin_init;     //  Checks the signature
+zhive_plugin_init_fn zhive_plugin_init;    //  Checks the signature
 
 int
 zhive_plugin_init (zhive_worker_t *worker, const char *args)
@@ -154,11 +154,11 @@ zhive_plugin_init (zhive_worker_t *worker, const char *args)
         fprintf (stderr, "libzhive-examples: takes no arguments, got '%s'\n", args);
         return -1;
     }
-    if (zhive_worker_register (worker, "echo", s_echo, NULL, ZHIVE_SYNC)
-        || zhive_worker_register (worker, "fib", s_fib_handler, NULL, ZHIVE_SYNC)
-        || zhive_worker_register (worker, "sleep", s_sleep, NULL, ZHIVE_ASYNC)
-        || zhive_worker_register (worker, "fail", s_fail, NULL, ZHIVE_SYNC)
-        || zhive_worker_register (worker, "crash", s_crash, NULL, ZHIVE_SYNC)) {
+    if (zhive_worker_register (worker, "echo", s_echo, NULL, ZHIVE_SYNC) ||
+        zhive_worker_register (worker, "fib", s_fib_handler, NULL, ZHIVE_SYNC) ||
+        zhive_worker_register (worker, "sleep", s_sleep, NULL, ZHIVE_ASYNC) ||
+        zhive_worker_register (worker, "fail", s_fail, NULL, ZHIVE_SYNC) ||
+        zhive_worker_register (worker, "crash", s_crash, NULL, ZHIVE_SYNC)) {
         fprintf (stderr, "libzhive-examples: cannot register: %s\n", strerror (errno));
         return -1;
     }

@@ -17,8 +17,8 @@ s_print_error (const char *what, const zhive_result_t *result)
 {
     printf ("%s failed: %s: %s%s%s\n", what, zhive_result_error_type (result),
             zhive_result_error_message (result),
-            *zhive_result_error_worker (result)? " (worker ": "",
-            *zhive_result_error_worker (result)? zhive_result_error_worker (result): "");
+            *zhive_result_error_worker (result) ? " (worker " : "",
+            *zhive_result_error_worker (result) ? zhive_result_error_worker (result) : "");
 }
 
 static int
@@ -67,7 +67,7 @@ s_run (zhive_client_t *client)
         s_print_error ("fail()", result);
     zhive_result_destroy (&result);
     zhive_pack_destroy (&args);
-    return failures? 1: 0;
+    return failures ? 1 : 0;
 }
 
 int
@@ -77,7 +77,7 @@ main (int argc, char *argv [])
         printf ("usage: zhive-example-service ENDPOINT\n"
                 "       zhive-example-service --local PLUGIN.so\n"
                 "Calls fib, maps fib over 0..19 and shows an error, through a zhive broker.\n");
-        return argc < 2? 2: 0;
+        return argc < 2 ? 2 : 0;
     }
     zhive_broker_t *broker = NULL;
     const char *endpoint = argv [1];
@@ -89,9 +89,9 @@ main (int argc, char *argv [])
         //  An embedded pool: a broker thread and two local worker processes
         broker = zhive_broker_new ();
         const char *loads [] = { argv [2], NULL };
-        if (!broker || zhive_broker_bind_clients (broker, "tcp://127.0.0.1:*")
-            || zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*")
-            || zhive_broker_start_workers (broker, 2, loads, 0)) {
+        if (!broker || zhive_broker_bind_clients (broker, "tcp://127.0.0.1:*") ||
+            zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*") ||
+            zhive_broker_start_workers (broker, 2, loads, 0)) {
             fprintf (stderr, "zhive-example-service: cannot start the embedded pool\n");
             zhive_broker_destroy (&broker);
             return 1;

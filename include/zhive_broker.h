@@ -28,54 +28,43 @@ typedef struct _zhive_broker_t zhive_broker_t;
 
 //  ---------------------------------------------------------------------
 //  Start a broker thread, bound to nothing yet. NULL if it cannot start.
-zhive_broker_t *
-    zhive_broker_new (void);
+zhive_broker_t *zhive_broker_new (void);
 
 //  Stop the broker (and the local workers it started) and destroy it.
 //  Safe with *self_p NULL.
-void
-    zhive_broker_destroy (zhive_broker_t **self_p);
+void zhive_broker_destroy (zhive_broker_t **self_p);
 
 //  Log joins, losses and bad input to stderr.
-void
-    zhive_broker_set_verbose (zhive_broker_t *self, bool verbose);
+void zhive_broker_set_verbose (zhive_broker_t *self, bool verbose);
 
 //  Bind the client / worker socket. The endpoint may use a wildcard port
 //  ("tcp://127.0.0.1:*"). Returns 0, or -1 with a message on stderr.
-int
-    zhive_broker_bind_clients (zhive_broker_t *self, const char *endpoint);
-int
-    zhive_broker_bind_workers (zhive_broker_t *self, const char *endpoint);
+int zhive_broker_bind_clients (zhive_broker_t *self, const char *endpoint);
+int zhive_broker_bind_workers (zhive_broker_t *self, const char *endpoint);
 
 //  The endpoint actually bound (wildcards resolved), e.g. for clients to
 //  connect to. Borrowed; NULL before binding.
-const char *
-    zhive_broker_clients_endpoint (zhive_broker_t *self);
-const char *
-    zhive_broker_workers_endpoint (zhive_broker_t *self);
+const char *zhive_broker_clients_endpoint (zhive_broker_t *self);
+const char *zhive_broker_workers_endpoint (zhive_broker_t *self);
 
 //  Path of the zhive-worker program to start for local workers. Default:
 //  $ZHIVE_WORKER, else zhive-worker beside the running program, else the
 //  installed one, else zhive-worker on PATH.
-void
-    zhive_broker_set_worker_program (zhive_broker_t *self, const char *path);
+void zhive_broker_set_worker_program (zhive_broker_t *self, const char *path);
 
 //  Start `count` local worker processes that connect to the worker
 //  endpoint, each loading every plugin in the NULL-terminated `loads`
 //  (each "PATH" or "PATH:ARGS") with the given concurrency (0: default).
 //  The broker watches them and starts a new one when one exits.
 //  Call after zhive_broker_bind_workers. Returns 0 or -1.
-int
-    zhive_broker_start_workers (zhive_broker_t *self, int count,
-                                const char *const *loads, int concurrency);
+int zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *loads,
+                                int concurrency);
 
 //  Number of workers connected and ready right now.
-int
-    zhive_broker_workers_ready (zhive_broker_t *self);
+int zhive_broker_workers_ready (zhive_broker_t *self);
 
 //  The actor's pipe: it signals (zsock_wait) if the broker stops on its own.
-zactor_t *
-    zhive_broker_actor (zhive_broker_t *self);
+zactor_t *zhive_broker_actor (zhive_broker_t *self);
 
 #ifdef __cplusplus
 }

@@ -37,29 +37,26 @@ typedef struct _zhive_map_t zhive_map_t;
 //      zhive_opts_t opts = { .timeout_ms = 5000 };
 //  A NULL opts pointer means all defaults.
 typedef struct {
-    int timeout_ms;       //  Deadline per task, from submission; 0 = the
-                          //  client's default (zhive_client_set_timeout)
-    int window;           //  map: most tasks in flight at once; 0 = 1000
-    bool unordered;       //  map: zhive_map_next returns results as they
-                          //  complete instead of in input order
+    int timeout_ms;    //  Deadline per task, from submission; 0 = the
+                       //  client's default (zhive_client_set_timeout)
+    int window;        //  map: most tasks in flight at once; 0 = 1000
+    bool unordered;    //  map: zhive_map_next returns results as they
+                       //  complete instead of in input order
 } zhive_opts_t;
 
 //  ---------------------------------------------------------------------
 //  Connect to a broker's client endpoint and check, within timeout_ms,
 //  that a broker answers. Returns NULL with errno EINVAL if the endpoint is
 //  not valid, or ETIMEDOUT if no broker answered in time.
-zhive_client_t *
-    zhive_client_new (const char *endpoint, int timeout_ms);
+zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
 
 //  Destroy the client. Tasks and maps still open are destroyed with it;
 //  their handles must not be used afterwards. Safe with *self_p NULL.
-void
-    zhive_client_destroy (zhive_client_t **self_p);
+void zhive_client_destroy (zhive_client_t **self_p);
 
 //  Set the default task deadline in ms used when opts.timeout_ms is 0.
 //  The initial default is -1: no deadline.
-void
-    zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
+void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
 
 //  ---------------------------------------------------------------------
 //  Run one task and wait for its result. args must hold one msgpack array
@@ -67,105 +64,87 @@ void
 //  (an error result when the call failed; NULL only if out of memory).
 //  Waits at most opts->timeout_ms (or the client default); past it the
 //  result is a Timeout error. Caller owns the result.
-zhive_result_t *
-    zhive_client_apply (zhive_client_t *self, const char *function,
-                        const zhive_pack_t *args, const zhive_opts_t *opts);
+zhive_result_t *zhive_client_apply (zhive_client_t *self, const char *function,
+                                    const zhive_pack_t *args, const zhive_opts_t *opts);
 
 //  ---------------------------------------------------------------------
 //  Submit one task without waiting. Returns a handle, or NULL with errno
 //  EINVAL if args is not one msgpack array. Caller owns the handle.
-zhive_task_t *
-    zhive_client_submit (zhive_client_t *self, const char *function,
-                         const zhive_pack_t *args, const zhive_opts_t *opts);
+zhive_task_t *zhive_client_submit (zhive_client_t *self, const char *function,
+                                   const zhive_pack_t *args, const zhive_opts_t *opts);
 
 //  Wait up to timeout_ms for the task to finish. Returns its result
 //  (borrowed: it belongs to the task), or NULL if not finished in time.
-zhive_result_t *
-    zhive_task_wait (zhive_task_t *self, int timeout_ms);
+zhive_result_t *zhive_task_wait (zhive_task_t *self, int timeout_ms);
 
 //  True if the task has its result (never blocks; reads what has arrived).
-bool
-    zhive_task_done (zhive_task_t *self);
+bool zhive_task_done (zhive_task_t *self);
 
 //  Take the result out of a finished task: the caller owns it. NULL if the
 //  task has not finished.
-zhive_result_t *
-    zhive_task_take (zhive_task_t *self);
+zhive_result_t *zhive_task_take (zhive_task_t *self);
 
 //  The task's id, unique within its client.
-uint64_t
-    zhive_task_id (const zhive_task_t *self);
+uint64_t zhive_task_id (const zhive_task_t *self);
 
 //  Forget a task; if it is still running its result will be dropped when it
 //  arrives. Safe with *self_p NULL.
-void
-    zhive_task_destroy (zhive_task_t **self_p);
+void zhive_task_destroy (zhive_task_t **self_p);
 
 //  Wait up to timeout_ms for any submitted task to finish and return it
 //  (borrowed: still owned by whoever submitted it), or NULL if none
 //  finished in time. Each finished task is returned once, in completion
 //  order. This is the unordered way to take results.
-zhive_task_t *
-    zhive_client_wait_any (zhive_client_t *self, int timeout_ms);
+zhive_task_t *zhive_client_wait_any (zhive_client_t *self, int timeout_ms);
 
 //  ---------------------------------------------------------------------
 //  Integrating with the caller's own event loop: poll this socket (e.g.
 //  zloop_reader or zpoller) and, when it is readable, call
 //  zhive_client_process, then zhive_client_wait_any (client, 0) to take
 //  finished tasks. The socket is owned by the client.
-zsock_t *
-    zhive_client_socket (zhive_client_t *self);
+zsock_t *zhive_client_socket (zhive_client_t *self);
 
 //  Read and handle every message waiting on the socket, without blocking.
 //  Returns how many tasks finished.
-int
-    zhive_client_process (zhive_client_t *self);
+int zhive_client_process (zhive_client_t *self);
 
 //  The same for callers with an fd-based loop (epoll, libuv): ZMQ_FD of the
 //  socket. It is edge-triggered: call zhive_client_process whenever it is
 //  readable, and also once after every call that sends.
-int
-    zhive_client_fd (zhive_client_t *self);
+int zhive_client_fd (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------
 //  Run `function` once per item. items holds any number of msgpack values
 //  one after another; each becomes the single argument of one task.
 //  Returns a map handle to read results from, or NULL with errno EINVAL if
 //  items is not a sequence of valid values. Caller owns the handle.
-zhive_map_t *
-    zhive_client_map (zhive_client_t *self, const char *function,
-                      const zhive_pack_t *items, const zhive_opts_t *opts);
+zhive_map_t *zhive_client_map (zhive_client_t *self, const char *function,
+                               const zhive_pack_t *items, const zhive_opts_t *opts);
 
 //  As zhive_client_map, but each item must be a msgpack array: the
 //  positional arguments of one task.
-zhive_map_t *
-    zhive_client_starmap (zhive_client_t *self, const char *function,
-                          const zhive_pack_t *items, const zhive_opts_t *opts);
+zhive_map_t *zhive_client_starmap (zhive_client_t *self, const char *function,
+                                   const zhive_pack_t *items, const zhive_opts_t *opts);
 
 //  Next result of the map: in input order, or in completion order if the
 //  map was made with opts.unordered (zhive_result_index tells which
 //  input). Returns NULL when every result has been returned (errno 0) or
 //  when none arrived within timeout_ms (errno ETIMEDOUT). Caller owns it.
-zhive_result_t *
-    zhive_map_next (zhive_map_t *self, int timeout_ms);
+zhive_result_t *zhive_map_next (zhive_map_t *self, int timeout_ms);
 
 //  Number of items in the map.
-size_t
-    zhive_map_size (const zhive_map_t *self);
+size_t zhive_map_size (const zhive_map_t *self);
 
 //  Number of results returned so far by zhive_map_next.
-size_t
-    zhive_map_returned (const zhive_map_t *self);
+size_t zhive_map_returned (const zhive_map_t *self);
 
 //  Destroy the map; results still to come are dropped. Safe with NULL.
-void
-    zhive_map_destroy (zhive_map_t **self_p);
+void zhive_map_destroy (zhive_map_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  Ask the broker for its state: workers and queues, as a msgpack map (see
 //  docs/protocol.md, STATUS). Returns a result like apply does.
-zhive_result_t *
-    zhive_client_status (zhive_client_t *self, int timeout_ms);
+zhive_result_t *zhive_client_status (zhive_client_t *self, int timeout_ms);
 
 #ifdef __cplusplus
 }

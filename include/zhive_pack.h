@@ -24,12 +24,10 @@ typedef struct _zhive_pack_t zhive_pack_t;
 
 //  ---------------------------------------------------------------------
 //  Create an empty buffer. Returns NULL only if out of memory.
-zhive_pack_t *
-    zhive_pack_new (void);
+zhive_pack_t *zhive_pack_new (void);
 
 //  Destroy the buffer; safe to call with *self_p NULL.
-void
-    zhive_pack_destroy (zhive_pack_t **self_p);
+void zhive_pack_destroy (zhive_pack_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  Append one value. Each returns 0, or -1 if out of memory.
@@ -56,16 +54,13 @@ int zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size);
 
 //  ---------------------------------------------------------------------
 //  The bytes packed so far (borrowed; valid until the next append).
-const char *
-    zhive_pack_data (const zhive_pack_t *self);
+const char *zhive_pack_data (const zhive_pack_t *self);
 
 //  Number of bytes packed so far.
-size_t
-    zhive_pack_size (const zhive_pack_t *self);
+size_t zhive_pack_size (const zhive_pack_t *self);
 
 //  Forget everything packed; keeps the memory for reuse.
-void
-    zhive_pack_reset (zhive_pack_t *self);
+void zhive_pack_reset (zhive_pack_t *self);
 
 //  ---------------------------------------------------------------------
 //  Readers for msgpack_object values. The scalar readers return 0 and
@@ -81,27 +76,22 @@ int zhive_value_bool (const msgpack_object *value, bool *out);
 int zhive_value_str (const msgpack_object *value, const char **ptr, size_t *size);
 
 //  True if the value is nil (or NULL).
-bool
-    zhive_value_is_nil (const msgpack_object *value);
+bool zhive_value_is_nil (const msgpack_object *value);
 
 //  Number of elements of an array or pairs of a map; 0 for anything else.
-size_t
-    zhive_value_len (const msgpack_object *value);
+size_t zhive_value_len (const msgpack_object *value);
 
 //  The element at `index` of an array, or NULL if not an array or out of range.
-const msgpack_object *
-    zhive_value_at (const msgpack_object *value, size_t index);
+const msgpack_object *zhive_value_at (const msgpack_object *value, size_t index);
 
 //  The value under string key `key` in a map, or NULL.
-const msgpack_object *
-    zhive_value_get (const msgpack_object *value, const char *key);
+const msgpack_object *zhive_value_get (const msgpack_object *value, const char *key);
 
 //  Size in bytes of the first complete msgpack value in data[0..size), or
 //  -1 if data does not start with a complete, well-formed value. Never
 //  reads past size; nesting is limited to 64 levels. Used to validate and
 //  split bytes that come from the network.
-ssize_t
-    zhive_msgpack_skip (const void *data, size_t size);
+ssize_t zhive_msgpack_skip (const void *data, size_t size);
 
 #ifdef __cplusplus
 }

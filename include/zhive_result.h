@@ -20,58 +20,48 @@ extern "C" {
 #endif
 
 //  Error types made by zhive itself (handlers may use their own).
-#define ZHIVE_ERR_TIMEOUT        "Timeout"        //  deadline passed before a result
-#define ZHIVE_ERR_NO_BROKER      "NoBroker"       //  the broker did not answer
-#define ZHIVE_ERR_MALFORMED      "Malformed"      //  a message or value was not valid
-#define ZHIVE_ERR_BAD_ARGS       "BadArguments"   //  arguments a handler cannot use
-#define ZHIVE_ERR_HANDLER        "HandlerError"   //  a handler failed without saying why
-#define ZHIVE_ERR_UNKNOWN_FN     "UnknownFunction"//  the worker has no such handler
-#define ZHIVE_ERR_WORKER_LOST    "WorkerLost"     //  the worker died holding the task
-#define ZHIVE_ERR_CANCELLED      "Cancelled"      //  the client cancelled the task
-#define ZHIVE_ERR_QUEUE_FULL     "QueueFull"      //  the broker refused the task
-#define ZHIVE_ERR_SHUTDOWN       "BrokerShutdown" //  the broker stopped first
+#define ZHIVE_ERR_TIMEOUT     "Timeout"            //  deadline passed before a result
+#define ZHIVE_ERR_NO_BROKER   "NoBroker"           //  the broker did not answer
+#define ZHIVE_ERR_MALFORMED   "Malformed"          //  a message or value was not valid
+#define ZHIVE_ERR_BAD_ARGS    "BadArguments"       //  arguments a handler cannot use
+#define ZHIVE_ERR_HANDLER     "HandlerError"       //  a handler failed without saying why
+#define ZHIVE_ERR_UNKNOWN_FN  "UnknownFunction"    //  the worker has no such handler
+#define ZHIVE_ERR_WORKER_LOST "WorkerLost"         //  the worker died holding the task
+#define ZHIVE_ERR_CANCELLED   "Cancelled"          //  the client cancelled the task
+#define ZHIVE_ERR_QUEUE_FULL  "QueueFull"          //  the broker refused the task
+#define ZHIVE_ERR_SHUTDOWN    "BrokerShutdown"     //  the broker stopped first
 
 typedef struct _zhive_result_t zhive_result_t;
 
 //  ---------------------------------------------------------------------
 //  Destroy a result; safe to call with *self_p NULL.
-void
-    zhive_result_destroy (zhive_result_t **self_p);
+void zhive_result_destroy (zhive_result_t **self_p);
 
 //  True if the task succeeded and the result holds a value.
-bool
-    zhive_result_ok (const zhive_result_t *self);
+bool zhive_result_ok (const zhive_result_t *self);
 
 //  The value (borrowed, valid while the result lives), or NULL on error.
-const msgpack_object *
-    zhive_result_value (const zhive_result_t *self);
+const msgpack_object *zhive_result_value (const zhive_result_t *self);
 
 //  The value's msgpack bytes (borrowed), or NULL on error.
-const char *
-    zhive_result_data (const zhive_result_t *self, size_t *size);
+const char *zhive_result_data (const zhive_result_t *self, size_t *size);
 
 //  Error type, message, and the worker that raised it; "" when ok.
-const char *
-    zhive_result_error_type (const zhive_result_t *self);
-const char *
-    zhive_result_error_message (const zhive_result_t *self);
-const char *
-    zhive_result_error_worker (const zhive_result_t *self);
+const char *zhive_result_error_type (const zhive_result_t *self);
+const char *zhive_result_error_message (const zhive_result_t *self);
+const char *zhive_result_error_worker (const zhive_result_t *self);
 
 //  Position of the task's input in a map or starmap (0 for apply/submit).
-size_t
-    zhive_result_index (const zhive_result_t *self);
+size_t zhive_result_index (const zhive_result_t *self);
 
 //  Make a result holding an error; used by the library and by tests.
 //  Caller owns the return value. Returns NULL only if out of memory.
-zhive_result_t *
-    zhive_result_new_error (const char *type, const char *message, const char *worker);
+zhive_result_t *zhive_result_new_error (const char *type, const char *message, const char *worker);
 
 //  Make a result holding a copy of `size` bytes of msgpack. Returns NULL
 //  if out of memory, or an error result of type Malformed if the bytes are
 //  not exactly one valid msgpack value.
-zhive_result_t *
-    zhive_result_new_value (const void *data, size_t size);
+zhive_result_t *zhive_result_new_value (const void *data, size_t size);
 
 #ifdef __cplusplus
 }

@@ -49,104 +49,82 @@ typedef int (zhive_plugin_init_fn) (zhive_worker_t *worker, const char *args);
 //  ---------------------------------------------------------------------
 //  Create a worker that will connect to the broker's worker endpoint.
 //  Returns NULL (errno EINVAL) if the endpoint is not valid.
-zhive_worker_t *
-    zhive_worker_new (const char *endpoint);
+zhive_worker_t *zhive_worker_new (const char *endpoint);
 
 //  Destroy the worker, dropping jobs still running. Safe with *self_p NULL.
-void
-    zhive_worker_destroy (zhive_worker_t **self_p);
+void zhive_worker_destroy (zhive_worker_t **self_p);
 
 //  Most tasks run at once (default 16). Set before zhive_worker_run.
-void
-    zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
+void zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
 
 //  Name reported to the broker and in errors (default "HOST:PID").
-void
-    zhive_worker_set_name (zhive_worker_t *self, const char *name);
+void zhive_worker_set_name (zhive_worker_t *self, const char *name);
 
 //  Log what happens to stderr.
-void
-    zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
+void zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
 
 //  Register a handler for `function`. flags is ZHIVE_SYNC or ZHIVE_ASYNC.
 //  Returns -1 (errno EINVAL) if the name is empty or longer than 255 bytes,
 //  or EEXIST if the name is already registered.
-int
-    zhive_worker_register (zhive_worker_t *self, const char *function,
-                           zhive_handler_fn *handler, void *state, int flags);
+int zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler_fn *handler,
+                           void *state, int flags);
 
 //  Load a plugin and call its zhive_plugin_init with `args` (may be NULL).
 //  Returns -1 and writes a message to stderr if it cannot be loaded or its
 //  initializer fails.
-int
-    zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
+int zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
 
 //  Connect and serve until zhive_worker_stop, an interrupt (SIGINT or
 //  SIGTERM), or a failure. Returns 0 when stopped, -1 on failure.
-int
-    zhive_worker_run (zhive_worker_t *self);
+int zhive_worker_run (zhive_worker_t *self);
 
 //  Ask a running worker to stop after the current event. Callable from a
 //  handler.
-void
-    zhive_worker_stop (zhive_worker_t *self);
+void zhive_worker_stop (zhive_worker_t *self);
 
 //  The worker's loop, for handlers and embedders that add their own
 //  timers and readers. Valid for the life of the worker.
-zloop_t *
-    zhive_worker_loop (zhive_worker_t *self);
+zloop_t *zhive_worker_loop (zhive_worker_t *self);
 
 //  Tasks this worker has finished (results and errors).
-uint64_t
-    zhive_worker_done (zhive_worker_t *self);
+uint64_t zhive_worker_done (zhive_worker_t *self);
 
 //  ---------------------------------------------------------------------
 //  The function this job was called as (borrowed).
-const char *
-    zhive_job_function (const zhive_job_t *self);
+const char *zhive_job_function (const zhive_job_t *self);
 
 //  The positional arguments: always a msgpack array (borrowed; valid until
 //  the job completes or fails).
-const msgpack_object *
-    zhive_job_args (const zhive_job_t *self);
+const msgpack_object *zhive_job_args (const zhive_job_t *self);
 
 //  Number of positional arguments, and argument `index` (NULL if none).
-size_t
-    zhive_job_argc (const zhive_job_t *self);
-const msgpack_object *
-    zhive_job_arg (const zhive_job_t *self, size_t index);
+size_t zhive_job_argc (const zhive_job_t *self);
+const msgpack_object *zhive_job_arg (const zhive_job_t *self, size_t index);
 
 //  The worker's loop (for async handlers' timers and readers).
-zloop_t *
-    zhive_job_loop (const zhive_job_t *self);
+zloop_t *zhive_job_loop (const zhive_job_t *self);
 
 //  The worker running this job.
-zhive_worker_t *
-    zhive_job_worker (const zhive_job_t *self);
+zhive_worker_t *zhive_job_worker (const zhive_job_t *self);
 
 //  The buffer to pack the job's result into: exactly one value.
-zhive_pack_t *
-    zhive_job_reply (zhive_job_t *self);
+zhive_pack_t *zhive_job_reply (zhive_job_t *self);
 
 //  Per-job pointer for an async handler's own state.
-void
-    zhive_job_set_data (zhive_job_t *self, void *data);
-void *
-    zhive_job_data (const zhive_job_t *self);
+void zhive_job_set_data (zhive_job_t *self, void *data);
+void *zhive_job_data (const zhive_job_t *self);
 
 //  Async: send the packed reply and free the job (the pointer is invalid
 //  afterwards). Returns -1 if the reply is not exactly one msgpack value
 //  (the client then gets a HandlerError instead).
-int
-    zhive_job_complete (zhive_job_t *self);
+int zhive_job_complete (zhive_job_t *self);
 
 //  Fail the job with an error type and a printf-style message. From a sync
 //  handler: record the error, then return -1. From an async handler: the
 //  error is sent and the job freed at once. Returns -1 so a handler can
 //  write `return zhive_job_fail (job, ...)`.
-int
-    zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
-        __attribute__ ((format (printf, 3, 4)));
+int zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 #ifdef __cplusplus
 }

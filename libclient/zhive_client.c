@@ -26,41 +26,41 @@
 #define S_RETURNED 3
 
 struct _zhive_task_t {
-    zhive_client_t *client;     //  Client that submitted it
-    uint64_t id;                //  Task id, unique within the client
-    int64_t deadline;           //  Client backstop, ms clock; 0 = none
-    int64_t timeout_ms;         //  The task's deadline as asked, -1 none
-    char function [ZHIVE_NAME_MAX + 1]; //  For error messages
-    zhive_result_t *result;     //  Result once it arrived
-    bool taken;                 //  Result handed out by zhive_task_take
-    bool in_done_list;          //  Waiting to be returned by wait_any
-    zhive_task_t *done_prev;    //  Done list links
+    zhive_client_t *client;                //  Client that submitted it
+    uint64_t id;                           //  Task id, unique within the client
+    int64_t deadline;                      //  Client backstop, ms clock; 0 = none
+    int64_t timeout_ms;                    //  The task's deadline as asked, -1 none
+    char function [ZHIVE_NAME_MAX + 1];    //  For error messages
+    zhive_result_t *result;                //  Result once it arrived
+    bool taken;                            //  Result handed out by zhive_task_take
+    bool in_done_list;                     //  Waiting to be returned by wait_any
+    zhive_task_t *done_prev;               //  Done list links
     zhive_task_t *done_next;
 };
 
 struct _zhive_map_t {
-    zhive_client_t *client;     //  Client that runs it
-    char function [ZHIVE_NAME_MAX + 1]; //  Function called per item
-    bool star;                  //  Items are argument arrays (starmap)
-    bool unordered;             //  Return in completion order
-    int64_t timeout_ms;         //  Deadline per task, -1 none
-    size_t window;              //  Most items in flight
-    char *items;                //  Copy of the caller's items
-    size_t *offsets;            //  Item i is items [offsets [i] .. offsets [i+1])
-    size_t count;               //  Number of items
-    uint64_t base_id;           //  Item i has task id base_id + i
-    uint8_t *state;             //  S_UNSENT .. S_RETURNED per item
-    int64_t *deadlines;         //  Backstop per item (when timeout_ms >= 0)
-    zhive_result_t **results;   //  Arrived, not yet returned
-    size_t *ready;              //  Unordered: indices arrived, FIFO ring
-    size_t ready_head;          //  Next to return
-    size_t ready_size;          //  How many are in the ring
-    size_t next_send;           //  Items sent so far
-    size_t next_return;         //  Ordered: next index to return
-    size_t oldest;              //  Lowest index not yet arrived
-    size_t returned;            //  Results handed out
-    size_t in_flight;           //  Sent and not arrived
-    zhive_map_t *prev;          //  Client's list of open maps
+    zhive_client_t *client;                //  Client that runs it
+    char function [ZHIVE_NAME_MAX + 1];    //  Function called per item
+    bool star;                             //  Items are argument arrays (starmap)
+    bool unordered;                        //  Return in completion order
+    int64_t timeout_ms;                    //  Deadline per task, -1 none
+    size_t window;                         //  Most items in flight
+    char *items;                           //  Copy of the caller's items
+    size_t *offsets;                       //  Item i is items [offsets [i] .. offsets [i+1])
+    size_t count;                          //  Number of items
+    uint64_t base_id;                      //  Item i has task id base_id + i
+    uint8_t *state;                        //  S_UNSENT .. S_RETURNED per item
+    int64_t *deadlines;                    //  Backstop per item (when timeout_ms >= 0)
+    zhive_result_t **results;              //  Arrived, not yet returned
+    size_t *ready;                         //  Unordered: indices arrived, FIFO ring
+    size_t ready_head;                     //  Next to return
+    size_t ready_size;                     //  How many are in the ring
+    size_t next_send;                      //  Items sent so far
+    size_t next_return;                    //  Ordered: next index to return
+    size_t oldest;                         //  Lowest index not yet arrived
+    size_t returned;                       //  Results handed out
+    size_t in_flight;                      //  Sent and not arrived
+    zhive_map_t *prev;                     //  Client's list of open maps
     zhive_map_t *next;
 };
 
@@ -73,10 +73,10 @@ struct _zhive_client_t {
     zhive_idmap_t *pending;     //  id -> zhive_task_t, submitted tasks
     zhive_task_t *done_head;    //  Finished tasks not yet given by wait_any
     zhive_task_t *done_tail;
-    zhive_map_t *maps;          //  Open maps
-    bool ponged;                //  A PONG arrived since the last PING
-    uint64_t status_id;         //  Id of the STATUS being waited for
-    zhive_result_t *status;     //  Its reply once it arrived
+    zhive_map_t *maps;         //  Open maps
+    bool ponged;               //  A PONG arrived since the last PING
+    uint64_t status_id;        //  Id of the STATUS being waited for
+    zhive_result_t *status;    //  Its reply once it arrived
 };
 
 //  ---------------------------------------------------------------------
@@ -85,7 +85,7 @@ struct _zhive_client_t {
 static int64_t
 s_deadline (int64_t timeout_ms)
 {
-    return timeout_ms < 0? 0: zhive_clock_ms () + timeout_ms + S_GRACE_MS;
+    return timeout_ms < 0 ? 0 : zhive_clock_ms () + timeout_ms + S_GRACE_MS;
 }
 
 static int64_t
@@ -103,8 +103,8 @@ s_timeout_result (const char *function, int64_t timeout_ms)
 {
     char text [512];
     snprintf (text, sizeof text,
-              "no answer for '%s' within %lld ms (the broker did not reply in time)",
-              function, (long long) timeout_ms);
+              "no answer for '%s' within %lld ms (the broker did not reply in time)", function,
+              (long long) timeout_ms);
     return zhive_result_new_error (ZHIVE_ERR_TIMEOUT, text, "");
 }
 
@@ -122,7 +122,7 @@ s_send_submit (zhive_client_t *self, uint64_t id, const char *function, int64_t 
     msg->timeout_ms = timeout_ms;
     msg->retries = -1;
     zmq_msg_close (&msg->payload);
-    size_t extra = prefix >= 0? 1: 0;
+    size_t extra = prefix >= 0 ? 1 : 0;
     if (zmq_msg_init_size (&msg->payload, size + extra)) {
         zmq_msg_init (&msg->payload);
         return -1;
@@ -232,9 +232,7 @@ s_handle (zhive_client_t *self)
 {
     zhive_proto_t *msg = self->msg;
     switch (msg->command) {
-        case ZHIVE_PONG:
-            self->ponged = true;
-            return 0;
+        case ZHIVE_PONG: self->ponged = true; return 0;
         case ZHIVE_RESULT:
             return s_deliver (self, msg->id,
                               zhive_result_new_value (zmq_msg_data (&msg->payload),
@@ -253,8 +251,7 @@ s_handle (zhive_client_t *self)
                 self->status = zhive_result_new_value (zmq_msg_data (&msg->payload),
                                                        zmq_msg_size (&msg->payload));
             return 0;
-        default:
-            return 0;       //  Nothing else is meant for clients: ignore
+        default: return 0;    //  Nothing else is meant for clients: ignore
     }
 }
 
@@ -266,9 +263,9 @@ s_pump (zhive_client_t *self, int64_t timeout_ms)
 {
     zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
     if (timeout_ms != 0) {
-        int rc = zmq_poll (&item, 1, timeout_ms < 0? -1: (long) timeout_ms);
+        int rc = zmq_poll (&item, 1, timeout_ms < 0 ? -1 : (long) timeout_ms);
         if (rc < 0)
-            return errno == EINTR? -1: 0;
+            return errno == EINTR ? -1 : 0;
         if (rc == 0)
             return 0;
     }
@@ -279,7 +276,7 @@ s_pump (zhive_client_t *self, int64_t timeout_ms)
         if (rc == -1)
             break;
         if (rc == -2)
-            continue;       //  Malformed: dropped
+            continue;    //  Malformed: dropped
         finished += s_handle (self);
     }
     return finished;
@@ -292,14 +289,14 @@ s_remaining (int64_t deadline)
     if (deadline == 0)
         return -1;
     int64_t left = deadline - zhive_clock_ms ();
-    return left > 0? left: 0;
+    return left > 0 ? left : 0;
 }
 
 //  Deadline for a caller's wait of timeout_ms (-1: forever → 0)
 static int64_t
 s_wait_deadline (int timeout_ms)
 {
-    return timeout_ms < 0? 0: zhive_clock_ms () + timeout_ms;
+    return timeout_ms < 0 ? 0 : zhive_clock_ms () + timeout_ms;
 }
 
 //  ---------------------------------------------------------------------
@@ -328,6 +325,7 @@ zhive_client_new (const char *endpoint, int timeout_ms)
     zsock_set_sndhwm (self->sock, 0);
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_linger (self->sock, 200);
+    zsock_set_maxmsgsize (self->sock, ZHIVE_MESSAGE_SIZE_MAX);
     if (zsock_connect (self->sock, "%s", endpoint)) {
         zhive_client_destroy (&self);
         errno = EINVAL;
@@ -393,7 +391,7 @@ zhive_client_destroy (zhive_client_t **self_p)
 void
 zhive_client_set_timeout (zhive_client_t *self, int timeout_ms)
 {
-    self->timeout_ms = timeout_ms <= 0? -1: timeout_ms;
+    self->timeout_ms = timeout_ms <= 0 ? -1 : timeout_ms;
 }
 
 zsock_t *
@@ -412,7 +410,7 @@ int
 zhive_client_process (zhive_client_t *self)
 {
     int finished = s_pump (self, 0);
-    return finished < 0? 0: finished;
+    return finished < 0 ? 0 : finished;
 }
 
 //  ---------------------------------------------------------------------
@@ -422,10 +420,10 @@ zhive_task_t *
 zhive_client_submit (zhive_client_t *self, const char *function, const zhive_pack_t *args,
                      const zhive_opts_t *opts)
 {
-    const char *data = args? zhive_pack_data (args): "\x90";
-    size_t size = args? zhive_pack_size (args): 1;
-    if (!function || !*function || strlen (function) > ZHIVE_NAME_MAX
-        || !s_is_one_array (data, size)) {
+    const char *data = args ? zhive_pack_data (args) : "\x90";
+    size_t size = args ? zhive_pack_size (args) : 1;
+    if (!function || !*function || strlen (function) > ZHIVE_NAME_MAX ||
+        !s_is_one_array (data, size)) {
         errno = EINVAL;
         return NULL;
     }
@@ -456,8 +454,7 @@ static void
 s_task_check_deadline (zhive_task_t *self)
 {
     if (!self->result && self->deadline && zhive_clock_ms () >= self->deadline)
-        s_task_finish (self->client, self,
-                       s_timeout_result (self->function, self->timeout_ms));
+        s_task_finish (self->client, self, s_timeout_result (self->function, self->timeout_ms));
 }
 
 zhive_result_t *
@@ -482,7 +479,7 @@ zhive_task_wait (zhive_task_t *self, int timeout_ms)
         if (deadline && zhive_clock_ms () >= deadline && !self->result)
             break;
     }
-    return self->taken? NULL: self->result;
+    return self->taken ? NULL : self->result;
 }
 
 bool
@@ -527,9 +524,9 @@ zhive_task_destroy (zhive_task_t **self_p)
 
 //  Collects pending tasks whose backstop deadline has passed
 typedef struct {
-    int64_t now;                //  Clock at the scan
-    zhive_task_t *found [64];   //  Expired tasks (at most 64 per scan)
-    size_t count;               //  How many found
+    int64_t now;                 //  Clock at the scan
+    zhive_task_t *found [64];    //  Expired tasks (at most 64 per scan)
+    size_t count;                //  How many found
 } s_expiry_scan_t;
 
 static void
@@ -549,7 +546,7 @@ zhive_client_wait_any (zhive_client_t *self, int timeout_ms)
     while (!self->done_head) {
         int64_t left = s_remaining (deadline);
         //  Wake at least every 100 ms to apply tasks' backstop deadlines
-        int64_t slice = left < 0 || left > 100? 100: left;
+        int64_t slice = left < 0 || left > 100 ? 100 : left;
         if (s_pump (self, slice) < 0)
             break;
         if (!self->done_head) {
@@ -608,7 +605,7 @@ s_map_send_more (zhive_map_t *self)
         self->state [index] = S_SENT;
         self->in_flight++;
         if (s_send_submit (client, self->base_id + index, self->function, self->timeout_ms,
-                           self->items + begin, size, self->star? -1: 0x91)) {
+                           self->items + begin, size, self->star ? -1 : 0x91)) {
             char text [256];
             snprintf (text, sizeof text, "could not send to the broker: %s", strerror (errno));
             s_map_finish (self, index, zhive_result_new_error (ZHIVE_ERR_NO_BROKER, text, ""));
@@ -644,17 +641,17 @@ s_map_new (zhive_client_t *client, const char *function, const zhive_pack_t *ite
     self->star = star;
     self->unordered = opts && opts->unordered;
     self->timeout_ms = s_effective_timeout (client, opts);
-    self->window = opts && opts->window > 0? (size_t) opts->window: S_WINDOW_DEFAULT;
+    self->window = opts && opts->window > 0 ? (size_t) opts->window : S_WINDOW_DEFAULT;
     self->count = count;
-    self->items = (char *) malloc (size? size: 1);
+    self->items = (char *) malloc (size ? size : 1);
     self->offsets = (size_t *) malloc ((count + 1) * sizeof (size_t));
-    self->state = (uint8_t *) calloc (count? count: 1, 1);
-    self->results = (zhive_result_t **) calloc (count? count: 1, sizeof (zhive_result_t *));
-    self->deadlines = (int64_t *) calloc (count? count: 1, sizeof (int64_t));
+    self->state = (uint8_t *) calloc (count ? count : 1, 1);
+    self->results = (zhive_result_t **) calloc (count ? count : 1, sizeof (zhive_result_t *));
+    self->deadlines = (int64_t *) calloc (count ? count : 1, sizeof (int64_t));
     if (self->unordered)
-        self->ready = (size_t *) malloc ((count? count: 1) * sizeof (size_t));
-    if (!self->items || !self->offsets || !self->state || !self->results || !self->deadlines
-        || (self->unordered && !self->ready)) {
+        self->ready = (size_t *) malloc ((count ? count : 1) * sizeof (size_t));
+    if (!self->items || !self->offsets || !self->state || !self->results || !self->deadlines ||
+        (self->unordered && !self->ready)) {
         zhive_map_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -755,7 +752,7 @@ zhive_map_next (zhive_map_t *self, int timeout_ms)
         if (left == 0 && deadline)
             break;
         //  Wake at least every 100 ms to apply backstop deadlines
-        int64_t slice = left < 0 || left > 100? 100: left;
+        int64_t slice = left < 0 || left > 100 ? 100 : left;
         if (s_pump (self->client, slice) < 0)
             break;
         s_map_send_more (self);
@@ -785,8 +782,7 @@ zhive_map_destroy (zhive_map_t **self_p)
     zhive_client_t *client = self->client;
     if (self->prev)
         self->prev->next = self->next;
-    else
-    if (client->maps == self)
+    else if (client->maps == self)
         client->maps = self->next;
     if (self->next)
         self->next->prev = self->prev;
@@ -825,8 +821,8 @@ zhive_client_status (zhive_client_t *self, int timeout_ms)
     self->status = NULL;
     if (!status) {
         char text [256];
-        snprintf (text, sizeof text, "no status from the broker at %s within %d ms",
-                  self->endpoint, timeout_ms);
+        snprintf (text, sizeof text, "no status from the broker at %s within %d ms", self->endpoint,
+                  timeout_ms);
         status = zhive_result_new_error (ZHIVE_ERR_TIMEOUT, text, "");
     }
     return status;

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 
 typedef struct {
-    uint64_t key;           //  The id
-    void *value;            //  NULL marks an empty slot
+    uint64_t key;    //  The id
+    void *value;     //  NULL marks an empty slot
 } s_slot_t;
 
 struct _zhive_idmap_t {
-    s_slot_t *slots;        //  Table of capacity slots (a power of two)
-    size_t capacity;        //  Number of slots
-    size_t size;            //  Slots in use
+    s_slot_t *slots;    //  Table of capacity slots (a power of two)
+    size_t capacity;    //  Number of slots
+    size_t size;        //  Slots in use
 };
 
 static size_t

@@ -15,32 +15,25 @@
 typedef struct _zhive_idmap_t zhive_idmap_t;
 
 //  Create an empty map. NULL if out of memory.
-zhive_idmap_t *
-    zhive_idmap_new (void);
+zhive_idmap_t *zhive_idmap_new (void);
 
 //  Destroy the map (not the values). Safe with *self_p NULL.
-void
-    zhive_idmap_destroy (zhive_idmap_t **self_p);
+void zhive_idmap_destroy (zhive_idmap_t **self_p);
 
 //  Insert or replace. value must not be NULL. Returns 0 or -1 (no memory).
-int
-    zhive_idmap_insert (zhive_idmap_t *self, uint64_t key, void *value);
+int zhive_idmap_insert (zhive_idmap_t *self, uint64_t key, void *value);
 
 //  The value under key, or NULL.
-void *
-    zhive_idmap_lookup (const zhive_idmap_t *self, uint64_t key);
+void *zhive_idmap_lookup (const zhive_idmap_t *self, uint64_t key);
 
 //  Remove key and return its value, or NULL if absent.
-void *
-    zhive_idmap_remove (zhive_idmap_t *self, uint64_t key);
+void *zhive_idmap_remove (zhive_idmap_t *self, uint64_t key);
 
 //  Number of entries.
-size_t
-    zhive_idmap_size (const zhive_idmap_t *self);
+size_t zhive_idmap_size (const zhive_idmap_t *self);
 
 //  Visit every entry (do not insert or remove while visiting).
 typedef void (zhive_idmap_fn) (uint64_t key, void *value, void *arg);
-void
-    zhive_idmap_each (zhive_idmap_t *self, zhive_idmap_fn *fn, void *arg);
+void zhive_idmap_each (zhive_idmap_t *self, zhive_idmap_fn *fn, void *arg);
 
 #endif

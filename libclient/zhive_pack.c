@@ -17,11 +17,11 @@
 #include <sys/types.h>
 
 struct _zhive_pack_t {
-    char *data;                 //  Packed bytes
-    size_t size;                //  Bytes used
-    size_t capacity;            //  Bytes allocated
-    msgpack_packer packer;      //  msgpack-c packer writing into data
-    bool failed;                //  A write ran out of memory
+    char *data;               //  Packed bytes
+    size_t size;              //  Bytes used
+    size_t capacity;          //  Bytes allocated
+    msgpack_packer packer;    //  msgpack-c packer writing into data
+    bool failed;              //  A write ran out of memory
 };
 
 static int
@@ -29,7 +29,7 @@ s_write (void *arg, const char *buf, size_t len)
 {
     zhive_pack_t *self = (zhive_pack_t *) arg;
     if (self->size + len > self->capacity) {
-        size_t capacity = self->capacity? self->capacity: 64;
+        size_t capacity = self->capacity ? self->capacity : 64;
         while (capacity < self->size + len)
             capacity *= 2;
         char *grown = (char *) realloc (self->data, capacity);
@@ -68,7 +68,7 @@ zhive_pack_destroy (zhive_pack_t **self_p)
 static int
 s_rc (int rc)
 {
-    return rc == 0? 0: -1;
+    return rc == 0 ? 0 : -1;
 }
 
 int
@@ -80,7 +80,7 @@ zhive_pack_nil (zhive_pack_t *self)
 int
 zhive_pack_bool (zhive_pack_t *self, bool value)
 {
-    return s_rc (value? msgpack_pack_true (&self->packer): msgpack_pack_false (&self->packer));
+    return s_rc (value ? msgpack_pack_true (&self->packer) : msgpack_pack_false (&self->packer));
 }
 
 int
@@ -214,17 +214,10 @@ zhive_value_double (const msgpack_object *value, double *out)
         return -1;
     switch (value->type) {
         case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            *out = value->via.f64;
-            return 0;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            *out = (double) value->via.u64;
-            return 0;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            *out = (double) value->via.i64;
-            return 0;
-        default:
-            return -1;
+        case MSGPACK_OBJECT_FLOAT64: *out = value->via.f64; return 0;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double) value->via.u64; return 0;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double) value->via.i64; return 0;
+        default: return -1;
     }
 }
 
@@ -289,8 +282,8 @@ zhive_value_get (const msgpack_object *value, const char *key)
     size_t key_size = strlen (key);
     for (uint32_t i = 0; i < value->via.map.size; i++) {
         const msgpack_object *k = &value->via.map.ptr [i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size
-            && memcmp (k->via.str.ptr, key, key_size) == 0)
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size &&
+            memcmp (k->via.str.ptr, key, key_size) == 0)
             return &value->via.map.ptr [i].val;
     }
     return NULL;
@@ -317,9 +310,9 @@ zhive_msgpack_skip (const void *data, size_t size)
     const uint8_t *start = (const uint8_t *) data;
     const uint8_t *p = start;
     const uint8_t *end = start + size;
-    uint64_t owed [S_MAX_DEPTH];     //  Values still owed per open container
+    uint64_t owed [S_MAX_DEPTH];    //  Values still owed per open container
     int depth = 0;
-    uint64_t pending = 1;            //  Values owed at the current level
+    uint64_t pending = 1;    //  Values owed at the current level
 
     while (true) {
         if (pending == 0) {
@@ -332,49 +325,85 @@ zhive_msgpack_skip (const void *data, size_t size)
         if (p >= end)
             return -1;
         uint8_t tag = *p++;
-        uint64_t skip = 0;          //  Bytes of body after the tag and length
-        uint64_t children = 0;      //  Values inside a container
-        int length_bytes = 0;       //  Size of a length field that follows
-        int kind = 0;               //  0 scalar, 1 body of length, 2 array, 3 map
+        uint64_t skip = 0;        //  Bytes of body after the tag and length
+        uint64_t children = 0;    //  Values inside a container
+        int length_bytes = 0;     //  Size of a length field that follows
+        int kind = 0;             //  0 scalar, 1 body of length, 2 array, 3 map
 
         if (tag <= 0x7f || tag >= 0xe0 || tag == 0xc0 || tag == 0xc2 || tag == 0xc3)
             ;
-        else
-        if ((tag & 0xe0) == 0xa0)
+        else if ((tag & 0xe0) == 0xa0)
             skip = tag & 0x1f;
-        else
-        if ((tag & 0xf0) == 0x90) {
+        else if ((tag & 0xf0) == 0x90) {
             children = tag & 0x0f;
             kind = 2;
         }
-        else
-        if ((tag & 0xf0) == 0x80) {
+        else if ((tag & 0xf0) == 0x80) {
             children = tag & 0x0f;
             kind = 3;
         }
         else
-        switch (tag) {
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xca: case 0xce: case 0xd2: skip = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;     //  fixext 1: type + 1
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xc4: case 0xd9: length_bytes = 1; kind = 1; break;
-            case 0xc5: case 0xda: length_bytes = 2; kind = 1; break;
-            case 0xc6: case 0xdb: length_bytes = 4; kind = 1; break;
-            case 0xc7: length_bytes = 1; kind = 4; break;   //  ext: length + type
-            case 0xc8: length_bytes = 2; kind = 4; break;
-            case 0xc9: length_bytes = 4; kind = 4; break;
-            case 0xdc: length_bytes = 2; kind = 2; break;
-            case 0xdd: length_bytes = 4; kind = 2; break;
-            case 0xde: length_bytes = 2; kind = 3; break;
-            case 0xdf: length_bytes = 4; kind = 3; break;
-            default: return -1;     //  0xc1 is never used
-        }
+            switch (tag) {
+                case 0xcc:
+                case 0xd0: skip = 1; break;
+                case 0xcd:
+                case 0xd1: skip = 2; break;
+                case 0xca:
+                case 0xce:
+                case 0xd2: skip = 4; break;
+                case 0xcb:
+                case 0xcf:
+                case 0xd3: skip = 8; break;
+                case 0xd4: skip = 2; break;    //  fixext 1: type + 1
+                case 0xd5: skip = 3; break;
+                case 0xd6: skip = 5; break;
+                case 0xd7: skip = 9; break;
+                case 0xd8: skip = 17; break;
+                case 0xc4:
+                case 0xd9:
+                    length_bytes = 1;
+                    kind = 1;
+                    break;
+                case 0xc5:
+                case 0xda:
+                    length_bytes = 2;
+                    kind = 1;
+                    break;
+                case 0xc6:
+                case 0xdb:
+                    length_bytes = 4;
+                    kind = 1;
+                    break;
+                case 0xc7:
+                    length_bytes = 1;
+                    kind = 4;
+                    break;    //  ext: length + type
+                case 0xc8:
+                    length_bytes = 2;
+                    kind = 4;
+                    break;
+                case 0xc9:
+                    length_bytes = 4;
+                    kind = 4;
+                    break;
+                case 0xdc:
+                    length_bytes = 2;
+                    kind = 2;
+                    break;
+                case 0xdd:
+                    length_bytes = 4;
+                    kind = 2;
+                    break;
+                case 0xde:
+                    length_bytes = 2;
+                    kind = 3;
+                    break;
+                case 0xdf:
+                    length_bytes = 4;
+                    kind = 3;
+                    break;
+                default: return -1;    //  0xc1 is never used
+            }
         if (length_bytes) {
             if ((size_t) (end - p) < (size_t) length_bytes)
                 return -1;
@@ -382,8 +411,7 @@ zhive_msgpack_skip (const void *data, size_t size)
             p += length_bytes;
             if (kind == 1)
                 skip = length;
-            else
-            if (kind == 4)
+            else if (kind == 4)
                 skip = length + 1;
             else
                 children = length;
@@ -411,15 +439,15 @@ zhive_msgpack_skip (const void *data, size_t size)
 //  zhive_result
 
 struct _zhive_result_t {
-    bool ok;                    //  True: value holds the result
-    char *data;                 //  msgpack bytes of the value
-    size_t size;                //  Their size
-    msgpack_zone zone;          //  Memory of the unpacked value
-    msgpack_object value;       //  The unpacked value
-    char *type;                 //  Error type ("" when ok)
-    char *message;              //  Error message
-    char *worker;               //  Worker that raised the error
-    size_t index;               //  Position of the input in a map
+    bool ok;                 //  True: value holds the result
+    char *data;              //  msgpack bytes of the value
+    size_t size;             //  Their size
+    msgpack_zone zone;       //  Memory of the unpacked value
+    msgpack_object value;    //  The unpacked value
+    char *type;              //  Error type ("" when ok)
+    char *message;           //  Error message
+    char *worker;            //  Worker that raised the error
+    size_t index;            //  Position of the input in a map
 };
 
 zhive_result_t *
@@ -428,9 +456,9 @@ zhive_result_new_error (const char *type, const char *message, const char *worke
     zhive_result_t *self = (zhive_result_t *) calloc (1, sizeof (zhive_result_t));
     if (!self)
         return NULL;
-    self->type = strdup (type? type: ZHIVE_ERR_HANDLER);
-    self->message = strdup (message? message: "");
-    self->worker = strdup (worker? worker: "");
+    self->type = strdup (type ? type : ZHIVE_ERR_HANDLER);
+    self->message = strdup (message ? message : "");
+    self->worker = strdup (worker ? worker : "");
     if (!self->type || !self->message || !self->worker) {
         zhive_result_destroy (&self);
         return NULL;
@@ -457,8 +485,8 @@ zhive_result_new_value (const void *data, size_t size)
     self->size = size;
     msgpack_zone_init (&self->zone, 256);
     size_t offset = 0;
-    if (msgpack_unpack (self->data, size, &offset, &self->zone, &self->value)
-        != MSGPACK_UNPACK_SUCCESS) {
+    if (msgpack_unpack (self->data, size, &offset, &self->zone, &self->value) !=
+        MSGPACK_UNPACK_SUCCESS) {
         msgpack_zone_destroy (&self->zone);
         free (self->data);
         free (self);
@@ -494,7 +522,7 @@ zhive_result_ok (const zhive_result_t *self)
 const msgpack_object *
 zhive_result_value (const zhive_result_t *self)
 {
-    return self && self->ok? &self->value: NULL;
+    return self && self->ok ? &self->value : NULL;
 }
 
 const char *
@@ -510,25 +538,25 @@ zhive_result_data (const zhive_result_t *self, size_t *size)
 const char *
 zhive_result_error_type (const zhive_result_t *self)
 {
-    return self && self->type? self->type: "";
+    return self && self->type ? self->type : "";
 }
 
 const char *
 zhive_result_error_message (const zhive_result_t *self)
 {
-    return self && self->message? self->message: "";
+    return self && self->message ? self->message : "";
 }
 
 const char *
 zhive_result_error_worker (const zhive_result_t *self)
 {
-    return self && self->worker? self->worker: "";
+    return self && self->worker ? self->worker : "";
 }
 
 size_t
 zhive_result_index (const zhive_result_t *self)
 {
-    return self? self->index: 0;
+    return self ? self->index : 0;
 }
 
 void

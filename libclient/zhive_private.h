@@ -8,11 +8,9 @@
 #include "zhive_result.h"
 
 //  Set the input position of a map result.
-void
-    zhive_result_set_index (zhive_result_t *self, size_t index);
+void zhive_result_set_index (zhive_result_t *self, size_t index);
 
 //  Monotonic clock in milliseconds.
-int64_t
-    zhive_clock_ms (void);
+int64_t zhive_clock_ms (void);
 
 #endif

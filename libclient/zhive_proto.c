@@ -16,14 +16,14 @@ static const uint8_t s_signature [3] = { 'Z', 'H', 'V' };
 //  Cursor reader over untrusted msgpack bytes
 
 typedef struct {
-    const uint8_t *data;        //  Next byte to read
-    const uint8_t *end;         //  One past the last byte
+    const uint8_t *data;    //  Next byte to read
+    const uint8_t *end;     //  One past the last byte
 } s_cursor_t;
 
 static int
 s_need (s_cursor_t *cur, size_t bytes)
 {
-    return (size_t) (cur->end - cur->data) >= bytes? 0: -1;
+    return (size_t) (cur->end - cur->data) >= bytes ? 0 : -1;
 }
 
 static uint64_t
@@ -55,14 +55,38 @@ s_read_int (s_cursor_t *cur, int64_t *out, bool *is_unsigned_big)
     int bytes;
     bool is_signed;
     switch (tag) {
-        case 0xcc: bytes = 1; is_signed = false; break;
-        case 0xcd: bytes = 2; is_signed = false; break;
-        case 0xce: bytes = 4; is_signed = false; break;
-        case 0xcf: bytes = 8; is_signed = false; break;
-        case 0xd0: bytes = 1; is_signed = true; break;
-        case 0xd1: bytes = 2; is_signed = true; break;
-        case 0xd2: bytes = 4; is_signed = true; break;
-        case 0xd3: bytes = 8; is_signed = true; break;
+        case 0xcc:
+            bytes = 1;
+            is_signed = false;
+            break;
+        case 0xcd:
+            bytes = 2;
+            is_signed = false;
+            break;
+        case 0xce:
+            bytes = 4;
+            is_signed = false;
+            break;
+        case 0xcf:
+            bytes = 8;
+            is_signed = false;
+            break;
+        case 0xd0:
+            bytes = 1;
+            is_signed = true;
+            break;
+        case 0xd1:
+            bytes = 2;
+            is_signed = true;
+            break;
+        case 0xd2:
+            bytes = 4;
+            is_signed = true;
+            break;
+        case 0xd3:
+            bytes = 8;
+            is_signed = true;
+            break;
         default: return -1;
     }
     if (s_need (cur, bytes))
@@ -104,7 +128,7 @@ s_read_array (s_cursor_t *cur, size_t *count)
         *count = tag & 0x0f;
         return 0;
     }
-    int bytes = tag == 0xdc? 2: tag == 0xdd? 4: 0;
+    int bytes = tag == 0xdc ? 2 : tag == 0xdd ? 4 : 0;
     if (bytes == 0 || s_need (cur, bytes))
         return -1;
     *count = (size_t) s_be (cur->data, bytes);
@@ -123,7 +147,7 @@ s_read_str_ref (s_cursor_t *cur, const char **ptr, size_t *size)
     if ((tag & 0xe0) == 0xa0)
         length = tag & 0x1f;
     else {
-        int bytes = tag == 0xd9? 1: tag == 0xda? 2: tag == 0xdb? 4: 0;
+        int bytes = tag == 0xd9 ? 1 : tag == 0xda ? 2 : tag == 0xdb ? 4 : 0;
         if (bytes == 0 || s_need (cur, bytes))
             return -1;
         length = (size_t) s_be (cur->data, bytes);
@@ -172,9 +196,9 @@ s_read_str_alloc (s_cursor_t *cur, char **dest, size_t max)
 //  Growable write buffer for msgpack_packer
 
 typedef struct {
-    char *data;             //  Bytes written
-    size_t size;            //  Used
-    size_t capacity;        //  Allocated
+    char *data;         //  Bytes written
+    size_t size;        //  Used
+    size_t capacity;    //  Allocated
 } s_buffer_t;
 
 static int
@@ -182,7 +206,7 @@ s_buffer_write (void *data, const char *buf, size_t len)
 {
     s_buffer_t *self = (s_buffer_t *) data;
     if (self->size + len > self->capacity) {
-        size_t capacity = self->capacity? self->capacity: 256;
+        size_t capacity = self->capacity ? self->capacity : 256;
         while (capacity < self->size + len)
             capacity *= 2;
         char *grown = (char *) realloc (self->data, capacity);
@@ -199,8 +223,8 @@ s_buffer_write (void *data, const char *buf, size_t len)
 //  ---------------------------------------------------------------------
 
 typedef struct {
-    zhive_proto_t public_part;  //  What callers see
-    s_buffer_t header;          //  Reused encode buffer
+    zhive_proto_t public_part;    //  What callers see
+    s_buffer_t header;            //  Reused encode buffer
 } s_proto_full_t;
 
 zhive_proto_t *
@@ -246,6 +270,8 @@ zhive_proto_command_name (int command)
     switch (command) {
         case ZHIVE_PING: return "PING";
         case ZHIVE_PONG: return "PONG";
+        case ZHIVE_HEARTBEAT: return "HEARTBEAT";
+        case ZHIVE_DRAINING: return "DRAINING";
         case ZHIVE_SUBMIT: return "SUBMIT";
         case ZHIVE_CANCEL: return "CANCEL";
         case ZHIVE_STATUS: return "STATUS";
@@ -265,8 +291,8 @@ zhive_proto_command_name (int command)
 static bool
 s_has_payload (int command)
 {
-    return command == ZHIVE_SUBMIT || command == ZHIVE_RESULT || command == ZHIVE_DONE
-        || command == ZHIVE_TASK || command == ZHIVE_STATUS_REPLY;
+    return command == ZHIVE_SUBMIT || command == ZHIVE_RESULT || command == ZHIVE_DONE ||
+           command == ZHIVE_TASK || command == ZHIVE_STATUS_REPLY;
 }
 
 void
@@ -364,12 +390,13 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
     switch (self->command) {
         case ZHIVE_PING:
         case ZHIVE_PONG:
-            break;
+        case ZHIVE_HEARTBEAT:
+        case ZHIVE_DRAINING: break;
         case ZHIVE_SUBMIT:
-            if (fields < 4 || s_read_uint (&cur, &self->id)
-                || s_read_str (&cur, self->function, ZHIVE_NAME_MAX)
-                || s_read_int (&cur, &self->timeout_ms, NULL)
-                || s_read_int (&cur, &self->retries, NULL))
+            if (fields < 4 || s_read_uint (&cur, &self->id) ||
+                s_read_str (&cur, self->function, ZHIVE_NAME_MAX) ||
+                s_read_int (&cur, &self->timeout_ms, NULL) ||
+                s_read_int (&cur, &self->retries, NULL))
                 return s_malformed (self, "SUBMIT needs [id, function, timeout_ms, retries]");
             if (self->function [0] == 0)
                 return s_malformed (self, "SUBMIT has an empty function name");
@@ -383,22 +410,24 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
                 return s_malformed (self, "header needs [id]");
             break;
         case ZHIVE_ERROR:
-            if (fields < 4 || s_read_uint (&cur, &self->id)
-                || s_read_str (&cur, self->type, ZHIVE_NAME_MAX)
-                || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX)
-                || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX))
+            if (fields < 4 || s_read_uint (&cur, &self->id) ||
+                s_read_str (&cur, self->type, ZHIVE_NAME_MAX) ||
+                s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX) ||
+                s_read_str (&cur, self->worker, ZHIVE_NAME_MAX))
                 return s_malformed (self, "ERROR needs [id, type, message, worker]");
             break;
         case ZHIVE_FAILED:
-            if (fields < 3 || s_read_uint (&cur, &self->id)
-                || s_read_str (&cur, self->type, ZHIVE_NAME_MAX)
-                || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
+            if (fields < 3 || s_read_uint (&cur, &self->id) ||
+                s_read_str (&cur, self->type, ZHIVE_NAME_MAX) ||
+                s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
                 return s_malformed (self, "FAILED needs [ticket, type, message]");
             break;
         case ZHIVE_TASK:
-            if (fields < 2 || s_read_uint (&cur, &self->id)
-                || s_read_str (&cur, self->function, ZHIVE_NAME_MAX))
-                return s_malformed (self, "TASK needs [ticket, function]");
+            if (fields < 2 || s_read_uint (&cur, &self->id) ||
+                s_read_str (&cur, self->function, ZHIVE_NAME_MAX))
+                return s_malformed (self, "TASK needs [ticket, function, timeout_ms]");
+            if (fields >= 3 && s_read_int (&cur, &self->timeout_ms, NULL))
+                return s_malformed (self, "TASK timeout_ms must be an integer");
             break;
         case ZHIVE_BYE:
             if (fields < 1 || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
@@ -407,35 +436,36 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
         case ZHIVE_READY: {
             uint64_t pid, concurrency;
             size_t count;
-            if (fields < 5 || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX)
-                || s_read_str (&cur, self->host, ZHIVE_NAME_MAX)
-                || s_read_uint (&cur, &pid) || s_read_uint (&cur, &concurrency)
-                || s_read_array (&cur, &count))
-                return s_malformed (self, "READY needs [name, host, pid, concurrency, [functions]]");
+            if (fields < 5 || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX) ||
+                s_read_str (&cur, self->host, ZHIVE_NAME_MAX) || s_read_uint (&cur, &pid) ||
+                s_read_uint (&cur, &concurrency) || s_read_array (&cur, &count))
+                return s_malformed (self,
+                                    "READY needs [name, host, pid, concurrency, [functions]]");
             if (concurrency == 0 || concurrency > 1000000)
                 return s_malformed (self, "READY concurrency must be 1..1000000");
             if (count > ZHIVE_FUNCTIONS_MAX)
                 return s_malformed (self, "READY offers too many functions");
             self->pid = pid;
             self->concurrency = (uint32_t) concurrency;
-            self->functions = (char **) calloc (count? count: 1, sizeof (char *));
+            self->functions = (char **) calloc (count ? count : 1, sizeof (char *));
             if (!self->functions)
                 return s_malformed (self, "out of memory");
             for (size_t i = 0; i < count; i++) {
                 const char *ptr;
                 size_t name_size;
-                if (s_read_str_ref (&cur, &ptr, &name_size) || name_size == 0
-                    || name_size > ZHIVE_NAME_MAX || memchr (ptr, 0, name_size))
+                if (s_read_str_ref (&cur, &ptr, &name_size) || name_size == 0 ||
+                    name_size > ZHIVE_NAME_MAX || memchr (ptr, 0, name_size))
                     return s_malformed (self, "READY function names must be 1..255 byte strings");
                 self->functions [i] = strndup (ptr, name_size);
                 if (!self->functions [i])
                     return s_malformed (self, "out of memory");
                 self->functions_count++;
             }
+            if (fields >= 6 && s_read_uint (&cur, &self->max_tasks))
+                return s_malformed (self, "READY max_tasks must be an unsigned integer");
             break;
         }
-        default:
-            return s_malformed (self, "unknown command");
+        default: return s_malformed (self, "unknown command");
     }
     return 0;
 }
@@ -457,6 +487,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     self->worker [0] = 0;
     self->timeout_ms = -1;
     self->retries = -1;
+    self->max_tasks = 0;
     s_free_functions (self);
     zhive_proto_clear_payload (self);
 
@@ -484,8 +515,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     const uint8_t *sig = (const uint8_t *) zmq_msg_data (&frame);
     if (zmq_msg_size (&frame) != 5 || memcmp (sig, s_signature, 3) != 0)
         rc = s_malformed (self, "first frame is not a zhive signature");
-    else
-    if (sig [3] != ZHIVE_PROTO_VERSION)
+    else if (sig [3] != ZHIVE_PROTO_VERSION)
         rc = s_malformed (self, "unsupported protocol version");
     else
         self->command = sig [4];
@@ -494,13 +524,11 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     if (rc == 0) {
         if (!zmq_msg_more (&frame))
             rc = s_malformed (self, "header frame is missing");
-        else
-        if (zmq_msg_recv (&frame, handle, 0) < 0) {
+        else if (zmq_msg_recv (&frame, handle, 0) < 0) {
             zmq_msg_close (&frame);
             return -1;
         }
-        else
-        if (zmq_msg_size (&frame) > ZHIVE_HEADER_MAX)
+        else if (zmq_msg_size (&frame) > ZHIVE_HEADER_MAX)
             rc = s_malformed (self, "header frame is too large");
         else
             rc = s_decode_header (self, (const uint8_t *) zmq_msg_data (&frame),
@@ -512,8 +540,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
         if (s_has_payload (self->command)) {
             if (!more)
                 rc = s_malformed (self, "payload frame is missing");
-            else
-            if (zmq_msg_recv (&self->payload, handle, 0) < 0) {
+            else if (zmq_msg_recv (&self->payload, handle, 0) < 0) {
                 zmq_msg_close (&frame);
                 return -1;
             }
@@ -521,13 +548,11 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
                 self->has_payload = true;
                 if (zmq_msg_more (&self->payload))
                     rc = s_malformed (self, "too many frames");
-                else
-                if (zmq_msg_size (&self->payload) == 0)
+                else if (zmq_msg_size (&self->payload) == 0)
                     rc = s_malformed (self, "payload frame is empty");
             }
         }
-        else
-        if (more)
+        else if (more)
             rc = s_malformed (self, "too many frames");
     }
     if (rc != 0) {
@@ -544,15 +569,15 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
 static void
 s_pack_str (msgpack_packer *pk, const char *value)
 {
-    size_t size = value? strlen (value): 0;
+    size_t size = value ? strlen (value) : 0;
     msgpack_pack_str (pk, size);
-    msgpack_pack_str_body (pk, value? value: "", size);
+    msgpack_pack_str_body (pk, value ? value : "", size);
 }
 
 static int
 s_send_frame (void *handle, const void *data, size_t size, int flags)
 {
-    return zmq_send (handle, data, size, flags) < 0? -1: 0;
+    return zmq_send (handle, data, size, flags) < 0 ? -1 : 0;
 }
 
 int
@@ -567,8 +592,8 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
     switch (self->command) {
         case ZHIVE_PING:
         case ZHIVE_PONG:
-            msgpack_pack_array (&pk, 0);
-            break;
+        case ZHIVE_HEARTBEAT:
+        case ZHIVE_DRAINING: msgpack_pack_array (&pk, 0); break;
         case ZHIVE_SUBMIT:
             msgpack_pack_array (&pk, 4);
             msgpack_pack_uint64 (&pk, self->id);
@@ -598,16 +623,17 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             s_pack_str (&pk, self->message);
             break;
         case ZHIVE_TASK:
-            msgpack_pack_array (&pk, 2);
+            msgpack_pack_array (&pk, 3);
             msgpack_pack_uint64 (&pk, self->id);
             s_pack_str (&pk, self->function);
+            msgpack_pack_int64 (&pk, self->timeout_ms);
             break;
         case ZHIVE_BYE:
             msgpack_pack_array (&pk, 1);
             s_pack_str (&pk, self->message);
             break;
         case ZHIVE_READY:
-            msgpack_pack_array (&pk, 5);
+            msgpack_pack_array (&pk, 6);
             s_pack_str (&pk, self->worker);
             s_pack_str (&pk, self->host);
             msgpack_pack_uint64 (&pk, self->pid);
@@ -615,28 +641,26 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             msgpack_pack_array (&pk, (uint32_t) self->functions_count);
             for (size_t i = 0; i < self->functions_count; i++)
                 s_pack_str (&pk, self->functions [i]);
+            msgpack_pack_uint64 (&pk, self->max_tasks);
             break;
-        default:
-            errno = EINVAL;
-            return -1;
+        default: errno = EINVAL; return -1;
     }
     bool payload = s_has_payload (self->command);
     if (payload && !self->has_payload) {
-        errno = EINVAL;     //  Programming error: caller forgot the payload
+        errno = EINVAL;    //  Programming error: caller forgot the payload
         return -1;
     }
-    uint8_t sig [5] = { s_signature [0], s_signature [1], s_signature [2],
-                        ZHIVE_PROTO_VERSION, (uint8_t) self->command };
-    if (self->routing_size
-        && s_send_frame (handle, self->routing, self->routing_size, ZMQ_SNDMORE))
+    uint8_t sig [5] = { s_signature [0], s_signature [1], s_signature [2], ZHIVE_PROTO_VERSION,
+                        (uint8_t) self->command };
+    if (self->routing_size && s_send_frame (handle, self->routing, self->routing_size, ZMQ_SNDMORE))
         return -1;
-    if (s_send_frame (handle, sig, sizeof sig, ZMQ_SNDMORE)
-        || s_send_frame (handle, full->header.data, full->header.size, payload? ZMQ_SNDMORE: 0))
+    if (s_send_frame (handle, sig, sizeof sig, ZMQ_SNDMORE) ||
+        s_send_frame (handle, full->header.data, full->header.size, payload ? ZMQ_SNDMORE : 0))
         return -1;
     if (payload) {
         if (zmq_msg_send (&self->payload, handle, 0) < 0)
             return -1;
-        self->has_payload = false;      //  zmq_msg_send left it empty
+        self->has_payload = false;    //  zmq_msg_send left it empty
     }
     return 0;
 }

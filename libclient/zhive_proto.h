@@ -21,93 +21,89 @@
 extern "C" {
 #endif
 
-#define ZHIVE_PROTO_VERSION      1
-#define ZHIVE_NAME_MAX           255      //  function, worker, host, error type
-#define ZHIVE_MESSAGE_MAX        65535    //  error message bytes
-#define ZHIVE_FUNCTIONS_MAX      1024     //  functions one worker may offer
-#define ZHIVE_HEADER_MAX         (512 * 1024)
+#define ZHIVE_PROTO_VERSION    1
+#define ZHIVE_NAME_MAX         255      //  function, worker, host, error type
+#define ZHIVE_MESSAGE_MAX      65535    //  error message bytes
+#define ZHIVE_FUNCTIONS_MAX    1024     //  functions one worker may offer
+#define ZHIVE_HEADER_MAX       (512 * 1024)
+#define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)    //  Largest frame any zhive
+                                                        //  socket accepts (ZMQ_MAXMSGSIZE)
 
 //  Commands. C: client, B: broker, W: worker.
-#define ZHIVE_PING          0x01    //  C->B, B<->W  []
-#define ZHIVE_PONG          0x02    //  B->C, B<->W  []
-#define ZHIVE_SUBMIT        0x10    //  C->B  [id, function, timeout_ms, retries] + args
-#define ZHIVE_CANCEL        0x11    //  C->B  [id]
-#define ZHIVE_STATUS        0x12    //  C->B  [id]
-#define ZHIVE_RESULT        0x20    //  B->C  [id] + value
-#define ZHIVE_ERROR         0x21    //  B->C  [id, type, message, worker]
-#define ZHIVE_STATUS_REPLY  0x22    //  B->C  [id] + msgpack map
-#define ZHIVE_READY         0x30    //  W->B  [name, host, pid, concurrency, [function...]]
-#define ZHIVE_DONE          0x31    //  W->B  [ticket] + value
-#define ZHIVE_FAILED        0x32    //  W->B  [ticket, type, message]
-#define ZHIVE_TASK          0x40    //  B->W  [ticket, function] + args
-#define ZHIVE_BYE           0x50    //  any   [reason]
+#define ZHIVE_PING         0x01    //  C->B, B<->W  []
+#define ZHIVE_PONG         0x02    //  B->C, B<->W  []
+#define ZHIVE_HEARTBEAT    0x03    //  any   []  (no reply; any message shows life)
+#define ZHIVE_SUBMIT       0x10    //  C->B  [id, function, timeout_ms, retries] + args
+#define ZHIVE_CANCEL       0x11    //  C->B  [id];  B->W  [ticket]
+#define ZHIVE_STATUS       0x12    //  C->B  [id]
+#define ZHIVE_RESULT       0x20    //  B->C  [id] + value
+#define ZHIVE_ERROR        0x21    //  B->C  [id, type, message, worker]
+#define ZHIVE_STATUS_REPLY 0x22    //  B->C  [id] + msgpack map
+#define ZHIVE_READY        0x30    //  W->B  [name, host, pid, concurrency, [function...], max_tasks]
+#define ZHIVE_DONE         0x31    //  W->B  [ticket] + value
+#define ZHIVE_FAILED       0x32    //  W->B  [ticket, type, message]
+#define ZHIVE_DRAINING     0x33    //  W->B  []  (send me no more tasks)
+#define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms] + args
+#define ZHIVE_BYE          0x50    //  any   [reason]
 
 typedef struct {
-    uint8_t routing [256];          //  ROUTER routing id of the peer
-    size_t routing_size;            //  0 when there is none (DEALER side)
-    int command;                    //  One of the ZHIVE_* commands
-    uint64_t id;                    //  Client task id, or broker ticket
-    char function [ZHIVE_NAME_MAX + 1]; //  Function name (SUBMIT, TASK)
-    int64_t timeout_ms;             //  SUBMIT: deadline from submission, -1 none
-    int64_t retries;                //  SUBMIT: retries after worker loss, -1 default
-    char type [ZHIVE_NAME_MAX + 1]; //  ERROR, FAILED: error type
-    char *message;                  //  ERROR, FAILED: message; BYE: reason
-    char worker [ZHIVE_NAME_MAX + 1]; //  ERROR: worker name; READY: name
-    char host [ZHIVE_NAME_MAX + 1]; //  READY: host name
-    uint64_t pid;                   //  READY: process id
-    uint32_t concurrency;           //  READY: task slots (initial credit)
-    char **functions;               //  READY: function names
-    size_t functions_count;         //  READY: how many
-    zmq_msg_t payload;              //  Args or value, forwarded untouched
-    bool has_payload;               //  True when payload holds a frame
-    char error [128];               //  Why the last recv said malformed
+    uint8_t routing [256];                 //  ROUTER routing id of the peer
+    size_t routing_size;                   //  0 when there is none (DEALER side)
+    int command;                           //  One of the ZHIVE_* commands
+    uint64_t id;                           //  Client task id, or broker ticket
+    char function [ZHIVE_NAME_MAX + 1];    //  Function name (SUBMIT, TASK)
+    int64_t timeout_ms;                    //  SUBMIT: deadline from submission; TASK:
+                                           //  time left to run; -1 none
+    int64_t retries;                       //  SUBMIT: retries after worker loss, -1 default
+    char type [ZHIVE_NAME_MAX + 1];        //  ERROR, FAILED: error type
+    char *message;                         //  ERROR, FAILED: message; BYE: reason
+    char worker [ZHIVE_NAME_MAX + 1];      //  ERROR: worker name; READY: name
+    char host [ZHIVE_NAME_MAX + 1];        //  READY: host name
+    uint64_t pid;                          //  READY: process id
+    uint32_t concurrency;                  //  READY: task slots (initial credit)
+    uint64_t max_tasks;                    //  READY: tasks it will take in all, 0 = no limit
+    char **functions;                      //  READY: function names
+    size_t functions_count;                //  READY: how many
+    zmq_msg_t payload;                     //  Args or value, forwarded untouched
+    bool has_payload;                      //  True when payload holds a frame
+    char error [128];                      //  Why the last recv said malformed
 } zhive_proto_t;
 
 //  ---------------------------------------------------------------------
 //  Create a message. Returns NULL only if out of memory.
-zhive_proto_t *
-    zhive_proto_new (void);
+zhive_proto_t *zhive_proto_new (void);
 
 //  Destroy; safe with *self_p NULL.
-void
-    zhive_proto_destroy (zhive_proto_t **self_p);
+void zhive_proto_destroy (zhive_proto_t **self_p);
 
 //  Receive one message. flags: 0 or ZMQ_DONTWAIT. Returns 0 on success,
 //  -1 if nothing was read (EAGAIN, interrupted, socket closed), -2 if a
 //  message was read but is malformed: the whole message has been consumed,
 //  routing holds the sender, and error says why.
-int
-    zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags);
+int zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags);
 
 //  Send the message: the routing id if routing_size > 0, then the frames
 //  the command needs. The payload is sent (and emptied) if has_payload.
 //  Returns 0, or -1 if the socket refused (errno tells).
-int
-    zhive_proto_send (zhive_proto_t *self, zsock_t *sock);
+int zhive_proto_send (zhive_proto_t *self, zsock_t *sock);
 
 //  Set the payload to a copy of size bytes.
-int
-    zhive_proto_set_payload (zhive_proto_t *self, const void *data, size_t size);
+int zhive_proto_set_payload (zhive_proto_t *self, const void *data, size_t size);
 
 //  Move a frame into the payload (the source is left empty).
-void
-    zhive_proto_move_payload (zhive_proto_t *self, zmq_msg_t *source);
+void zhive_proto_move_payload (zhive_proto_t *self, zmq_msg_t *source);
 
 //  Drop the payload.
-void
-    zhive_proto_clear_payload (zhive_proto_t *self);
+void zhive_proto_clear_payload (zhive_proto_t *self);
 
 //  Set message (copied; truncated to ZHIVE_MESSAGE_MAX). NULL sets "".
-void
-    zhive_proto_set_message (zhive_proto_t *self, const char *message);
+void zhive_proto_set_message (zhive_proto_t *self, const char *message);
 
 //  Copy a string into a fixed field of size ZHIVE_NAME_MAX + 1, truncating.
-void
-    zhive_proto_set_name (char *field, const char *value);
+void zhive_proto_set_name (char *field, const char *value);
 
 //  Name of a command for logs ("SUBMIT"), "?" if unknown.
-const char *
-    zhive_proto_command_name (int command);
+const char *zhive_proto_command_name (int command);
 
 #ifdef __cplusplus
 }

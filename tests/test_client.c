@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static zhive_broker_t *s_broker;        //  Shared pool for the whole group
-static zhive_client_t *s_client;        //  Connected client
+static zhive_broker_t *s_broker;    //  Shared pool for the whole group
+static zhive_client_t *s_client;    //  Connected client
 
 static int
 s_group_setup (void **state)
@@ -23,8 +23,8 @@ s_group_setup (void **state)
         return -1;
     }
     s_broker = zhive_broker_new ();
-    if (!s_broker || zhive_broker_bind_clients (s_broker, "tcp://127.0.0.1:*")
-        || zhive_broker_bind_workers (s_broker, "tcp://127.0.0.1:*"))
+    if (!s_broker || zhive_broker_bind_clients (s_broker, "tcp://127.0.0.1:*") ||
+        zhive_broker_bind_workers (s_broker, "tcp://127.0.0.1:*"))
         return -1;
     const char *loads [] = { plugin, NULL };
     if (zhive_broker_start_workers (s_broker, 2, loads, 100))
@@ -35,7 +35,7 @@ s_group_setup (void **state)
     //  Wait (bounded) until both workers are ready
     for (int i = 0; i < 200 && zhive_broker_workers_ready (s_broker) < 2; i++)
         zclock_sleep (50);
-    return zhive_broker_workers_ready (s_broker) == 2? 0: -1;
+    return zhive_broker_workers_ready (s_broker) == 2 ? 0 : -1;
 }
 
 static int
@@ -369,7 +369,7 @@ s_on_client (zloop_t *loop, zsock_t *reader, void *arg)
         zhive_task_destroy (&task);
         (*finished)++;
     }
-    return *finished == 5? -1: 0;
+    return *finished == 5 ? -1 : 0;
 }
 
 static int
@@ -415,8 +415,8 @@ test_status (void **state)
     for (size_t i = 0; i < zhive_value_len (functions); i++) {
         const char *name;
         size_t size;
-        if (zhive_value_str (zhive_value_at (functions, i), &name, &size) == 0 && size == 3
-            && memcmp (name, "fib", 3) == 0)
+        if (zhive_value_str (zhive_value_at (functions, i), &name, &size) == 0 && size == 3 &&
+            memcmp (name, "fib", 3) == 0)
             has_fib = true;
     }
     assert_true (has_fib);

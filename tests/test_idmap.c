@@ -14,10 +14,10 @@ test_insert_lookup_remove (void **state)
     int values [3];
     assert_null (zhive_idmap_lookup (map, 1));
     assert_int_equal (zhive_idmap_insert (map, 1, &values [0]), 0);
-    assert_int_equal (zhive_idmap_insert (map, 0, &values [1]), 0);      //  0 is a valid key
+    assert_int_equal (zhive_idmap_insert (map, 0, &values [1]), 0);    //  0 is a valid key
     assert_ptr_equal (zhive_idmap_lookup (map, 1), &values [0]);
     assert_ptr_equal (zhive_idmap_lookup (map, 0), &values [1]);
-    assert_int_equal (zhive_idmap_insert (map, 1, &values [2]), 0);      //  replace
+    assert_int_equal (zhive_idmap_insert (map, 1, &values [2]), 0);    //  replace
     assert_int_equal (zhive_idmap_size (map), 2);
     assert_ptr_equal (zhive_idmap_remove (map, 1), &values [2]);
     assert_null (zhive_idmap_remove (map, 1));
@@ -34,8 +34,8 @@ test_against_model (void **state)
 {
     (void) state;
     enum { KEYS = 5000 };
-    static char model [KEYS];           //  1 = present
-    static char slots [KEYS];           //  Address used as the value
+    static char model [KEYS];    //  1 = present
+    static char slots [KEYS];    //  Address used as the value
     zhive_idmap_t *map = zhive_idmap_new ();
     srand (3);
     size_t present = 0;

@@ -10,9 +10,9 @@ static void
 s_unpack (const zhive_pack_t *pack, msgpack_zone *zone, msgpack_object *out)
 {
     size_t offset = 0;
-    assert_int_equal (msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset,
-                                      zone, out),
-                      MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (
+        msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset, zone, out),
+        MSGPACK_UNPACK_SUCCESS);
     assert_int_equal (offset, zhive_pack_size (pack));
 }
 
@@ -23,17 +23,24 @@ test_pack_and_read_every_type (void **state)
     zhive_pack_t *pack = zhive_pack_new ();
     assert_non_null (pack);
     zhive_pack_map (pack, 8);
-    zhive_pack_str (pack, "int");     zhive_pack_int (pack, -123456789012LL);
-    zhive_pack_str (pack, "uint");    zhive_pack_uint (pack, 42);
-    zhive_pack_str (pack, "double");  zhive_pack_double (pack, 2.5);
-    zhive_pack_str (pack, "bool");    zhive_pack_bool (pack, true);
-    zhive_pack_str (pack, "nil");     zhive_pack_nil (pack);
-    zhive_pack_str (pack, "str");     zhive_pack_strn (pack, "hello world", 5);
-    zhive_pack_str (pack, "bytes");   zhive_pack_bytes (pack, "\x00\x01\x02", 3);
+    zhive_pack_str (pack, "int");
+    zhive_pack_int (pack, -123456789012LL);
+    zhive_pack_str (pack, "uint");
+    zhive_pack_uint (pack, 42);
+    zhive_pack_str (pack, "double");
+    zhive_pack_double (pack, 2.5);
+    zhive_pack_str (pack, "bool");
+    zhive_pack_bool (pack, true);
+    zhive_pack_str (pack, "nil");
+    zhive_pack_nil (pack);
+    zhive_pack_str (pack, "str");
+    zhive_pack_strn (pack, "hello world", 5);
+    zhive_pack_str (pack, "bytes");
+    zhive_pack_bytes (pack, "\x00\x01\x02", 3);
     zhive_pack_str (pack, "array");
     zhive_pack_array (pack, 2);
     zhive_pack_int (pack, 1);
-    zhive_pack_str (pack, NULL);        //  NULL packs nil
+    zhive_pack_str (pack, NULL);    //  NULL packs nil
 
     msgpack_zone zone;
     msgpack_zone_init (&zone, 1024);
@@ -69,7 +76,7 @@ test_pack_and_read_every_type (void **state)
     assert_true (zhive_value_is_nil (zhive_value_at (array, 1)));
     assert_null (zhive_value_at (array, 2));
     assert_null (zhive_value_get (&root, "missing"));
-    assert_null (zhive_value_get (array, "int"));       //  Not a map
+    assert_null (zhive_value_get (array, "int"));    //  Not a map
     //  Wrong types are refused, not converted
     assert_int_equal (zhive_value_str (zhive_value_get (&root, "int"), &ptr, &size), -1);
     assert_int_equal (zhive_value_bool (NULL, &b), -1);
@@ -85,7 +92,7 @@ test_pack_and_read_every_type (void **state)
     zhive_pack_reset (pack);
     assert_int_equal (zhive_pack_size (pack), 0);
     zhive_pack_destroy (&pack);
-    zhive_pack_destroy (&pack);         //  Safe twice
+    zhive_pack_destroy (&pack);    //  Safe twice
     assert_null (pack);
 }
 
@@ -94,9 +101,9 @@ test_pack_raw_validates (void **state)
 {
     (void) state;
     zhive_pack_t *pack = zhive_pack_new ();
-    assert_int_equal (zhive_pack_raw (pack, "\x01\x02\xa1x", 4), 0);      //  three values
+    assert_int_equal (zhive_pack_raw (pack, "\x01\x02\xa1x", 4), 0);    //  three values
     assert_int_equal (zhive_pack_size (pack), 4);
-    assert_int_equal (zhive_pack_raw (pack, "\x92\x01", 2), -1);          //  truncated
+    assert_int_equal (zhive_pack_raw (pack, "\x92\x01", 2), -1);    //  truncated
     assert_int_equal (errno, EPROTO);
     assert_int_equal (zhive_pack_size (pack), 4);
     zhive_pack_destroy (&pack);
@@ -112,12 +119,12 @@ test_skip (void **state)
     assert_int_equal (zhive_msgpack_skip ("\x81\xa1k\x92\xc3\xc0", 6), 6);
     assert_int_equal (zhive_msgpack_skip ("\xcb\0\0\0\0\0\0\0\0", 9), 9);
     assert_int_equal (zhive_msgpack_skip ("\xc4\x02zz", 4), 4);
-    assert_int_equal (zhive_msgpack_skip ("\xd4\x01\x02", 3), 3);         //  fixext 1
-    assert_int_equal (zhive_msgpack_skip ("\xc7\x01\x05z", 4), 4);        //  ext 8
+    assert_int_equal (zhive_msgpack_skip ("\xd4\x01\x02", 3), 3);     //  fixext 1
+    assert_int_equal (zhive_msgpack_skip ("\xc7\x01\x05z", 4), 4);    //  ext 8
     assert_int_equal (zhive_msgpack_skip ("\x90", 1), 1);
     //  Malformed: -1, never a read past the end
     assert_int_equal (zhive_msgpack_skip ("", 0), -1);
-    assert_int_equal (zhive_msgpack_skip ("\xc1", 1), -1);                //  never used
+    assert_int_equal (zhive_msgpack_skip ("\xc1", 1), -1);    //  never used
     assert_int_equal (zhive_msgpack_skip ("\x92\x01", 2), -1);
     assert_int_equal (zhive_msgpack_skip ("\xdb\xff\xff\xff\xff", 5), -1);
     assert_int_equal (zhive_msgpack_skip ("\xdd\xff\xff\xff\xff\x01", 6), -1);

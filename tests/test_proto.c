@@ -7,10 +7,10 @@
 #include "zhive_proto.h"
 
 typedef struct {
-    zsock_t *router;            //  Receiving side, as the broker has it
-    zsock_t *dealer;            //  Sending side, as a client or worker has it
-    zhive_proto_t *out;         //  Message sent
-    zhive_proto_t *in;          //  Message received
+    zsock_t *router;       //  Receiving side, as the broker has it
+    zsock_t *dealer;       //  Sending side, as a client or worker has it
+    zhive_proto_t *out;    //  Message sent
+    zhive_proto_t *in;     //  Message received
 } fixture_t;
 
 static int
@@ -72,7 +72,7 @@ test_submit_roundtrip (void **state)
     assert_true (f->in->has_payload);
     assert_int_equal (zmq_msg_size (&f->in->payload), 2);
     assert_memory_equal (zmq_msg_data (&f->in->payload), "\x91\x14", 2);
-    assert_true (f->in->routing_size > 0);      //  The router saw who sent it
+    assert_true (f->in->routing_size > 0);    //  The router saw who sent it
     //  The payload was sent and emptied on the sending side
     assert_false (f->out->has_payload);
 }
@@ -115,7 +115,7 @@ test_ready_roundtrip (void **state)
     f->out->functions = names;
     f->out->functions_count = 3;
     assert_int_equal (s_roundtrip (f), 0);
-    f->out->functions = NULL;   //  Not ours to free
+    f->out->functions = NULL;    //  Not ours to free
     f->out->functions_count = 0;
     assert_int_equal (f->in->command, ZHIVE_READY);
     assert_string_equal (f->in->worker, "w1");
@@ -174,7 +174,7 @@ s_send_raw (zsock_t *sock, int count, ...)
     for (int i = 0; i < count; i++) {
         const char *data = va_arg (args, const char *);
         size_t size = va_arg (args, size_t);
-        zmq_send (zsock_resolve (sock), data, size, i + 1 < count? ZMQ_SNDMORE: 0);
+        zmq_send (zsock_resolve (sock), data, size, i + 1 < count ? ZMQ_SNDMORE : 0);
     }
     va_end (args);
 }
@@ -212,11 +212,12 @@ test_malformed_messages (void **state)
     s_send_raw (f->dealer, 2, "ZHV\x01\x01", (size_t) 5, "\xc0", (size_t) 1);
     s_expect_malformed_then_ok (f, "array");
     //  SUBMIT with too few fields
-    s_send_raw (f->dealer, 3, "ZHV\x01\x10", (size_t) 5, "\x91\x01", (size_t) 2, "\x90", (size_t) 1);
+    s_send_raw (f->dealer, 3, "ZHV\x01\x10", (size_t) 5, "\x91\x01", (size_t) 2, "\x90",
+                (size_t) 1);
     s_expect_malformed_then_ok (f, "SUBMIT");
     //  SUBMIT whose function is an integer
-    s_send_raw (f->dealer, 3, "ZHV\x01\x10", (size_t) 5, "\x94\x01\x02\x03\x04", (size_t) 5,
-                "\x90", (size_t) 1);
+    s_send_raw (f->dealer, 3, "ZHV\x01\x10", (size_t) 5, "\x94\x01\x02\x03\x04", (size_t) 5, "\x90",
+                (size_t) 1);
     s_expect_malformed_then_ok (f, "SUBMIT");
     //  SUBMIT whose function string claims 4 GB
     s_send_raw (f->dealer, 3, "ZHV\x01\x10", (size_t) 5, "\x94\x01\xdb\xff\xff\xff\xff", (size_t) 7,

@@ -18,18 +18,18 @@
 #include "zhive_proto.h"
 #include "zhive_result.h"
 
-#define S_TIMEOUT 10000     //  ms: the longest any single receive may wait
+#define S_TIMEOUT 10000    //  ms: the longest any single receive may wait
 
 //  ---------------------------------------------------------------------
 //  The fake broker
 
 typedef struct {
-    zsock_t *router;                //  The worker endpoint
-    char *endpoint;                 //  Where it is bound (port resolved)
-    zhive_proto_t *in;              //  Last message received
-    zhive_proto_t *out;             //  Message to send
-    uint8_t worker [256];           //  Routing id of the worker (from READY)
-    size_t worker_size;             //  Its size; 0 before READY
+    zsock_t *router;         //  The worker endpoint
+    char *endpoint;          //  Where it is bound (port resolved)
+    zhive_proto_t *in;       //  Last message received
+    zhive_proto_t *out;      //  Message to send
+    uint8_t worker [256];    //  Routing id of the worker (from READY)
+    size_t worker_size;      //  Its size; 0 before READY
 } s_broker_t;
 
 static s_broker_t *
@@ -44,7 +44,7 @@ s_broker_new (const char *endpoint)
     //  Rebinding a port just closed may need a moment: the close is async
     int port = -1;
     for (int attempt = 0; attempt < 100 && port <= 0; attempt++) {
-        port = zsock_bind (self->router, "%s", endpoint? endpoint: "tcp://127.0.0.1:*");
+        port = zsock_bind (self->router, "%s", endpoint ? endpoint : "tcp://127.0.0.1:*");
         if (port <= 0)
             zclock_sleep (20);
     }
@@ -78,10 +78,10 @@ s_recv (s_broker_t *self)
         int rc = zhive_proto_recv (self->in, self->router, 0);
         if (rc == -1)
             return -1;
-        if (self->worker_size == 0
-            || (self->in->routing_size == self->worker_size
-                && memcmp (self->in->routing, self->worker, self->worker_size) == 0))
-            return rc == 0? self->in->command: rc;
+        if (self->worker_size == 0 ||
+            (self->in->routing_size == self->worker_size &&
+             memcmp (self->in->routing, self->worker, self->worker_size) == 0))
+            return rc == 0 ? self->in->command : rc;
     }
     return -1;
 }
@@ -93,7 +93,7 @@ s_expect (s_broker_t *self, int command)
     int rc = s_recv (self);
     if (rc != command)
         fail_msg ("expected %s, got %d (%s) %s", zhive_proto_command_name (command), rc,
-                  rc > 0? zhive_proto_command_name (rc): "no message", self->in->error);
+                  rc > 0 ? zhive_proto_command_name (rc) : "no message", self->in->error);
 }
 
 //  Expects READY from the worker with this pid, offering `functions`
@@ -124,8 +124,7 @@ s_expect_ready (s_broker_t *self, const char *const *functions, uint32_t concurr
 }
 
 static void
-s_send_task (s_broker_t *self, uint64_t ticket, const char *function, const void *args,
-             size_t size)
+s_send_task (s_broker_t *self, uint64_t ticket, const char *function, const void *args, size_t size)
 {
     zhive_proto_t *out = self->out;
     memcpy (out->routing, self->worker, self->worker_size);
@@ -176,7 +175,7 @@ s_send_raw (s_broker_t *self, int frames, ...)
     for (int i = 0; i < frames; i++) {
         const void *data = va_arg (args, const void *);
         size_t size = va_arg (args, size_t);
-        assert_true (zmq_send (handle, data, size, i < frames - 1? ZMQ_SNDMORE: 0) >= 0);
+        assert_true (zmq_send (handle, data, size, i < frames - 1 ? ZMQ_SNDMORE : 0) >= 0);
     }
     va_end (args);
 }
@@ -216,7 +215,7 @@ s_expect_failed (s_broker_t *self, uint64_t ticket, const char *type, const char
 //  Handlers registered directly (no plugin)
 
 typedef struct {
-    int calls;                      //  How many tasks the handlers ran
+    int calls;    //  How many tasks the handlers ran
 } s_state_t;
 
 //  add (ints...) -> their sum; also counts calls in the state
@@ -241,9 +240,9 @@ static int
 s_about (zhive_job_t *job, void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
-    if (zhive_job_arg (job, zhive_job_argc (job)) != NULL
-        || zhive_job_args (job)->type != MSGPACK_OBJECT_ARRAY
-        || zhive_job_loop (job) != zhive_worker_loop (zhive_job_worker (job)))
+    if (zhive_job_arg (job, zhive_job_argc (job)) != NULL ||
+        zhive_job_args (job)->type != MSGPACK_OBJECT_ARRAY ||
+        zhive_job_loop (job) != zhive_worker_loop (zhive_job_worker (job)))
         return zhive_job_fail (job, "TestError", "accessors disagree");
     zhive_pack_t *reply = zhive_job_reply (job);
     zhive_pack_array (reply, 3);
@@ -390,15 +389,13 @@ s_register_direct (zhive_worker_t *worker, s_state_t *state)
     assert_int_equal (zhive_worker_register (worker, "nothing", s_nothing, NULL, ZHIVE_SYNC), 0);
     assert_int_equal (zhive_worker_register (worker, "two", s_two_values, NULL, ZHIVE_SYNC), 0);
     assert_int_equal (zhive_worker_register (worker, "silent", s_silent, NULL, ZHIVE_SYNC), 0);
-    assert_int_equal (zhive_worker_register (worker, "long", s_long_message, NULL, ZHIVE_SYNC),
-                      0);
+    assert_int_equal (zhive_worker_register (worker, "long", s_long_message, NULL, ZHIVE_SYNC), 0);
     assert_int_equal (zhive_worker_register (worker, "later", s_later, NULL, ZHIVE_ASYNC), 0);
-    assert_int_equal (
-        zhive_worker_register (worker, "later_fail", s_later_fail, NULL, ZHIVE_ASYNC), 0);
+    assert_int_equal (zhive_worker_register (worker, "later_fail", s_later_fail, NULL, ZHIVE_ASYNC),
+                      0);
     assert_int_equal (
         zhive_worker_register (worker, "later_bad", s_later_incomplete, NULL, ZHIVE_ASYNC), 0);
-    assert_int_equal (zhive_worker_register (worker, "now_fail", s_now_fail, NULL, ZHIVE_ASYNC),
-                      0);
+    assert_int_equal (zhive_worker_register (worker, "now_fail", s_now_fail, NULL, ZHIVE_ASYNC), 0);
     assert_int_equal (zhive_worker_register (worker, "inline", s_inline, NULL, ZHIVE_ASYNC), 0);
     assert_int_equal (zhive_worker_register (worker, "stop", s_stop, NULL, ZHIVE_SYNC), 0);
 }
@@ -409,16 +406,16 @@ s_register_direct (zhive_worker_t *worker, s_state_t *state)
 //  then reports run's return code and the done count, and waits for $TERM.
 
 typedef struct {
-    const char *endpoint;           //  Broker's worker endpoint
-    int concurrency;                //  0: default
-    const char *plugin;             //  Plugin to load, or NULL
-    const char *name;               //  Worker name, or NULL for the default
-    s_state_t *direct;              //  Register the direct handlers with this state
+    const char *endpoint;    //  Broker's worker endpoint
+    int concurrency;         //  0: default
+    const char *plugin;      //  Plugin to load, or NULL
+    const char *name;        //  Worker name, or NULL for the default
+    s_state_t *direct;       //  Register the direct handlers with this state
 } s_worker_args_t;
 
 typedef struct {
-    zhive_worker_t *worker;         //  The worker running in the actor
-    bool terminated;                //  $TERM arrived while it ran
+    zhive_worker_t *worker;    //  The worker running in the actor
+    bool terminated;           //  $TERM arrived while it ran
 } s_actor_t;
 
 static int
@@ -432,8 +429,7 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         actor->terminated = true;
         rc = -1;
     }
-    else
-    if (streq (command, "STOP"))
+    else if (streq (command, "STOP"))
         zhive_worker_stop (actor->worker);
     zstr_free (&command);
     return rc;
@@ -445,7 +441,7 @@ s_worker_actor (zsock_t *pipe, void *arg)
     s_worker_args_t *args = (s_worker_args_t *) arg;
     s_actor_t actor = { NULL, false };
     actor.worker = zhive_worker_new (args->endpoint);
-    int rc = actor.worker? 0: -1;
+    int rc = actor.worker ? 0 : -1;
     if (actor.worker) {
         if (args->concurrency)
             zhive_worker_set_concurrency (actor.worker, args->concurrency);
@@ -553,7 +549,7 @@ test_new_and_register (void **state)
     assert_int_equal (errno, EEXIST);
     zhive_worker_destroy (&worker);
     assert_null (worker);
-    zhive_worker_destroy (&worker);     //  Safe twice
+    zhive_worker_destroy (&worker);    //  Safe twice
 
     //  Workers made one after another (at the same address, likely) each
     //  get their own connection monitor
@@ -730,8 +726,9 @@ test_embedded_direct (void **state)
     s_send_task (broker, 2, "add", "\x92\x01\xc0", 3);
     s_expect_failed (broker, 2, "BadArguments", "argument 1 is no integer");
     s_send_task (broker, 3, "about", "\x92\x01\x02", 3);
-    s_expect_done (broker, 3, "\x93\xa5"
-                              "about\x02\x02",
+    s_expect_done (broker, 3,
+                   "\x93\xa5"
+                   "about\x02\x02",
                    9);
     s_send_task (broker, 4, "nothing", "\x90", 1);
     s_expect_done (broker, 4, "\xc0", 1);
@@ -755,7 +752,7 @@ test_embedded_direct (void **state)
 
     //  Several async jobs at once complete in any order, each exactly once
     for (uint64_t ticket = 100; ticket < 110; ticket++)
-        s_send_task (broker, ticket, ticket % 2? "later": "later_fail", "\x90", 1);
+        s_send_task (broker, ticket, ticket % 2 ? "later" : "later_fail", "\x90", 1);
     bool seen [10] = { false };
     for (int i = 0; i < 10; i++) {
         int command = s_recv (broker);
@@ -764,7 +761,7 @@ test_embedded_direct (void **state)
         assert_true (ticket >= 100 && ticket < 110);
         assert_false (seen [ticket - 100]);
         seen [ticket - 100] = true;
-        assert_int_equal (command, ticket % 2? ZHIVE_DONE: ZHIVE_FAILED);
+        assert_int_equal (command, ticket % 2 ? ZHIVE_DONE : ZHIVE_FAILED);
     }
     //  A handler can stop the worker: it answers, then says BYE
     s_send_task (broker, 13, "stop", "\x90", 1);
@@ -830,7 +827,7 @@ test_stop_before_run (void **state)
     assert_int_equal (zhive_worker_register (worker, "nothing", s_nothing, NULL, ZHIVE_SYNC), 0);
     zhive_worker_stop (worker);
     assert_int_equal (zhive_worker_run (worker), 0);
-    assert_int_equal (zhive_worker_run (worker), -1);   //  Only once
+    assert_int_equal (zhive_worker_run (worker), -1);    //  Only once
     zhive_worker_destroy (&worker);
     const char *functions [] = { "nothing", NULL };
     s_expect_ready (broker, functions, 16, getpid ());
@@ -876,12 +873,12 @@ s_worker_program (void)
 }
 
 typedef struct {
-    pid_t pid;                      //  The process, 0 once reaped
-    char output [64];               //  File holding what it printed, "" if none
+    pid_t pid;           //  The process, 0 once reaped
+    char output [64];    //  File holding what it printed, "" if none
 } s_process_t;
 
-#define S_STDOUT 1                  //  Capture the child's stdout
-#define S_STDERR 2                  //  Capture the child's stderr
+#define S_STDOUT 1    //  Capture the child's stdout
+#define S_STDERR 2    //  Capture the child's stderr
 
 //  cmocka setup and teardown of the program tests: the teardown stops a
 //  process a failed test left running, by its pid, and removes its file
@@ -889,7 +886,7 @@ static int
 s_process_setup (void **state)
 {
     *state = calloc (1, sizeof (s_process_t));
-    return *state? 0: -1;
+    return *state ? 0 : -1;
 }
 
 static int
@@ -921,8 +918,8 @@ s_process_start (s_process_t *self, const char **argv, int streams)
     self->pid = fork ();
     assert_true (self->pid >= 0);
     if (self->pid == 0) {
-        dup2 (streams & S_STDOUT? fd: null, STDOUT_FILENO);
-        dup2 (streams & S_STDERR? fd: null, STDERR_FILENO);
+        dup2 (streams & S_STDOUT ? fd : null, STDOUT_FILENO);
+        dup2 (streams & S_STDERR ? fd : null, STDERR_FILENO);
         execv (argv [0], (char *const *) argv);
         _exit (127);
     }
@@ -999,7 +996,7 @@ s_run_program (s_process_t *self, const char **argv, int streams, const char *pa
         fail_msg ("the output does not contain '%s'", part);
     }
     free (output);
-    return WIFEXITED (status)? WEXITSTATUS (status): -1;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 static void
@@ -1009,20 +1006,19 @@ test_program_usage (void **state)
     const char *help [] = { NULL, "--help", NULL };
     assert_int_equal (s_run_program (process, help, S_STDOUT, "usage: zhive-worker"), 0);
     const char *bad_option [] = { NULL, "--bogus", NULL };
-    assert_int_equal (s_run_program (process, bad_option, S_STDERR, "unknown option '--bogus'"),
-                      2);
+    assert_int_equal (s_run_program (process, bad_option, S_STDERR, "unknown option '--bogus'"), 2);
     const char *bad_number [] = { NULL, "--concurrency", "many", "--load", "x.so", NULL };
-    assert_int_equal (
-        s_run_program (process, bad_number, S_STDERR, "--concurrency needs a number"), 2);
+    assert_int_equal (s_run_program (process, bad_number, S_STDERR, "--concurrency needs a number"),
+                      2);
     const char *no_value [] = { NULL, "--connect", NULL };
     assert_int_equal (s_run_program (process, no_value, S_STDERR, "needs a value"), 2);
     const char *nothing [] = { NULL, "--connect", "tcp://127.0.0.1:1", NULL };
     assert_int_equal (s_run_program (process, nothing, S_STDERR, "nothing to serve"), 2);
     const char *bad_endpoint [] = { NULL, "--connect", "bogus", "--load", s_plugin (), NULL };
-    assert_int_equal (s_run_program (process, bad_endpoint, S_STDERR, "not a valid endpoint"),
-                      2);
-    const char *missing [] = { NULL, "--connect", "tcp://127.0.0.1:1", "--load",
-                               "/nonexistent/libnope.so", NULL };
+    assert_int_equal (s_run_program (process, bad_endpoint, S_STDERR, "not a valid endpoint"), 2);
+    const char *missing [] = {
+        NULL, "--connect", "tcp://127.0.0.1:1", "--load", "/nonexistent/libnope.so", NULL
+    };
     assert_int_equal (
         s_run_program (process, missing, S_STDERR, "cannot load /nonexistent/libnope.so"), 1);
     char refusing [4200];
@@ -1037,8 +1033,10 @@ test_program_serves (void **state)
 {
     s_process_t *process = (s_process_t *) *state;
     s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL,          "--connect", broker->endpoint, "--load", s_plugin (),
-                            "--concurrency", "100",     "--name",         "proc-1", NULL };
+    const char *argv [] = { NULL,     "--connect", broker->endpoint,
+                            "--load", s_plugin (), "--concurrency",
+                            "100",    "--name",    "proc-1",
+                            NULL };
     s_process_start (process, argv, S_STDOUT | S_STDERR);
     s_expect_ready (broker, s_example_functions, 100, process->pid);
     assert_string_equal (broker->in->worker, "proc-1");

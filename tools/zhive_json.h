@@ -48,28 +48,23 @@ extern "C" {
 //  value (caller owns it, json_decref), or NULL with a message such as
 //  "column 5: invalid token near 'x'" (line first when the text holds
 //  several lines) written into error[error_size].
-json_t *
-    zhive_json_parse (const char *text, size_t size, char *error, size_t error_size);
+json_t *zhive_json_parse (const char *text, size_t size, char *error, size_t error_size);
 
 //  Append a JSON value to a pack as one msgpack value. Returns 0, or -1 if
 //  out of memory.
-int
-    zhive_json_pack (zhive_pack_t *pack, const json_t *value);
+int zhive_json_pack (zhive_pack_t *pack, const json_t *value);
 
 //  A string as JSON: a JSON string, or the {"$bytes":...} form when the
 //  bytes are not valid UTF-8. Caller owns the result; NULL if out of memory.
-json_t *
-    zhive_json_string (const char *data, size_t size);
+json_t *zhive_json_string (const char *data, size_t size);
 
 //  Convert a msgpack value to JSON as described above. Caller owns the
 //  result (json_decref). NULL only if out of memory.
-json_t *
-    zhive_json_from_msgpack (const msgpack_object *object);
+json_t *zhive_json_from_msgpack (const msgpack_object *object);
 
 //  A msgpack value as one line of compact JSON text, NUL-terminated.
 //  Caller owns the result (free). NULL only if out of memory.
-char *
-    zhive_json_dumps (const msgpack_object *object);
+char *zhive_json_dumps (const msgpack_object *object);
 
 #ifdef __cplusplus
 }

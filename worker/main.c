@@ -14,8 +14,8 @@
 #define S_ENDPOINT    "tcp://127.0.0.1:5556"
 #define S_CONCURRENCY 16
 
-#define S_SYNOPSIS                                                                           \
-    "usage: zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...\n"                 \
+#define S_SYNOPSIS                                                                                 \
+    "usage: zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...\n"                      \
     "                    [--concurrency N] [--name NAME] [-v|--verbose] [--help]\n"
 
 static void
@@ -73,25 +73,23 @@ s_split_load (const char *spec, const char **args)
         from += 3;
     else {
         from = strrchr (spec, '/');
-        from = from? from: spec;
+        from = from ? from : spec;
     }
     const char *colon = strchr (from, ':');
-    *args = colon? colon + 1: "";
-    return colon? strndup (spec, (size_t) (colon - spec)): strdup (spec);
+    *args = colon ? colon + 1 : "";
+    return colon ? strndup (spec, (size_t) (colon - spec)) : strdup (spec);
 }
 
 int
 main (int argc, char *argv [])
 {
-    static const struct option options [] = {
-        { "connect", required_argument, NULL, 'c' },
-        { "load", required_argument, NULL, 'l' },
-        { "concurrency", required_argument, NULL, 'n' },
-        { "name", required_argument, NULL, 'N' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option options [] = { { "connect", required_argument, NULL, 'c' },
+                                              { "load", required_argument, NULL, 'l' },
+                                              { "concurrency", required_argument, NULL, 'n' },
+                                              { "name", required_argument, NULL, 'N' },
+                                              { "verbose", no_argument, NULL, 'v' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
     const char *endpoint = S_ENDPOINT;
     const char *name = NULL;
     long concurrency = S_CONCURRENCY;
@@ -101,16 +99,12 @@ main (int argc, char *argv [])
     if (!loads)
         return 1;
 
-    opterr = 0;     //  We print our own messages
+    opterr = 0;    //  We print our own messages
     int option;
     while ((option = getopt_long (argc, argv, ":vh", options, NULL)) != -1) {
         switch (option) {
-            case 'c':
-                endpoint = optarg;
-                break;
-            case 'l':
-                loads [loads_count++] = optarg;
-                break;
+            case 'c': endpoint = optarg; break;
+            case 'l': loads [loads_count++] = optarg; break;
             case 'n':
                 if (s_parse_number (optarg, 1, 1000000, &concurrency)) {
                     free (loads);
@@ -125,21 +119,17 @@ main (int argc, char *argv [])
                 }
                 name = optarg;
                 break;
-            case 'v':
-                verbose = true;
-                break;
+            case 'v': verbose = true; break;
             case 'h':
                 s_usage (stdout);
                 free (loads);
                 return 0;
-            case ':':
-                free (loads);
-                return s_bad_usage ("%s needs a value", argv [optind - 1]);
+            case ':': free (loads); return s_bad_usage ("%s needs a value", argv [optind - 1]);
             default: {
                 char short_option [3] = { '-', (char) optopt, 0 };
                 free (loads);
                 return s_bad_usage ("unknown option '%s'",
-                                    optopt? short_option: argv [optind - 1]);
+                                    optopt ? short_option : argv [optind - 1]);
             }
         }
     }

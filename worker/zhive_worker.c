@@ -24,68 +24,68 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#define S_ERR_BUSY       "Busy"     //  the broker sent more tasks than slots
-#define S_CONCURRENCY    16         //  default slots
-#define S_CONCURRENCY_MAX 1000000   //  what READY may announce
-#define S_SNDHWM         100000     //  answers queued while the broker is away
-#define S_LINGER_MS      500        //  time to deliver BYE on destroy
-#define S_HEARTBEAT_MS   5000       //  ZMTP heartbeat: finds a broker gone silent
-#define S_HEARTBEAT_TTL  15000      //  silence after which the connection is dropped
+#define S_ERR_BUSY        "Busy"     //  the broker sent more tasks than slots
+#define S_CONCURRENCY     16         //  default slots
+#define S_CONCURRENCY_MAX 1000000    //  what READY may announce
+#define S_SNDHWM          100000     //  answers queued while the broker is away
+#define S_LINGER_MS       500        //  time to deliver BYE on destroy
+#define S_HEARTBEAT_MS    5000       //  ZMTP heartbeat: finds a broker gone silent
+#define S_HEARTBEAT_TTL   15000      //  silence after which the connection is dropped
 
 typedef struct {
-    char *name;                     //  Function name offered to the broker
-    zhive_handler_fn *fn;           //  The handler
-    void *state;                    //  The handler's pointer from registration
-    int flags;                      //  ZHIVE_SYNC or ZHIVE_ASYNC
+    char *name;              //  Function name offered to the broker
+    zhive_handler_fn *fn;    //  The handler
+    void *state;             //  The handler's pointer from registration
+    int flags;               //  ZHIVE_SYNC or ZHIVE_ASYNC
 } s_handler_t;
 
 struct _zhive_job_t {
-    zhive_worker_t *worker;         //  Worker running the job
-    s_handler_t *handler;           //  Handler called for it (the worker owns it)
-    uint64_t ticket;                //  Broker's ticket, echoed in the answer
-    zmq_msg_t frame;                //  Args bytes; the unpacked args point into them
-    msgpack_unpacked args;          //  The args array, unpacked
-    zhive_pack_t *reply;            //  Reply buffer, made on first use
-    void *data;                     //  An async handler's own state
-    bool in_handler;                //  True while its handler call is on the stack
-    bool completed;                 //  zhive_job_complete called inside the handler
-    bool failed;                    //  zhive_job_fail called
-    char type [ZHIVE_NAME_MAX + 1]; //  Error type given to zhive_job_fail
-    char *message;                  //  Error message given to zhive_job_fail
-    zhive_job_t *prev;              //  Previous job in flight
-    zhive_job_t *next;              //  Next job in flight
+    zhive_worker_t *worker;            //  Worker running the job
+    s_handler_t *handler;              //  Handler called for it (the worker owns it)
+    uint64_t ticket;                   //  Broker's ticket, echoed in the answer
+    zmq_msg_t frame;                   //  Args bytes; the unpacked args point into them
+    msgpack_unpacked args;             //  The args array, unpacked
+    zhive_pack_t *reply;               //  Reply buffer, made on first use
+    void *data;                        //  An async handler's own state
+    bool in_handler;                   //  True while its handler call is on the stack
+    bool completed;                    //  zhive_job_complete called inside the handler
+    bool failed;                       //  zhive_job_fail called
+    char type [ZHIVE_NAME_MAX + 1];    //  Error type given to zhive_job_fail
+    char *message;                     //  Error message given to zhive_job_fail
+    zhive_job_t *prev;                 //  Previous job in flight
+    zhive_job_t *next;                 //  Next job in flight
 };
 
 struct _zhive_worker_t {
-    zloop_t *loop;                  //  The one event loop
-    zsock_t *dealer;                //  DEALER to the broker's worker endpoint
-    zsock_t *monitor;               //  PAIR receiving the dealer's connection events
-    zhive_proto_t *in;              //  Last message from the broker
-    zhive_proto_t *out;             //  Message being sent
-    s_handler_t **handlers;         //  Registered handlers, in registration order
-    size_t handlers_count;          //  How many
-    zhashx_t *lookup;               //  Function name -> handler (not owning)
-    zlistx_t *plugins;              //  dlopen handles, closed on destroy
-    char name [ZHIVE_NAME_MAX + 1]; //  Name reported to the broker
-    char host [ZHIVE_NAME_MAX + 1]; //  Host name reported to the broker
-    uint32_t concurrency;           //  Most jobs at once: the credit READY grants
-    bool verbose;                   //  Log what happens to stderr
-    zhive_job_t *jobs;              //  Jobs in flight (head of the list)
-    size_t in_flight;               //  Length of that list
-    uint64_t done;                  //  Tasks answered with DONE or FAILED
-    bool started;                   //  zhive_worker_run was called
-    bool running;                   //  Inside zhive_worker_run
-    bool stopping;                  //  zhive_worker_stop was called
-    bool failed;                    //  run must return -1 (BYE from broker, ...)
-    int stop_timer;                 //  Timer that ends the loop after a stop, or 0
-    bool disconnected;              //  The connection to the broker was lost
+    zloop_t *loop;                     //  The one event loop
+    zsock_t *dealer;                   //  DEALER to the broker's worker endpoint
+    zsock_t *monitor;                  //  PAIR receiving the dealer's connection events
+    zhive_proto_t *in;                 //  Last message from the broker
+    zhive_proto_t *out;                //  Message being sent
+    s_handler_t **handlers;            //  Registered handlers, in registration order
+    size_t handlers_count;             //  How many
+    zhashx_t *lookup;                  //  Function name -> handler (not owning)
+    zlistx_t *plugins;                 //  dlopen handles, closed on destroy
+    char name [ZHIVE_NAME_MAX + 1];    //  Name reported to the broker
+    char host [ZHIVE_NAME_MAX + 1];    //  Host name reported to the broker
+    uint32_t concurrency;              //  Most jobs at once: the credit READY grants
+    bool verbose;                      //  Log what happens to stderr
+    zhive_job_t *jobs;                 //  Jobs in flight (head of the list)
+    size_t in_flight;                  //  Length of that list
+    uint64_t done;                     //  Tasks answered with DONE or FAILED
+    bool started;                      //  zhive_worker_run was called
+    bool running;                      //  Inside zhive_worker_run
+    bool stopping;                     //  zhive_worker_stop was called
+    bool failed;                       //  run must return -1 (BYE from broker, ...)
+    int stop_timer;                    //  Timer that ends the loop after a stop, or 0
+    bool disconnected;                 //  The connection to the broker was lost
 };
 
 //  ---------------------------------------------------------------------
 //  Logging: errors always, the rest when verbose
 
-static void
-s_log (zhive_worker_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_log (zhive_worker_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_log (zhive_worker_t *self, const char *format, ...)
@@ -100,8 +100,8 @@ s_log (zhive_worker_t *self, const char *format, ...)
     va_end (args);
 }
 
-static void
-s_error (zhive_worker_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_error (zhive_worker_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_error (zhive_worker_t *self, const char *format, ...)
@@ -172,9 +172,8 @@ s_send_failed (zhive_worker_t *self, uint64_t ticket, const char *type, const ch
 }
 
 //  Answers a task that never became a job, with a printf-style message
-static void
-s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *format, ...)
-    __attribute__ ((format (printf, 4, 5)));
+static void s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *format,
+                      ...) __attribute__ ((format (printf, 4, 5)));
 
 static void
 s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *format, ...)
@@ -183,7 +182,7 @@ s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *f
     va_start (args, format);
     char *message = zsys_vprintf (format, args);
     va_end (args);
-    s_send_failed (self, ticket, type, message? message: type);
+    s_send_failed (self, ticket, type, message ? message : type);
     zstr_free (&message);
 }
 
@@ -242,7 +241,7 @@ s_job_reply_size (zhive_job_t *job)
         return 0;
     size_t size = zhive_pack_size (job->reply);
     ssize_t value = zhive_msgpack_skip (zhive_pack_data (job->reply), size);
-    return value == (ssize_t) size? value: -1;
+    return value == (ssize_t) size ? value : -1;
 }
 
 //  Sends the job's answer and frees it: FAILED if it failed, else DONE
@@ -269,8 +268,8 @@ s_job_finish (zhive_job_t *job)
             zhive_proto_t *out = self->out;
             out->command = ZHIVE_DONE;
             out->id = job->ticket;
-            if (zhive_proto_set_payload (out, size? zhive_pack_data (job->reply): &nil,
-                                         size? (size_t) size: 1))
+            if (zhive_proto_set_payload (out, size ? zhive_pack_data (job->reply) : &nil,
+                                         size ? (size_t) size : 1))
                 s_error (self, "out of memory answering ticket %" PRIu64, job->ticket);
             else {
                 s_log (self, "DONE ticket %" PRIu64 " (%s, %zd bytes)", job->ticket, function,
@@ -288,7 +287,7 @@ static void
 s_job_set_failed (zhive_job_t *job, const char *type, char *message)
 {
     job->failed = true;
-    zhive_proto_set_name (job->type, type && *type? type: ZHIVE_ERR_HANDLER);
+    zhive_proto_set_name (job->type, type && *type ? type : ZHIVE_ERR_HANDLER);
     free (job->message);
     job->message = message;
 }
@@ -300,18 +299,18 @@ s_job_start (zhive_job_t *job)
 {
     const char *data = (const char *) zmq_msg_data (&job->frame);
     size_t size = zmq_msg_size (&job->frame);
-    uint8_t tag = size? (uint8_t) data [0]: 0;
+    uint8_t tag = size ? (uint8_t) data [0] : 0;
     bool is_array = (tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd;
     size_t offset = 0;
     if (!is_array || zhive_msgpack_skip (data, size) != (ssize_t) size) {
-        s_job_set_failed (job, ZHIVE_ERR_MALFORMED,
-                          zsys_sprintf ("arguments of '%s' are not one valid msgpack array",
-                                        job->handler->name));
+        s_job_set_failed (
+            job, ZHIVE_ERR_MALFORMED,
+            zsys_sprintf ("arguments of '%s' are not one valid msgpack array", job->handler->name));
         s_job_finish (job);
         return;
     }
-    if (msgpack_unpack_next (&job->args, data, size, &offset) != MSGPACK_UNPACK_SUCCESS
-        || job->args.data.type != MSGPACK_OBJECT_ARRAY) {
+    if (msgpack_unpack_next (&job->args, data, size, &offset) != MSGPACK_UNPACK_SUCCESS ||
+        job->args.data.type != MSGPACK_OBJECT_ARRAY) {
         s_job_set_failed (job, ZHIVE_ERR_MALFORMED,
                           zsys_sprintf ("arguments of '%s' cannot be unpacked (nested too "
                                         "deeply?)",
@@ -369,20 +368,16 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     int rc = zhive_proto_recv (in, sock, ZMQ_DONTWAIT);
     if (rc == -2)
         s_error (self, "dropped a malformed message from the broker: %s", in->error);
-    else
-    if (rc == 0) {
+    else if (rc == 0) {
         switch (in->command) {
-            case ZHIVE_TASK:
-                s_on_task (self);
-                break;
+            case ZHIVE_TASK: s_on_task (self); break;
             case ZHIVE_PING:
                 self->out->command = ZHIVE_PONG;
                 s_send (self);
                 break;
-            case ZHIVE_PONG:
-                break;
+            case ZHIVE_PONG: break;
             case ZHIVE_BYE:
-                s_error (self, "the broker said BYE: %s", in->message? in->message: "");
+                s_error (self, "the broker said BYE: %s", in->message ? in->message : "");
                 self->failed = true;
                 return -1;
             default:
@@ -391,7 +386,7 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
                 break;
         }
     }
-    return self->stopping? -1: 0;
+    return self->stopping ? -1 : 0;
 }
 
 //  Connection events of the dealer: READY again after a reconnect
@@ -411,15 +406,14 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
             s_log (self, "lost the broker; reconnecting");
             self->disconnected = true;
         }
-        else
-        if (event == ZMQ_EVENT_CONNECTED && self->disconnected) {
+        else if (event == ZMQ_EVENT_CONNECTED && self->disconnected) {
             s_log (self, "reconnected to the broker");
             self->disconnected = false;
             s_send_ready (self);
         }
     }
     zmsg_destroy (&msg);
-    return self->stopping? -1: 0;
+    return self->stopping ? -1 : 0;
 }
 
 static int
@@ -458,13 +452,14 @@ zhive_worker_new (const char *endpoint)
     self->lookup = zhashx_new ();
     self->plugins = zlistx_new ();
     self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->loop || !self->in || !self->out || !self->lookup || !self->plugins
-        || !self->dealer) {
+    if (!self->loop || !self->in || !self->out || !self->lookup || !self->plugins ||
+        !self->dealer) {
         zhive_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
     }
     zsock_set_sndhwm (self->dealer, S_SNDHWM);
+    zsock_set_maxmsgsize (self->dealer, ZHIVE_MESSAGE_SIZE_MAX);
     zsock_set_sndtimeo (self->dealer, 0);
     zsock_set_linger (self->dealer, S_LINGER_MS);
     //  libzmq answers these itself; a dead broker host then shows up as a
@@ -479,11 +474,9 @@ zhive_worker_new (const char *endpoint)
     if (uuid)
         snprintf (monitor, sizeof monitor, "inproc://zhive-worker-monitor-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
-    if (*monitor
-        && zmq_socket_monitor (zsock_resolve (self->dealer), monitor,
-                               ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED)
-               == 0)
-        self->monitor = zsock_new_pair (monitor);   //  connects: '>' is the default
+    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor,
+                                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair (monitor);    //  connects: '>' is the default
     if (!self->monitor) {
         zhive_worker_destroy (&self);
         errno = ENOMEM;
@@ -561,8 +554,8 @@ int
 zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler_fn *handler,
                        void *state, int flags)
 {
-    if (!function || !*function || strlen (function) > ZHIVE_NAME_MAX || !handler
-        || (flags != ZHIVE_SYNC && flags != ZHIVE_ASYNC)) {
+    if (!function || !*function || strlen (function) > ZHIVE_NAME_MAX || !handler ||
+        (flags != ZHIVE_SYNC && flags != ZHIVE_ASYNC)) {
         errno = EINVAL;
         return -1;
     }
@@ -574,8 +567,8 @@ zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler
         errno = E2BIG;
         return -1;
     }
-    s_handler_t **grown = (s_handler_t **) realloc (
-        self->handlers, (self->handlers_count + 1) * sizeof (s_handler_t *));
+    s_handler_t **grown = (s_handler_t **) realloc (self->handlers, (self->handlers_count + 1) *
+                                                                        sizeof (s_handler_t *));
     if (!grown)
         return -1;
     self->handlers = grown;
@@ -606,7 +599,7 @@ zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
     void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror ();
-        fprintf (stderr, "zhive-worker: cannot load %s: %s\n", path, why? why: "unknown error");
+        fprintf (stderr, "zhive-worker: cannot load %s: %s\n", path, why ? why : "unknown error");
         errno = ENOENT;
         return -1;
     }
@@ -625,7 +618,7 @@ zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
         errno = ENOMEM;
         return -1;
     }
-    if (init (self, args? args: "") != 0) {
+    if (init (self, args ? args : "") != 0) {
         fprintf (stderr, "zhive-worker: plugin %s refused to initialise\n", path);
         errno = EINVAL;
         return -1;
@@ -647,8 +640,8 @@ zhive_worker_run (zhive_worker_t *self)
         errno = EINVAL;
         return -1;
     }
-    if (zloop_reader (self->loop, self->dealer, s_on_broker, self)
-        || zloop_reader (self->loop, self->monitor, s_on_monitor, self)) {
+    if (zloop_reader (self->loop, self->dealer, s_on_broker, self) ||
+        zloop_reader (self->loop, self->monitor, s_on_monitor, self)) {
         s_error (self, "cannot watch the broker socket");
         return -1;
     }
@@ -687,7 +680,7 @@ zhive_worker_stop (zhive_worker_t *self)
     //  async job's timer, an embedder's socket)
     if (self->running && !self->stop_timer) {
         int timer = zloop_timer (self->loop, 0, 1, s_on_stop_timer, self);
-        self->stop_timer = timer > 0? timer: 0;
+        self->stop_timer = timer > 0 ? timer : 0;
     }
 }
 
@@ -767,9 +760,9 @@ zhive_job_data (const zhive_job_t *self)
 int
 zhive_job_complete (zhive_job_t *self)
 {
-    int rc = s_job_reply_size (self) < 0? -1: 0;
+    int rc = s_job_reply_size (self) < 0 ? -1 : 0;
     if (self->in_handler)
-        self->completed = true;     //  Answered when the handler returns
+        self->completed = true;    //  Answered when the handler returns
     else
         s_job_finish (self);
     return rc;
