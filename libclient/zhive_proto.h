@@ -26,9 +26,8 @@ extern "C" {
 #define ZHIVE_MESSAGE_MAX   65535    //  error message bytes
 #define ZHIVE_FUNCTIONS_MAX 1024     //  functions one worker may offer
 #define ZHIVE_HEADER_MAX    (512 * 1024)
-#define ZHIVE_MESSAGE_SIZE_MAX                                                                     \
-    (256LL * 1024 * 1024)    //  Largest frame any zhive                                           \
-                             //  socket accepts (ZMQ_MAXMSGSIZE)
+//  Largest frame any zhive socket accepts (ZMQ_MAXMSGSIZE)
+#define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)
 
 //  Commands. C: client, B: broker, W: worker.
 #define ZHIVE_PING         0x01    //  C->B, B<->W  []
