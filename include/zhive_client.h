@@ -33,15 +33,22 @@ typedef struct _zhive_client_t zhive_client_t;
 typedef struct _zhive_task_t zhive_task_t;
 typedef struct _zhive_map_t zhive_map_t;
 
+//  zhive_opts_t.retries value for "never redispatch this task"
+#define ZHIVE_NO_RETRIES (-1)
+
 //  Options for one call. Zero-initialise and set what you need:
 //      zhive_opts_t opts = { .timeout_ms = 5000 };
 //  A NULL opts pointer means all defaults.
 typedef struct {
-    int timeout_ms;    //  Deadline per task, from submission; 0 = the
-                       //  client's default (zhive_client_set_timeout)
-    int window;        //  map: most tasks in flight at once; 0 = 1000
-    bool unordered;    //  map: zhive_map_next returns results as they
-                       //  complete instead of in input order
+    int timeout_ms;       //  Deadline per task, from submission; 0 = the
+                          //  client's default (zhive_client_set_timeout)
+    int window;           //  map: most tasks in flight at once; 0 = 1000
+    bool unordered;       //  map: zhive_map_next returns results as they
+                          //  complete instead of in input order
+    int retries;          //  Redispatches after losing a worker: 0 = the
+                          //  broker's default (3), ZHIVE_NO_RETRIES = none
+    bool wait_if_full;    //  On QueueFull, resend after a backoff until the
+                          //  deadline, instead of failing at once
 } zhive_opts_t;
 
 //  ---------------------------------------------------------------------
@@ -57,6 +64,20 @@ void zhive_client_destroy (zhive_client_t **self_p);
 //  Set the default task deadline in ms used when opts.timeout_ms is 0.
 //  The initial default is -1: no deadline.
 void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
+
+//  Heartbeat interval in ms and liveness (silent intervals before the
+//  broker counts as gone), defaults 1000 and 3. They apply from the next
+//  connection on. The connection runs ZMTP heartbeats; when the broker is
+//  lost the client reconnects by itself (1 s doubling to 32 s) and resends
+//  every task it has no answer for, so a reconnect loses nothing.
+void zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness);
+
+//  Answers the client dropped because their task already had one (a
+//  duplicate), or was cancelled, timed out or destroyed before it came.
+uint64_t zhive_client_dropped (zhive_client_t *self);
+
+//  How many times the client has reconnected to the broker.
+uint64_t zhive_client_reconnects (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------
 //  Run one task and wait for its result. args must hold one msgpack array
@@ -84,11 +105,16 @@ bool zhive_task_done (zhive_task_t *self);
 //  task has not finished.
 zhive_result_t *zhive_task_take (zhive_task_t *self);
 
+//  Cancel the task: if it has no result yet, its result becomes a
+//  Cancelled error at once and the broker is told to drop it (or to cancel
+//  it on its worker). Returns 0, or -1 if it had already finished.
+int zhive_task_cancel (zhive_task_t *self);
+
 //  The task's id, unique within its client.
 uint64_t zhive_task_id (const zhive_task_t *self);
 
-//  Forget a task; if it is still running its result will be dropped when it
-//  arrives. Safe with *self_p NULL.
+//  Forget a task; if it has no result yet it is cancelled as by
+//  zhive_task_cancel. Safe with *self_p NULL.
 void zhive_task_destroy (zhive_task_t **self_p);
 
 //  Wait up to timeout_ms for any submitted task to finish and return it
@@ -138,7 +164,8 @@ size_t zhive_map_size (const zhive_map_t *self);
 //  Number of results returned so far by zhive_map_next.
 size_t zhive_map_returned (const zhive_map_t *self);
 
-//  Destroy the map; results still to come are dropped. Safe with NULL.
+//  Destroy the map; tasks still running are cancelled and their results
+//  dropped. Safe with NULL.
 void zhive_map_destroy (zhive_map_t **self_p);
 
 //  ---------------------------------------------------------------------

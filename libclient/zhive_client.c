@@ -18,12 +18,19 @@
 
 #define S_GRACE_MS       1000    //  Backstop after a task's deadline
 #define S_WINDOW_DEFAULT 1000    //  Tasks a map keeps in flight
+#define S_BACKOFF_MS     50      //  First wait before resending after QueueFull
+#define S_BACKOFF_MAX    1000    //  Longest wait before resending after QueueFull
 
 //  States of a map item
 #define S_UNSENT   0
 #define S_SENT     1
 #define S_ARRIVED  2
 #define S_RETURNED 3
+
+typedef struct {
+    uint64_t id;    //  Task id to resend
+    int64_t at;     //  When, ms clock
+} s_resend_t;
 
 struct _zhive_task_t {
     zhive_client_t *client;                //  Client that submitted it
@@ -32,6 +39,11 @@ struct _zhive_task_t {
     int64_t timeout_ms;                    //  The task's deadline as asked, -1 none
     char function [ZHIVE_NAME_MAX + 1];    //  For error messages
     zhive_result_t *result;                //  Result once it arrived
+    char *args;                            //  Args bytes, kept for resends
+    size_t args_size;                      //  Their size
+    int64_t retries;                       //  SUBMIT retries field (-1 default)
+    bool wait_if_full;                     //  Resend after QueueFull
+    int backoff_ms;                        //  Next wait after QueueFull
     bool taken;                            //  Result handed out by zhive_task_take
     bool in_done_list;                     //  Waiting to be returned by wait_any
     zhive_task_t *done_prev;               //  Done list links
@@ -45,6 +57,8 @@ struct _zhive_map_t {
     bool unordered;                        //  Return in completion order
     int64_t timeout_ms;                    //  Deadline per task, -1 none
     size_t window;                         //  Most items in flight
+    int64_t retries;                       //  SUBMIT retries field (-1 default)
+    bool wait_if_full;                     //  Resend items after QueueFull
     char *items;                           //  Copy of the caller's items
     size_t *offsets;                       //  Item i is items [offsets [i] .. offsets [i+1])
     size_t count;                          //  Number of items
@@ -73,10 +87,20 @@ struct _zhive_client_t {
     zhive_idmap_t *pending;     //  id -> zhive_task_t, submitted tasks
     zhive_task_t *done_head;    //  Finished tasks not yet given by wait_any
     zhive_task_t *done_tail;
-    zhive_map_t *maps;         //  Open maps
-    bool ponged;               //  A PONG arrived since the last PING
-    uint64_t status_id;        //  Id of the STATUS being waited for
-    zhive_result_t *status;    //  Its reply once it arrived
+    zhive_map_t *maps;          //  Open maps
+    zsock_t *monitor;           //  Connection events of sock (PAIR)
+    bool connected_once;        //  A first connection was made
+    bool disconnected;          //  The connection is down right now
+    uint64_t reconnects;        //  Reconnections so far
+    uint64_t dropped;           //  Answers for tasks that had one already
+    int heartbeat_ms;           //  ZMTP heartbeat interval
+    int liveness;               //  Intervals of silence before the broker is gone
+    s_resend_t *resends;        //  Tasks to resend after QueueFull
+    size_t resends_count;       //  Entries used
+    size_t resends_capacity;    //  Entries allocated
+    bool ponged;                //  A PONG arrived since the last PING
+    uint64_t status_id;         //  Id of the STATUS being waited for
+    zhive_result_t *status;     //  Its reply once it arrived
 };
 
 //  ---------------------------------------------------------------------
@@ -112,7 +136,7 @@ s_timeout_result (const char *function, int64_t timeout_ms)
 //  one-element array header a map item needs)
 static int
 s_send_submit (zhive_client_t *self, uint64_t id, const char *function, int64_t timeout_ms,
-               const char *args, size_t size, int prefix)
+               int64_t retries, const char *args, size_t size, int prefix)
 {
     zhive_proto_t *msg = self->msg;
     msg->routing_size = 0;
@@ -120,7 +144,7 @@ s_send_submit (zhive_client_t *self, uint64_t id, const char *function, int64_t 
     msg->id = id;
     zhive_proto_set_name (msg->function, function);
     msg->timeout_ms = timeout_ms;
-    msg->retries = -1;
+    msg->retries = retries;
     zmq_msg_close (&msg->payload);
     size_t extra = prefix >= 0 ? 1 : 0;
     if (zmq_msg_init_size (&msg->payload, size + extra)) {
@@ -133,6 +157,36 @@ s_send_submit (zhive_client_t *self, uint64_t id, const char *function, int64_t 
     memcpy (data + extra, args, size);
     msg->has_payload = true;
     return zhive_proto_send (msg, self->sock);
+}
+
+static void
+s_send_cancel (zhive_client_t *self, uint64_t id)
+{
+    self->msg->routing_size = 0;
+    self->msg->command = ZHIVE_CANCEL;
+    self->msg->id = id;
+    zhive_proto_send (self->msg, self->sock);
+}
+
+//  The SUBMIT retries field for opts.retries (0 = broker default = -1 on
+//  the wire; ZHIVE_NO_RETRIES = 0 on the wire)
+static int64_t
+s_wire_retries (const zhive_opts_t *opts)
+{
+    if (!opts || opts->retries == 0)
+        return -1;
+    return opts->retries < 0 ? 0 : opts->retries;
+}
+
+//  Time a task still has until its deadline, for a (re)send: the deadline
+//  counts from the first submission, not from a resend
+static int64_t
+s_time_left (int64_t deadline)
+{
+    if (deadline == 0)
+        return -1;
+    int64_t left = deadline - S_GRACE_MS - zhive_clock_ms ();
+    return left > 1 ? left : 1;
 }
 
 //  True if data[0..size) is exactly one msgpack array
@@ -221,8 +275,144 @@ s_deliver (zhive_client_t *self, uint64_t id, zhive_result_t *result)
             break;
         }
     }
+    self->dropped++;
     zhive_result_destroy (&result);
     return 0;
+}
+
+//  Sends (again) the SUBMIT of an unanswered task or map item; does nothing
+//  for an id that has its answer or is unknown
+static void
+s_resend (zhive_client_t *self, uint64_t id)
+{
+    zhive_task_t *task = (zhive_task_t *) zhive_idmap_lookup (self->pending, id);
+    if (task) {
+        s_send_submit (self, id, task->function, s_time_left (task->deadline), task->retries,
+                       task->args, task->args_size, -1);
+        return;
+    }
+    for (zhive_map_t *map = self->maps; map; map = map->next) {
+        if (id >= map->base_id && id - map->base_id < map->count) {
+            size_t index = (size_t) (id - map->base_id);
+            if (map->state [index] == S_SENT) {
+                size_t begin = map->offsets [index];
+                int64_t left = map->timeout_ms < 0 ? -1 : s_time_left (map->deadlines [index]);
+                s_send_submit (self, id, map->function, left, map->retries, map->items + begin,
+                               map->offsets [index + 1] - begin, map->star ? -1 : 0x91);
+            }
+            return;
+        }
+    }
+}
+
+//  Remembers to resend id after delay_ms (after a QueueFull)
+static void
+s_resend_later (zhive_client_t *self, uint64_t id, int delay_ms)
+{
+    if (self->resends_count == self->resends_capacity) {
+        size_t capacity = self->resends_capacity ? self->resends_capacity * 2 : 64;
+        s_resend_t *grown = (s_resend_t *) realloc (self->resends, capacity * sizeof (s_resend_t));
+        if (!grown)
+            return;    //  Out of memory: the task's deadline still ends it
+        self->resends = grown;
+        self->resends_capacity = capacity;
+    }
+    self->resends [self->resends_count].id = id;
+    self->resends [self->resends_count].at = zhive_clock_ms () + delay_ms;
+    self->resends_count++;
+}
+
+//  Resends what is due; returns ms until the next one is due, -1 if none
+static int64_t
+s_run_resends (zhive_client_t *self)
+{
+    int64_t now = zhive_clock_ms ();
+    int64_t next = -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < self->resends_count; i++) {
+        s_resend_t entry = self->resends [i];
+        if (entry.at <= now)
+            s_resend (self, entry.id);
+        else {
+            self->resends [kept++] = entry;
+            if (next < 0 || entry.at - now < next)
+                next = entry.at - now;
+        }
+    }
+    self->resends_count = kept;
+    return next;
+}
+
+//  Handles a QueueFull for a task or map item that asked to wait: resend it
+//  later. Returns true if it was taken care of that way.
+static bool
+s_wait_if_full (zhive_client_t *self, uint64_t id)
+{
+    zhive_task_t *task = (zhive_task_t *) zhive_idmap_lookup (self->pending, id);
+    if (task && task->wait_if_full) {
+        s_resend_later (self, id, task->backoff_ms);
+        task->backoff_ms =
+            task->backoff_ms * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX : task->backoff_ms * 2;
+        return true;
+    }
+    for (zhive_map_t *map = self->maps; map; map = map->next)
+        if (id >= map->base_id && id - map->base_id < map->count) {
+            if (!map->wait_if_full)
+                return false;
+            //  A map keeps a window in flight: the broker is full of it and
+            //  others, so wait a fixed slice between tries
+            s_resend_later (self, id, S_BACKOFF_MAX / 4);
+            return true;
+        }
+    return false;
+}
+
+static void
+s_collect_id (uint64_t key, void *value, void *arg)
+{
+    (void) value;
+    zhive_client_t *self = (zhive_client_t *) arg;
+    s_resend_later (self, key, 0);
+}
+
+//  After a reconnect: resend every unanswered task (the broker ignores the
+//  ones it still holds and answers finished ones from what it kept)
+static void
+s_resend_all (zhive_client_t *self)
+{
+    zhive_idmap_each (self->pending, s_collect_id, self);
+    for (zhive_map_t *map = self->maps; map; map = map->next)
+        for (size_t index = map->oldest; index < map->next_send; index++)
+            if (map->state [index] == S_SENT)
+                s_resend_later (self, map->base_id + index, 0);
+    s_run_resends (self);
+}
+
+//  Reads the socket monitor: counts reconnects and resends after one
+static void
+s_read_monitor (zhive_client_t *self)
+{
+    void *handle = zsock_resolve (self->monitor);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) >= 0) {
+        uint16_t event = 0;
+        if (zmq_msg_size (&frame) >= 2)
+            memcpy (&event, zmq_msg_data (&frame), 2);
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) >= 0)
+            ;    //  The endpoint frame
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            self->disconnected = true;
+        else if (event == ZMQ_EVENT_CONNECTED) {
+            if (self->connected_once) {
+                self->reconnects++;
+                s_resend_all (self);
+            }
+            self->connected_once = true;
+            self->disconnected = false;
+        }
+    }
+    zmq_msg_close (&frame);
 }
 
 //  Handles one message already read into self->msg. Returns 1 if a task or
@@ -244,6 +434,8 @@ s_handle (zhive_client_t *self)
                 zsys_warning ("zhive: broker reports %s: %s", msg->type, msg->message);
                 return 0;
             }
+            if (streq (msg->type, ZHIVE_ERR_QUEUE_FULL) && s_wait_if_full (self, msg->id))
+                return 0;
             return s_deliver (self, msg->id,
                               zhive_result_new_error (msg->type, msg->message, msg->worker));
         case ZHIVE_STATUS_REPLY:
@@ -261,14 +453,21 @@ s_handle (zhive_client_t *self)
 static int
 s_pump (zhive_client_t *self, int64_t timeout_ms)
 {
-    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
-    if (timeout_ms != 0) {
-        int rc = zmq_poll (&item, 1, timeout_ms < 0 ? -1 : (long) timeout_ms);
-        if (rc < 0)
-            return errno == EINTR ? -1 : 0;
-        if (rc == 0)
-            return 0;
-    }
+    zmq_pollitem_t items [] = { { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 },
+                                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 } };
+    //  Resends due before the caller's timeout shorten the wait
+    int64_t resend_in = self->resends_count ? s_run_resends (self) : -1;
+    if (resend_in >= 0 && (timeout_ms < 0 || resend_in < timeout_ms))
+        timeout_ms = resend_in;
+    int rc = zmq_poll (items, 2, timeout_ms < 0 ? -1 : (long) timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? -1 : 0;
+    if (items [1].revents & ZMQ_POLLIN)
+        s_read_monitor (self);
+    if (self->resends_count)
+        s_run_resends (self);
+    if (!(items [0].revents & ZMQ_POLLIN))
+        return 0;
     int finished = 0;
     //  Bounded, so one busy socket cannot starve the caller
     for (int count = 0; count < 10000; count++) {
@@ -313,11 +512,14 @@ zhive_client_new (const char *endpoint, int timeout_ms)
         return NULL;
     self->timeout_ms = -1;
     self->next_id = 1;
+    self->heartbeat_ms = 1000;
+    self->liveness = 3;
     self->endpoint = strdup (endpoint);
     self->msg = zhive_proto_new ();
     self->pending = zhive_idmap_new ();
     self->sock = zsock_new (ZMQ_DEALER);
-    if (!self->endpoint || !self->msg || !self->pending || !self->sock) {
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->endpoint || !self->msg || !self->pending || !self->sock || !self->monitor) {
         zhive_client_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -326,6 +528,27 @@ zhive_client_new (const char *endpoint, int timeout_ms)
     zsock_set_rcvhwm (self->sock, 0);
     zsock_set_linger (self->sock, 200);
     zsock_set_maxmsgsize (self->sock, ZHIVE_MESSAGE_SIZE_MAX);
+    //  One routing id for the client's life: after a reconnect the broker
+    //  still knows whose tasks these are (its socket has ROUTER_HANDOVER)
+    zuuid_t *uuid = zuuid_new ();
+    uint8_t routing [17] = { 'C' };
+    memcpy (routing + 1, zuuid_data (uuid), 16);
+    zmq_setsockopt (zsock_resolve (self->sock), ZMQ_ROUTING_ID, routing, sizeof routing);
+    //  Connection events tell the client when to resend after a reconnect
+    char monitor_endpoint [80];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://zhive-client-monitor-%s",
+              zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    if (zmq_socket_monitor (zsock_resolve (self->sock), monitor_endpoint,
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) ||
+        zsock_connect (self->monitor, "%s", monitor_endpoint)) {
+        zhive_client_destroy (&self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    zsock_set_reconnect_ivl (self->sock, 1000);
+    zsock_set_reconnect_ivl_max (self->sock, 32000);
+    zhive_client_set_heartbeat (self, self->heartbeat_ms, self->liveness);
     if (zsock_connect (self->sock, "%s", endpoint)) {
         zhive_client_destroy (&self);
         errno = EINVAL;
@@ -357,6 +580,7 @@ s_free_task (uint64_t key, void *value, void *arg)
     (void) arg;
     zhive_task_t *task = (zhive_task_t *) value;
     zhive_result_destroy (&task->result);
+    free (task->args);
     free (task);
 }
 
@@ -381,11 +605,38 @@ zhive_client_destroy (zhive_client_t **self_p)
         s_free_task (0, task, NULL);
     }
     zhive_result_destroy (&self->status);
+    if (self->sock && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->sock);
+    free (self->resends);
     zhive_proto_destroy (&self->msg);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
+}
+
+void
+zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness)
+{
+    self->heartbeat_ms = interval_ms > 0 ? interval_ms : 1000;
+    self->liveness = liveness > 0 ? liveness : 3;
+    zsock_set_heartbeat_ivl (self->sock, self->heartbeat_ms);
+    zsock_set_heartbeat_timeout (self->sock, self->heartbeat_ms * self->liveness);
+    zsock_set_heartbeat_ttl (self->sock, self->heartbeat_ms * self->liveness);
+}
+
+uint64_t
+zhive_client_dropped (zhive_client_t *self)
+{
+    return self->dropped;
+}
+
+uint64_t
+zhive_client_reconnects (zhive_client_t *self)
+{
+    s_pump (self, 0);
+    return self->reconnects;
 }
 
 void
@@ -435,13 +686,20 @@ zhive_client_submit (zhive_client_t *self, const char *function, const zhive_pac
     int64_t timeout_ms = s_effective_timeout (self, opts);
     task->deadline = s_deadline (timeout_ms);
     task->timeout_ms = timeout_ms;
+    task->retries = s_wire_retries (opts);
+    task->wait_if_full = opts && opts->wait_if_full;
+    task->backoff_ms = S_BACKOFF_MS;
     zhive_proto_set_name (task->function, function);
-    if (zhive_idmap_insert (self->pending, task->id, task)) {
+    task->args = (char *) malloc (size);
+    if (!task->args || zhive_idmap_insert (self->pending, task->id, task)) {
+        free (task->args);
         free (task);
         errno = ENOMEM;
         return NULL;
     }
-    if (s_send_submit (self, task->id, function, timeout_ms, data, size, -1)) {
+    memcpy (task->args, data, size);
+    task->args_size = size;
+    if (s_send_submit (self, task->id, function, timeout_ms, task->retries, data, size, -1)) {
         char text [256];
         snprintf (text, sizeof text, "could not send to the broker: %s", strerror (errno));
         s_task_finish (self, task, zhive_result_new_error (ZHIVE_ERR_NO_BROKER, text, ""));
@@ -503,6 +761,17 @@ zhive_task_take (zhive_task_t *self)
     return result;
 }
 
+int
+zhive_task_cancel (zhive_task_t *self)
+{
+    if (self->result || self->taken)
+        return -1;
+    s_send_cancel (self->client, self->id);
+    s_task_finish (self->client, self,
+                   zhive_result_new_error (ZHIVE_ERR_CANCELLED, "cancelled by the client", ""));
+    return 0;
+}
+
 uint64_t
 zhive_task_id (const zhive_task_t *self)
 {
@@ -515,9 +784,12 @@ zhive_task_destroy (zhive_task_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhive_task_t *self = *self_p;
-    zhive_idmap_remove (self->client->pending, self->id);
+    //  Still unanswered: nobody wants it now, so the broker need not run it
+    if (zhive_idmap_remove (self->client->pending, self->id))
+        s_send_cancel (self->client, self->id);
     s_done_unlink (self->client, self);
     zhive_result_destroy (&self->result);
+    free (self->args);
     free (self);
     *self_p = NULL;
 }
@@ -605,7 +877,7 @@ s_map_send_more (zhive_map_t *self)
         self->state [index] = S_SENT;
         self->in_flight++;
         if (s_send_submit (client, self->base_id + index, self->function, self->timeout_ms,
-                           self->items + begin, size, self->star ? -1 : 0x91)) {
+                           self->retries, self->items + begin, size, self->star ? -1 : 0x91)) {
             char text [256];
             snprintf (text, sizeof text, "could not send to the broker: %s", strerror (errno));
             s_map_finish (self, index, zhive_result_new_error (ZHIVE_ERR_NO_BROKER, text, ""));
@@ -642,6 +914,8 @@ s_map_new (zhive_client_t *client, const char *function, const zhive_pack_t *ite
     self->unordered = opts && opts->unordered;
     self->timeout_ms = s_effective_timeout (client, opts);
     self->window = opts && opts->window > 0 ? (size_t) opts->window : S_WINDOW_DEFAULT;
+    self->retries = s_wire_retries (opts);
+    self->wait_if_full = opts && opts->wait_if_full;
     self->count = count;
     self->items = (char *) malloc (size ? size : 1);
     self->offsets = (size_t *) malloc ((count + 1) * sizeof (size_t));
@@ -694,13 +968,11 @@ zhive_client_starmap (zhive_client_t *self, const char *function, const zhive_pa
 static void
 s_map_check_deadlines (zhive_map_t *self)
 {
-    if (self->timeout_ms < 0)
-        return;
     int64_t now = zhive_clock_ms ();
     while (self->oldest < self->next_send) {
         size_t index = self->oldest;
         if (self->state [index] == S_SENT) {
-            if (now < self->deadlines [index])
+            if (self->timeout_ms < 0 || now < self->deadlines [index])
                 break;
             s_map_finish (self, index, s_timeout_result (self->function, self->timeout_ms));
         }
@@ -786,6 +1058,10 @@ zhive_map_destroy (zhive_map_t **self_p)
         client->maps = self->next;
     if (self->next)
         self->next->prev = self->prev;
+    if (self->state)
+        for (size_t index = self->oldest; index < self->next_send; index++)
+            if (self->state [index] == S_SENT)
+                s_send_cancel (client, self->base_id + index);
     if (self->results)
         for (size_t i = 0; i < self->count; i++)
             zhive_result_destroy (&self->results [i]);

@@ -53,6 +53,9 @@ typedef struct {
     zlistx_t *loads;       //  --load values, as given (char *, owned)
     int concurrency;       //  Tasks at once per local worker; 0 = default
     int window;            //  map: most tasks in flight; 0 = library default
+    int task_timeout;      //  --task-timeout: task deadline only; 0 = --timeout's
+    int retries;           //  --retries: redispatches after worker loss; -1 = default
+    bool wait_if_full;     //  --wait-if-full: resend on QueueFull instead of failing
     bool keep_going;       //  Print task errors in place and go on
     bool json;             //  status: raw JSON
     bool quiet;            //  No progress bar
@@ -119,6 +122,13 @@ s_usage (FILE *stream)
              "                          {\"error\":{\"type\":..,\"message\":..,\"worker\":..}}\n"
              "                          in its place and go on (the exit status is still 1)\n"
              "  -w, --window N          map/starmap: most tasks in flight at once (default 1000)\n"
+             "  -T, --task-timeout MS   deadline of each task only (connecting keeps its own\n"
+             "                          bound); past it the task fails with Timeout and, if\n"
+             "                          running, its worker is told to cancel it\n"
+             "  -r, --retries N         times a task may be redispatched after losing its\n"
+             "                          worker (default: the broker's, 3); 0 = never\n"
+             "  -W, --wait-if-full      when the broker's queue is full, resend with a backoff\n"
+             "                          until the deadline instead of failing with QueueFull\n"
              "  -q, --quiet             no progress bar. map/starmap draw one on stderr only\n"
              "                          when stderr is a terminal.\n"
              "  -j, --json              status: print the status map as one JSON line\n"
@@ -203,17 +213,27 @@ static int
 s_options_parse (s_options_t *self, int argc, char *argv [])
 {
     static const struct option longopts [] = {
-        { "broker", required_argument, NULL, 'b' }, { "timeout", required_argument, NULL, 't' },
-        { "keep-going", no_argument, NULL, 'k' },   { "window", required_argument, NULL, 'w' },
-        { "quiet", no_argument, NULL, 'q' },        { "no-progress", no_argument, NULL, 'q' },
-        { "json", no_argument, NULL, 'j' },         { "local", required_argument, NULL, 'l' },
-        { "load", required_argument, NULL, 'L' },   { "concurrency", required_argument, NULL, 'c' },
-        { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+        { "broker", required_argument, NULL, 'b' },
+        { "timeout", required_argument, NULL, 't' },
+        { "keep-going", no_argument, NULL, 'k' },
+        { "window", required_argument, NULL, 'w' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "no-progress", no_argument, NULL, 'q' },
+        { "json", no_argument, NULL, 'j' },
+        { "local", required_argument, NULL, 'l' },
+        { "load", required_argument, NULL, 'L' },
+        { "concurrency", required_argument, NULL, 'c' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "task-timeout", required_argument, NULL, 'T' },
+        { "retries", required_argument, NULL, 'r' },
+        { "wait-if-full", no_argument, NULL, 'W' },
+        { NULL, 0, NULL, 0 },
     };
     opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, "-:b:t:kw:qjl:L:c:vhV", longopts, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "-:b:t:kw:qjl:L:c:vhVT:r:W", longopts, NULL)) != -1) {
         switch (option) {
             case 1: zlistx_add_end (self->words, optarg); break;
             case 'b':
@@ -228,6 +248,16 @@ s_options_parse (s_options_t *self, int argc, char *argv [])
                 self->timeout_given = true;
                 break;
             case 'k': self->keep_going = true; break;
+            case 'T':
+                if (s_parse_int (optarg, 1, INT_MAX, &self->task_timeout))
+                    return s_usage_error ("--task-timeout: '%s' is not a positive number of ms",
+                                          optarg);
+                break;
+            case 'r':
+                if (s_parse_int (optarg, 0, 1000000, &self->retries))
+                    return s_usage_error ("--retries: '%s' is not a number 0..1000000", optarg);
+                break;
+            case 'W': self->wait_if_full = true; break;
             case 'w':
                 if (s_parse_int (optarg, 1, INT_MAX, &self->window))
                     return s_usage_error ("--window: '%s' is not a positive number", optarg);
@@ -551,10 +581,25 @@ s_call_args (const char *text, zhive_pack_t *args)
 //  ---------------------------------------------------------------------
 //  Commands
 
+//  Task options from the command line
+static zhive_opts_t
+s_task_opts (const s_options_t *options)
+{
+    zhive_opts_t opts = { .window = options->window, .wait_if_full = options->wait_if_full };
+    if (options->task_timeout > 0)
+        opts.timeout_ms = options->task_timeout;
+    if (options->retries == 0)
+        opts.retries = ZHIVE_NO_RETRIES;
+    else if (options->retries > 0)
+        opts.retries = options->retries;
+    return opts;
+}
+
 static int
 s_run_call (s_session_t *self, const zhive_pack_t *args)
 {
-    zhive_task_t *task = zhive_client_submit (self->client, self->function, args, NULL);
+    zhive_opts_t opts = s_task_opts (self->options);
+    zhive_task_t *task = zhive_client_submit (self->client, self->function, args, &opts);
     if (!task) {
         s_complain ("cannot submit the task: %s", strerror (errno));
         return EXIT_INTERNAL;
@@ -576,7 +621,7 @@ s_run_map (s_session_t *self, s_input_t *input, bool star)
 {
     if (input->count == 0)
         return EXIT_OK;
-    zhive_opts_t opts = { .window = self->options->window };
+    zhive_opts_t opts = s_task_opts (self->options);
     zhive_map_t *map =
         star ? zhive_client_starmap (self->client, self->function, input->items, &opts)
              : zhive_client_map (self->client, self->function, input->items, &opts);
@@ -974,6 +1019,7 @@ main (int argc, char *argv [])
         setvbuf (stdout, buffer, _IOFBF, STDOUT_BUFFER);
 
     s_options_t options = { 0 };
+    options.retries = -1;
     options.broker = getenv ("ZHIVE_BROKER");
     if (!options.broker || !*options.broker)
         options.broker = DEFAULT_BROKER;
