@@ -47,6 +47,10 @@ typedef struct {
                           //  complete instead of in input order
     int retries;          //  Redispatches after losing a worker: 0 = the
                           //  broker's default (3), ZHIVE_NO_RETRIES = none
+    int chunksize;        //  map: items sent and run together as one task
+                          //  (one message each way); 0 or 1 = one per task.
+                          //  Each item still has its own result; a worker
+                          //  lost or a deadline passed fails the whole chunk
     bool wait_if_full;    //  On QueueFull, resend after a backoff until the
                           //  deadline, instead of failing at once
 } zhive_opts_t;

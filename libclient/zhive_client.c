@@ -59,6 +59,7 @@ struct _zhive_map_t {
     size_t window;                         //  Most items in flight
     int64_t retries;                       //  SUBMIT retries field (-1 default)
     bool wait_if_full;                     //  Resend items after QueueFull
+    size_t chunk;                          //  Items per message (1: one task each)
     char *items;                           //  Copy of the caller's items
     size_t *offsets;                       //  Item i is items [offsets [i] .. offsets [i+1])
     size_t count;                          //  Number of items
@@ -145,6 +146,7 @@ s_send_submit (zhive_client_t *self, uint64_t id, const char *function, int64_t 
     zhive_proto_set_name (msg->function, function);
     msg->timeout_ms = timeout_ms;
     msg->retries = retries;
+    msg->chunk = 0;
     zmq_msg_close (&msg->payload);
     size_t extra = prefix >= 0 ? 1 : 0;
     if (zmq_msg_init_size (&msg->payload, size + extra)) {
@@ -255,6 +257,195 @@ s_map_finish (zhive_map_t *self, size_t index, zhive_result_t *result)
     }
 }
 
+//  Items in the message that starts at index first (1 unless chunked)
+static size_t
+s_map_range (zhive_map_t *self, size_t first)
+{
+    size_t left = self->count - first;
+    return left < self->chunk ? left : self->chunk;
+}
+
+//  Sends the message for the items from index first: one task's args, or a
+//  chunk (an array of the items' argument arrays) that one worker runs
+static int
+s_map_send (zhive_map_t *self, size_t first, int64_t timeout_ms)
+{
+    zhive_client_t *client = self->client;
+    uint64_t id = self->base_id + first;
+    if (self->chunk == 1) {
+        size_t begin = self->offsets [first];
+        return s_send_submit (client, id, self->function, timeout_ms, self->retries,
+                              self->items + begin, self->offsets [first + 1] - begin,
+                              self->star ? -1 : 0x91);
+    }
+    size_t count = s_map_range (self, first);
+    size_t bytes = self->offsets [first + count] - self->offsets [first];
+    size_t header = count < 16 ? 1 : count < 65536 ? 3 : 5;
+    size_t size = header + bytes + (self->star ? 0 : count);
+    zhive_proto_t *msg = client->msg;
+    zmq_msg_close (&msg->payload);
+    if (zmq_msg_init_size (&msg->payload, size)) {
+        zmq_msg_init (&msg->payload);
+        return -1;
+    }
+    uint8_t *data = (uint8_t *) zmq_msg_data (&msg->payload);
+    if (header == 1)
+        *data++ = (uint8_t) (0x90 | count);
+    else if (header == 3) {
+        *data++ = 0xdc;
+        *data++ = (uint8_t) (count >> 8);
+        *data++ = (uint8_t) count;
+    }
+    else {
+        *data++ = 0xdd;
+        for (int shift = 24; shift >= 0; shift -= 8)
+            *data++ = (uint8_t) (count >> shift);
+    }
+    if (self->star)
+        memcpy (data, self->items + self->offsets [first], bytes);
+    else
+        for (size_t index = first; index < first + count; index++) {
+            size_t length = self->offsets [index + 1] - self->offsets [index];
+            *data++ = 0x91;
+            memcpy (data, self->items + self->offsets [index], length);
+            data += length;
+        }
+    msg->has_payload = true;
+    msg->routing_size = 0;
+    msg->command = ZHIVE_SUBMIT;
+    msg->id = id;
+    zhive_proto_set_name (msg->function, self->function);
+    msg->timeout_ms = timeout_ms;
+    msg->retries = self->retries;
+    msg->chunk = (uint32_t) count;
+    return zhive_proto_send (msg, client->sock);
+}
+
+//  Every unanswered item in [first, end) gets the same error
+static int
+s_map_fail_range (zhive_map_t *self, size_t first, size_t end, const char *type,
+                  const char *message, const char *worker)
+{
+    int finished = 0;
+    for (size_t index = first; index < end; index++)
+        if (self->state [index] == S_SENT) {
+            s_map_finish (self, index, zhive_result_new_error (type, message, worker));
+            finished++;
+        }
+    return finished;
+}
+
+//  The result of one item inside a chunk's answer: [true, value] or
+//  [false, type, message, worker]
+static zhive_result_t *
+s_chunk_item_result (const char *data, size_t size)
+{
+    const uint8_t *bytes = (const uint8_t *) data;
+    if (size >= 2 && bytes [0] == 0x92 && bytes [1] == 0xc3)
+        return zhive_result_new_value (data + 2, size - 2);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 512);
+    msgpack_object item;
+    size_t offset = 0;
+    zhive_result_t *result = NULL;
+    if (msgpack_unpack (data, size, &offset, &zone, &item) == MSGPACK_UNPACK_SUCCESS &&
+        zhive_value_len (&item) >= 3) {
+        const char *type, *message, *worker = "";
+        size_t type_size, message_size, worker_size = 0;
+        bool ok = true;
+        if (zhive_value_bool (zhive_value_at (&item, 0), &ok) == 0 && !ok &&
+            zhive_value_str (zhive_value_at (&item, 1), &type, &type_size) == 0 &&
+            zhive_value_str (zhive_value_at (&item, 2), &message, &message_size) == 0) {
+            zhive_value_str (zhive_value_at (&item, 3), &worker, &worker_size);
+            char *texts = (char *) malloc (type_size + message_size + worker_size + 3);
+            if (texts) {
+                memcpy (texts, type, type_size);
+                texts [type_size] = 0;
+                memcpy (texts + type_size + 1, message, message_size);
+                texts [type_size + 1 + message_size] = 0;
+                memcpy (texts + type_size + message_size + 2, worker, worker_size);
+                texts [type_size + message_size + 2 + worker_size] = 0;
+                result = zhive_result_new_error (texts, texts + type_size + 1,
+                                                 texts + type_size + message_size + 2);
+                free (texts);
+            }
+        }
+    }
+    msgpack_zone_destroy (&zone);
+    if (!result)
+        result = zhive_result_new_error (ZHIVE_ERR_MALFORMED,
+                                         "a chunk's item answer is not [true, value] or "
+                                         "[false, type, message, worker]",
+                                         "");
+    return result;
+}
+
+//  A chunk's answer: an array with one entry per item, in order
+static int
+s_map_chunk_done (zhive_map_t *self, size_t first, const char *data, size_t size)
+{
+    size_t count = s_map_range (self, first);
+    const uint8_t *bytes = (const uint8_t *) data;
+    size_t header = 0, entries = 0;
+    if (size >= 1 && (bytes [0] & 0xf0) == 0x90) {
+        header = 1;
+        entries = bytes [0] & 0x0f;
+    }
+    else if (size >= 3 && bytes [0] == 0xdc) {
+        header = 3;
+        entries = ((size_t) bytes [1] << 8) | bytes [2];
+    }
+    else if (size >= 5 && bytes [0] == 0xdd) {
+        header = 5;
+        entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16) |
+                  ((size_t) bytes [3] << 8) | bytes [4];
+    }
+    if (header == 0 || entries != count)
+        return s_map_fail_range (self, first, first + count, ZHIVE_ERR_MALFORMED,
+                                 "a chunk's answer does not have one entry per item", "");
+    int finished = 0;
+    size_t offset = header;
+    for (size_t index = first; index < first + count; index++) {
+        ssize_t length = zhive_msgpack_skip (data + offset, size - offset);
+        if (length < 0)
+            return finished + s_map_fail_range (self, index, first + count, ZHIVE_ERR_MALFORMED,
+                                                "a chunk's answer is cut short", "");
+        if (self->state [index] == S_SENT) {
+            s_map_finish (self, index, s_chunk_item_result (data + offset, (size_t) length));
+            finished++;
+        }
+        offset += (size_t) length;
+    }
+    return finished;
+}
+
+//  The open map that owns task id, or NULL
+static zhive_map_t *
+s_map_of (zhive_client_t *self, uint64_t id)
+{
+    for (zhive_map_t *map = self->maps; map; map = map->next)
+        if (id >= map->base_id && id - map->base_id < map->count)
+            return map;
+    return NULL;
+}
+
+//  An answer to a chunk: spread over its items (data for a value, else
+//  type/message/worker for an error)
+static int
+s_deliver_chunk (zhive_client_t *self, zhive_map_t *map, uint64_t id, const char *data, size_t size,
+                 const zhive_proto_t *error)
+{
+    size_t first = (size_t) (id - map->base_id);
+    if (first % map->chunk != 0 || map->state [first] != S_SENT) {
+        self->dropped++;
+        return 0;
+    }
+    if (error)
+        return s_map_fail_range (map, first, first + s_map_range (map, first), error->type,
+                                 error->message, error->worker);
+    return s_map_chunk_done (map, first, data, size);
+}
+
 //  Route one result (or error) to whoever waits for it; drops it if nobody
 //  does (a destroyed task, a duplicate). Takes ownership of result.
 static int
@@ -294,11 +485,9 @@ s_resend (zhive_client_t *self, uint64_t id)
     for (zhive_map_t *map = self->maps; map; map = map->next) {
         if (id >= map->base_id && id - map->base_id < map->count) {
             size_t index = (size_t) (id - map->base_id);
-            if (map->state [index] == S_SENT) {
-                size_t begin = map->offsets [index];
+            if (map->state [index] == S_SENT && index % map->chunk == 0) {
                 int64_t left = map->timeout_ms < 0 ? -1 : s_time_left (map->deadlines [index]);
-                s_send_submit (self, id, map->function, left, map->retries, map->items + begin,
-                               map->offsets [index + 1] - begin, map->star ? -1 : 0x91);
+                s_map_send (map, index, left);
             }
             return;
         }
@@ -423,11 +612,17 @@ s_handle (zhive_client_t *self)
     zhive_proto_t *msg = self->msg;
     switch (msg->command) {
         case ZHIVE_PONG: self->ponged = true; return 0;
-        case ZHIVE_RESULT:
+        case ZHIVE_RESULT: {
+            zhive_map_t *map = s_map_of (self, msg->id);
+            if (map && map->chunk > 1)
+                return s_deliver_chunk (self, map, msg->id,
+                                        (const char *) zmq_msg_data (&msg->payload),
+                                        zmq_msg_size (&msg->payload), NULL);
             return s_deliver (self, msg->id,
                               zhive_result_new_value (zmq_msg_data (&msg->payload),
                                                       zmq_msg_size (&msg->payload)));
-        case ZHIVE_ERROR:
+        }
+        case ZHIVE_ERROR: {
             if (msg->id == 0) {
                 //  The broker could not read something we sent: a bug on one
                 //  side or the other, never expected. Say so.
@@ -436,8 +631,12 @@ s_handle (zhive_client_t *self)
             }
             if (streq (msg->type, ZHIVE_ERR_QUEUE_FULL) && s_wait_if_full (self, msg->id))
                 return 0;
+            zhive_map_t *map = s_map_of (self, msg->id);
+            if (map && map->chunk > 1)
+                return s_deliver_chunk (self, map, msg->id, NULL, 0, msg);
             return s_deliver (self, msg->id,
                               zhive_result_new_error (msg->type, msg->message, msg->worker));
+        }
         case ZHIVE_STATUS_REPLY:
             if (msg->id == self->status_id && !self->status)
                 self->status = zhive_result_new_value (zmq_msg_data (&msg->payload),
@@ -867,20 +1066,20 @@ zhive_client_apply (zhive_client_t *self, const char *function, const zhive_pack
 static void
 s_map_send_more (zhive_map_t *self)
 {
-    zhive_client_t *client = self->client;
     while (self->next_send < self->count && self->in_flight < self->window) {
-        size_t index = self->next_send++;
-        size_t begin = self->offsets [index];
-        size_t size = self->offsets [index + 1] - begin;
-        if (self->timeout_ms >= 0)
-            self->deadlines [index] = s_deadline (self->timeout_ms);
-        self->state [index] = S_SENT;
-        self->in_flight++;
-        if (s_send_submit (client, self->base_id + index, self->function, self->timeout_ms,
-                           self->retries, self->items + begin, size, self->star ? -1 : 0x91)) {
+        size_t first = self->next_send;
+        size_t count = s_map_range (self, first);
+        int64_t deadline = self->timeout_ms >= 0 ? s_deadline (self->timeout_ms) : 0;
+        for (size_t index = first; index < first + count; index++) {
+            self->deadlines [index] = deadline;
+            self->state [index] = S_SENT;
+        }
+        self->in_flight += count;
+        self->next_send += count;
+        if (s_map_send (self, first, self->timeout_ms)) {
             char text [256];
             snprintf (text, sizeof text, "could not send to the broker: %s", strerror (errno));
-            s_map_finish (self, index, zhive_result_new_error (ZHIVE_ERR_NO_BROKER, text, ""));
+            s_map_fail_range (self, first, first + count, ZHIVE_ERR_NO_BROKER, text, "");
         }
     }
 }
@@ -916,6 +1115,12 @@ s_map_new (zhive_client_t *client, const char *function, const zhive_pack_t *ite
     self->window = opts && opts->window > 0 ? (size_t) opts->window : S_WINDOW_DEFAULT;
     self->retries = s_wire_retries (opts);
     self->wait_if_full = opts && opts->wait_if_full;
+    self->chunk = opts && opts->chunksize > 1 ? (size_t) opts->chunksize : 1;
+    if (self->chunk > ZHIVE_CHUNK_MAX)
+        self->chunk = ZHIVE_CHUNK_MAX;
+    //  Keep several chunks in flight unless the caller chose a window
+    if (self->chunk > 1 && !(opts && opts->window > 0) && self->window < 8 * self->chunk)
+        self->window = 8 * self->chunk;
     self->count = count;
     self->items = (char *) malloc (size ? size : 1);
     self->offsets = (size_t *) malloc ((count + 1) * sizeof (size_t));

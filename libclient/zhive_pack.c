@@ -439,15 +439,16 @@ zhive_msgpack_skip (const void *data, size_t size)
 //  zhive_result
 
 struct _zhive_result_t {
-    bool ok;                 //  True: value holds the result
-    char *data;              //  msgpack bytes of the value
-    size_t size;             //  Their size
+    bool ok;                 //  True: data holds the value
+    bool unpacked;           //  value and zone are valid (unpacked on first use)
     msgpack_zone zone;       //  Memory of the unpacked value
     msgpack_object value;    //  The unpacked value
-    char *type;              //  Error type ("" when ok)
+    char *type;              //  Error type (NULL when ok)
     char *message;           //  Error message
     char *worker;            //  Worker that raised the error
     size_t index;            //  Position of the input in a map
+    size_t size;             //  Size of data
+    char data [];            //  msgpack bytes of the value, in the same block
 };
 
 zhive_result_t *
@@ -473,27 +474,17 @@ zhive_result_new_value (const void *data, size_t size)
     if (length < 0 || (size_t) length != size)
         return zhive_result_new_error (ZHIVE_ERR_MALFORMED,
                                        "result is not exactly one msgpack value", "");
-    zhive_result_t *self = (zhive_result_t *) calloc (1, sizeof (zhive_result_t));
+    //  One allocation per result: results of a big map are many and small.
+    //  The value is unpacked only when asked for.
+    zhive_result_t *self = (zhive_result_t *) malloc (sizeof (zhive_result_t) + size);
     if (!self)
         return NULL;
-    self->data = (char *) malloc (size);
-    if (!self->data) {
-        free (self);
-        return NULL;
-    }
-    memcpy (self->data, data, size);
-    self->size = size;
-    msgpack_zone_init (&self->zone, 256);
-    size_t offset = 0;
-    if (msgpack_unpack (self->data, size, &offset, &self->zone, &self->value) !=
-        MSGPACK_UNPACK_SUCCESS) {
-        msgpack_zone_destroy (&self->zone);
-        free (self->data);
-        free (self);
-        return zhive_result_new_error (ZHIVE_ERR_MALFORMED, "result could not be unpacked", "");
-    }
     self->ok = true;
+    self->unpacked = false;
     self->type = self->message = self->worker = NULL;
+    self->index = 0;
+    self->size = size;
+    memcpy (self->data, data, size);
     return self;
 }
 
@@ -503,9 +494,8 @@ zhive_result_destroy (zhive_result_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhive_result_t *self = *self_p;
-    if (self->ok)
+    if (self->unpacked)
         msgpack_zone_destroy (&self->zone);
-    free (self->data);
     free (self->type);
     free (self->message);
     free (self->worker);
@@ -522,7 +512,21 @@ zhive_result_ok (const zhive_result_t *self)
 const msgpack_object *
 zhive_result_value (const zhive_result_t *self)
 {
-    return self && self->ok ? &self->value : NULL;
+    if (!self || !self->ok)
+        return NULL;
+    if (!self->unpacked) {
+        //  Unpacking fills a cache: the result is logically unchanged
+        zhive_result_t *cache = (zhive_result_t *) self;
+        msgpack_zone_init (&cache->zone, 256);
+        size_t offset = 0;
+        if (msgpack_unpack (cache->data, cache->size, &offset, &cache->zone, &cache->value) !=
+            MSGPACK_UNPACK_SUCCESS) {
+            msgpack_zone_destroy (&cache->zone);
+            return NULL;
+        }
+        cache->unpacked = true;
+    }
+    return &self->value;
 }
 
 const char *

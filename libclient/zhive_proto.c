@@ -118,6 +118,17 @@ s_read_uint (s_cursor_t *cur, uint64_t *out)
     return 0;
 }
 
+//  Reads a chunk size: 0 (one task) or 1..ZHIVE_CHUNK_MAX items
+static int
+s_read_chunk (s_cursor_t *cur, uint32_t *chunk)
+{
+    uint64_t value;
+    if (s_read_uint (cur, &value) || value > ZHIVE_CHUNK_MAX)
+        return -1;
+    *chunk = (uint32_t) value;
+    return 0;
+}
+
 static int
 s_read_array (s_cursor_t *cur, size_t *count)
 {
@@ -400,6 +411,8 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
                 return s_malformed (self, "SUBMIT needs [id, function, timeout_ms, retries]");
             if (self->function [0] == 0)
                 return s_malformed (self, "SUBMIT has an empty function name");
+            if (fields >= 5 && s_read_chunk (&cur, &self->chunk))
+                return s_malformed (self, "SUBMIT chunk must be an integer 0..1000000");
             break;
         case ZHIVE_CANCEL:
         case ZHIVE_STATUS:
@@ -428,6 +441,8 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
                 return s_malformed (self, "TASK needs [ticket, function, timeout_ms]");
             if (fields >= 3 && s_read_int (&cur, &self->timeout_ms, NULL))
                 return s_malformed (self, "TASK timeout_ms must be an integer");
+            if (fields >= 4 && s_read_chunk (&cur, &self->chunk))
+                return s_malformed (self, "TASK chunk must be an integer 0..1000000");
             break;
         case ZHIVE_BYE:
             if (fields < 1 || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
@@ -488,6 +503,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     self->timeout_ms = -1;
     self->retries = -1;
     self->max_tasks = 0;
+    self->chunk = 0;
     s_free_functions (self);
     zhive_proto_clear_payload (self);
 
@@ -595,11 +611,12 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
         case ZHIVE_HEARTBEAT:
         case ZHIVE_DRAINING: msgpack_pack_array (&pk, 0); break;
         case ZHIVE_SUBMIT:
-            msgpack_pack_array (&pk, 4);
+            msgpack_pack_array (&pk, 5);
             msgpack_pack_uint64 (&pk, self->id);
             s_pack_str (&pk, self->function);
             msgpack_pack_int64 (&pk, self->timeout_ms);
             msgpack_pack_int64 (&pk, self->retries);
+            msgpack_pack_uint32 (&pk, self->chunk);
             break;
         case ZHIVE_CANCEL:
         case ZHIVE_STATUS:
@@ -623,10 +640,11 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             s_pack_str (&pk, self->message);
             break;
         case ZHIVE_TASK:
-            msgpack_pack_array (&pk, 3);
+            msgpack_pack_array (&pk, 4);
             msgpack_pack_uint64 (&pk, self->id);
             s_pack_str (&pk, self->function);
             msgpack_pack_int64 (&pk, self->timeout_ms);
+            msgpack_pack_uint32 (&pk, self->chunk);
             break;
         case ZHIVE_BYE:
             msgpack_pack_array (&pk, 1);

@@ -25,6 +25,7 @@ extern "C" {
 #define ZHIVE_NAME_MAX      255      //  function, worker, host, error type
 #define ZHIVE_MESSAGE_MAX   65535    //  error message bytes
 #define ZHIVE_FUNCTIONS_MAX 1024     //  functions one worker may offer
+#define ZHIVE_CHUNK_MAX     1000000  //  items in one chunked task
 #define ZHIVE_HEADER_MAX    (512 * 1024)
 //  Largest frame any zhive socket accepts (ZMQ_MAXMSGSIZE)
 #define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)
@@ -33,7 +34,7 @@ extern "C" {
 #define ZHIVE_PING         0x01    //  C->B, B<->W  []
 #define ZHIVE_PONG         0x02    //  B->C, B<->W  []
 #define ZHIVE_HEARTBEAT    0x03    //  any   []  (no reply; any message shows life)
-#define ZHIVE_SUBMIT       0x10    //  C->B  [id, function, timeout_ms, retries] + args
+#define ZHIVE_SUBMIT       0x10    //  C->B  [id, function, timeout_ms, retries, chunk] + args
 #define ZHIVE_CANCEL       0x11    //  C->B  [id];  B->W  [ticket]
 #define ZHIVE_STATUS       0x12    //  C->B  [id]
 #define ZHIVE_RESULT       0x20    //  B->C  [id] + value
@@ -43,7 +44,7 @@ extern "C" {
 #define ZHIVE_DONE         0x31    //  W->B  [ticket] + value
 #define ZHIVE_FAILED       0x32    //  W->B  [ticket, type, message]
 #define ZHIVE_DRAINING     0x33    //  W->B  []  (send me no more tasks)
-#define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms] + args
+#define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms, chunk] + args
 #define ZHIVE_BYE          0x50    //  any   [reason]
 
 typedef struct {
@@ -55,6 +56,7 @@ typedef struct {
     int64_t timeout_ms;                    //  SUBMIT: deadline from submission; TASK:
                                            //  time left to run; -1 none
     int64_t retries;                       //  SUBMIT: retries after worker loss, -1 default
+    uint32_t chunk;                        //  SUBMIT, TASK: items in a chunk, 0 = one task
     char type [ZHIVE_NAME_MAX + 1];        //  ERROR, FAILED: error type
     char *message;                         //  ERROR, FAILED: message; BYE: reason
     char worker [ZHIVE_NAME_MAX + 1];      //  ERROR: worker name; READY: name
