@@ -7,7 +7,8 @@
     fib (n)          sync: the n-th Fibonacci number, computed the slow
                      recursive way (CPU work), n an integer 0..92
     sleep (ms)       async: answers ms after ms milliseconds, through a
-                     zloop timer, so one worker sleeps many tasks at once
+                     zloop timer, so one worker sleeps many tasks at once;
+                     a cancelled sleep ends its timer
     fail (message)   fails with error type ExampleError and that message
     crash ()         aborts the worker process (to test recovery)
 
@@ -105,6 +106,13 @@ s_sleep_done (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Cancelled: the timer must not fire on a job that is gone
+static void
+s_sleep_cancel (zhive_job_t *job, void *state)
+{
+    zloop_timer_end (zhive_job_loop (job), (int) (intptr_t) state);
+}
+
 static int
 s_sleep (zhive_job_t *job, void *state)
 {
@@ -114,8 +122,10 @@ s_sleep (zhive_job_t *job, void *state)
                    S_SLEEP_MAX, &ms))
         return -1;
     zhive_job_set_data (job, (void *) (intptr_t) ms);
-    if (zloop_timer (zhive_job_loop (job), (size_t) ms, 1, s_sleep_done, job) == -1)
+    int timer = zloop_timer (zhive_job_loop (job), (size_t) ms, 1, s_sleep_done, job);
+    if (timer == -1)
         return zhive_job_fail (job, ZHIVE_ERR_HANDLER, "sleep: cannot start a timer");
+    zhive_job_on_cancel (job, s_sleep_cancel, (void *) (intptr_t) timer);
     return 0;    //  Pending: s_sleep_done completes it
 }
 

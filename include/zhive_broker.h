@@ -60,6 +60,35 @@ void zhive_broker_set_worker_program (zhive_broker_t *self, const char *path);
 int zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *loads,
                                 int concurrency);
 
+//  Heartbeat interval in ms and liveness (silent intervals before a peer
+//  is dead), for both sockets. Defaults 1000 and 3. Call before binding.
+void zhive_broker_set_heartbeat (zhive_broker_t *self, int interval_ms, int liveness);
+
+//  Queue limits: most tasks waiting in all queues together, and in any one
+//  function's queue (0 = no limit of that kind; default 1,000,000 in all).
+//  A SUBMIT past a limit is answered with ERROR QueueFull.
+void zhive_broker_set_max_queue (zhive_broker_t *self, size_t total, size_t per_function);
+
+//  Default redispatches of a task whose worker was lost (default 3); a
+//  SUBMIT may carry its own.
+void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
+
+//  Local workers: `--max-tasks N` passed to each (0 = no limit), so each is
+//  replaced after N tasks. Call before zhive_broker_start_workers.
+void zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks);
+
+//  How local workers start: "exec" (fork + exec of zhive-worker, the
+//  default) or "zygote" (one prepared process that has loaded the plugins
+//  forks each worker). Returns -1 (errno EINVAL) for any other name. Call
+//  before zhive_broker_start_workers.
+int zhive_broker_set_start_method (zhive_broker_t *self, const char *method);
+
+//  Graceful stop: refuse new tasks (BrokerShutdown), finish the accepted
+//  ones, then stop; tasks still unanswered after timeout_ms get
+//  BrokerShutdown. Returns at once; the actor signals (zsock_wait on
+//  zhive_broker_actor) when it has stopped.
+void zhive_broker_drain (zhive_broker_t *self, int timeout_ms);
+
 //  Number of workers connected and ready right now.
 int zhive_broker_workers_ready (zhive_broker_t *self);
 

@@ -7,12 +7,24 @@
     A SYNC handler does its work inside the call and returns: 0 means the
     job succeeded with whatever it packed into zhive_job_reply (nil if it
     packed nothing); -1 means it failed (with the type and message given to
-    zhive_job_fail, or HandlerError). The worker sends the answer.
+    zhive_job_fail, or HandlerError). The worker sends the answer. It
+    cannot be interrupted or cancelled; heartbeats go on meanwhile (libzmq
+    answers them), so a long handler is fine. But a task may carry a
+    deadline: a sync handler still running a grace period past it (the
+    larger of 2 s and 2 x heartbeat interval x liveness) has overrun badly,
+    and the worker process writes "zhive-worker: handler 'NAME' overran its
+    deadline by N ms; ..." to stderr and exits with status 70 (_exit: no
+    clean-up), so that the pool replaces it (the broker restarts local
+    workers; a supervisor such as docker restarts remote ones).
 
     An ASYNC handler starts the work (a zloop timer, a socket reader, another
     process) and returns 0; later, from the loop, it calls zhive_job_complete
     or zhive_job_fail exactly once. Returning -1 fails the job at once. Up to
-    `concurrency` async jobs run at the same time in one worker.
+    `concurrency` async jobs run at the same time in one worker. If the
+    task is cancelled or times out, the broker sends CANCEL: a job with a
+    cancel function (zhive_job_on_cancel) is undone and answered Cancelled
+    at once; one without runs on, and its answer, dropped by the broker,
+    frees its slot.
 
     Plugins (.so) export one function, the per-worker initializer:
 
@@ -63,6 +75,23 @@ void zhive_worker_set_name (zhive_worker_t *self, const char *name);
 //  Log what happens to stderr.
 void zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
 
+//  ZMTP heartbeat interval in ms and liveness towards the broker (defaults
+//  1000 and 3): a broker silent that long is dropped and reconnected to
+//  (after 1 s, doubling to 32 s while it stays away). Also sets the sync
+//  handlers' grace period (see above). Set before zhive_worker_run.
+void zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int liveness);
+
+//  Take at most max_tasks tasks in all (0 = no limit, the default), then
+//  finish them, say BYE and return 0 from zhive_worker_run. READY tells
+//  the broker how many are left. Set before zhive_worker_run.
+void zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks);
+
+//  Graceful stop: tell the broker to send no more tasks (DRAINING), finish
+//  the jobs in flight, then say BYE and return 0 from zhive_worker_run.
+//  Callable before run, from a handler, or from a timer that looks at a
+//  signal handler's flag; zhive_worker_stop stops at once.
+void zhive_worker_drain (zhive_worker_t *self);
+
 //  Register a handler for `function`. flags is ZHIVE_SYNC or ZHIVE_ASYNC.
 //  Returns -1 (errno EINVAL) if the name is empty or longer than 255 bytes,
 //  or EEXIST if the name is already registered.
@@ -74,8 +103,11 @@ int zhive_worker_register (zhive_worker_t *self, const char *function, zhive_han
 //  initializer fails.
 int zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
 
-//  Connect and serve until zhive_worker_stop, an interrupt (SIGINT or
-//  SIGTERM), or a failure. Returns 0 when stopped, -1 on failure.
+//  Connect and serve until zhive_worker_stop, a drain or the max_tasks
+//  limit completes, czmq's interrupt (SIGINT or SIGTERM, unless the program
+//  disabled czmq's handler), or a failure. Returns 0 when stopped, -1 on
+//  failure (e.g. the broker said BYE). Another signal that interrupts the
+//  loop does not end it.
 int zhive_worker_run (zhive_worker_t *self);
 
 //  Ask a running worker to stop after the current event. Callable from a
@@ -113,6 +145,14 @@ zhive_pack_t *zhive_job_reply (zhive_job_t *self);
 //  Per-job pointer for an async handler's own state.
 void zhive_job_set_data (zhive_job_t *self, void *data);
 void *zhive_job_data (const zhive_job_t *self);
+
+//  Async: a function the worker calls if the task is cancelled or times
+//  out while it runs. It must undo what the handler started (timers,
+//  readers) and must not complete or fail the job: the worker answers
+//  Cancelled and frees the job after it returns (a completion or failure
+//  inside it is ignored). Set it from the handler; NULL removes it.
+typedef void (zhive_cancel_fn) (zhive_job_t *job, void *state);
+void zhive_job_on_cancel (zhive_job_t *self, zhive_cancel_fn *fn, void *state);
 
 //  Async: send the packed reply and free the job (the pointer is invalid
 //  afterwards). Returns -1 if the reply is not exactly one msgpack value

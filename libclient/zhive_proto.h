@@ -22,10 +22,10 @@ extern "C" {
 #endif
 
 #define ZHIVE_PROTO_VERSION 1
-#define ZHIVE_NAME_MAX      255      //  function, worker, host, error type
-#define ZHIVE_MESSAGE_MAX   65535    //  error message bytes
-#define ZHIVE_FUNCTIONS_MAX 1024     //  functions one worker may offer
-#define ZHIVE_CHUNK_MAX     1000000  //  items in one chunked task
+#define ZHIVE_NAME_MAX      255        //  function, worker, host, error type
+#define ZHIVE_MESSAGE_MAX   65535      //  error message bytes
+#define ZHIVE_FUNCTIONS_MAX 1024       //  functions one worker may offer
+#define ZHIVE_CHUNK_MAX     1000000    //  items in one chunked task
 #define ZHIVE_HEADER_MAX    (512 * 1024)
 //  Largest frame any zhive socket accepts (ZMQ_MAXMSGSIZE)
 #define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)

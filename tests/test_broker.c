@@ -26,14 +26,40 @@ typedef struct {
     zhive_broker_t *broker;    //  The broker under test
 } s_fixture_t;
 
+//  Settings a test wants before the broker binds (cmocka's initial state)
+typedef struct {
+    int heartbeat_ms;             //  Heartbeat interval, 0 for the default
+    int liveness;                 //  Heartbeat liveness
+    size_t max_total;             //  Queue limit in all, 0 for the default
+    size_t max_per_function;      //  Queue limit per function
+    int max_retries;              //  Default retries, -1 for the default
+    uint64_t worker_max_tasks;    //  --max-tasks for local workers
+    const char *start_method;     //  NULL for the default
+} s_config_t;
+
 static int
 s_setup (void **state)
 {
+    const s_config_t *config = (const s_config_t *) *state;
     s_fixture_t *fixture = (s_fixture_t *) calloc (1, sizeof (s_fixture_t));
     assert_non_null (fixture);
     fixture->broker = zhive_broker_new ();
     assert_non_null (fixture->broker);
     zhive_broker_set_verbose (fixture->broker, getenv ("ZHIVE_TEST_VERBOSE") != NULL);
+    if (config) {
+        if (config->heartbeat_ms)
+            zhive_broker_set_heartbeat (fixture->broker, config->heartbeat_ms, config->liveness);
+        if (config->max_total)
+            zhive_broker_set_max_queue (fixture->broker, config->max_total,
+                                        config->max_per_function);
+        if (config->max_retries >= 0)
+            zhive_broker_set_max_retries (fixture->broker, config->max_retries);
+        if (config->worker_max_tasks)
+            zhive_broker_set_worker_max_tasks (fixture->broker, config->worker_max_tasks);
+        if (config->start_method)
+            assert_int_equal (zhive_broker_set_start_method (fixture->broker, config->start_method),
+                              0);
+    }
     assert_int_equal (zhive_broker_bind_clients (fixture->broker, "tcp://127.0.0.1:*"), 0);
     assert_int_equal (zhive_broker_bind_workers (fixture->broker, "tcp://127.0.0.1:*"), 0);
     *state = fixture;
@@ -104,9 +130,33 @@ s_submit (zsock_t *sock, uint64_t id, const char *function, const char *args, in
     zhive_proto_destroy (&msg);
 }
 
+static void s_ready_v (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency,
+                       uint64_t max_tasks, va_list args);
+
 //  READY name pid concurrency, then the functions, NULL-terminated
 static void
 s_ready (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency, ...)
+{
+    va_list args;
+    va_start (args, concurrency);
+    s_ready_v (sock, name, pid, concurrency, 0, args);
+    va_end (args);
+}
+
+//  READY with a task limit
+static void
+s_ready_max (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency,
+             uint64_t max_tasks, ...)
+{
+    va_list args;
+    va_start (args, max_tasks);
+    s_ready_v (sock, name, pid, concurrency, max_tasks, args);
+    va_end (args);
+}
+
+static void
+s_ready_v (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency, uint64_t max_tasks,
+           va_list args)
 {
     zhive_proto_t *msg = zhive_proto_new ();
     msg->command = ZHIVE_READY;
@@ -116,13 +166,11 @@ s_ready (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency, ..
     zhive_proto_set_name (msg->host, host);
     msg->pid = pid;
     msg->concurrency = concurrency;
+    msg->max_tasks = max_tasks;
     msg->functions = (char **) calloc (16, sizeof (char *));
-    va_list args;
-    va_start (args, concurrency);
     const char *function;
     while ((function = va_arg (args, const char *)) && msg->functions_count < 16)
         msg->functions [msg->functions_count++] = strdup (function);
-    va_end (args);
     assert_int_equal (zhive_proto_send (msg, sock), 0);
     zhive_proto_destroy (&msg);
 }
@@ -150,8 +198,16 @@ s_failed (zsock_t *sock, uint64_t ticket, const char *type, const char *message)
     zhive_proto_destroy (&msg);
 }
 
-//  The next message that is not a PING (the broker pings workers every
-//  second); it must be `command`. Caller destroys the result.
+//  A message the broker sends to show it is alive, whatever else happens
+static bool
+s_is_liveness (const zhive_proto_t *msg)
+{
+    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT;
+}
+
+//  The next message that is not a PING or HEARTBEAT (the broker sends one
+//  to every worker, and to clients waiting for answers, each interval);
+//  it must be `command`. Caller destroys the result.
 static zhive_proto_t *
 s_expect (zsock_t *sock, int command)
 {
@@ -161,7 +217,7 @@ s_expect (zsock_t *sock, int command)
         if (rc != 0)
             fail_msg ("expected %s, got rc %d (%s)", zhive_proto_command_name (command), rc,
                       rc == -2 ? msg->error : "timeout");
-        if (msg->command != ZHIVE_PING)
+        if (!s_is_liveness (msg))
             break;
     }
     if (msg->command != command)
@@ -170,7 +226,7 @@ s_expect (zsock_t *sock, int command)
     return msg;
 }
 
-//  Nothing but PINGs arrives within ms
+//  Nothing but PINGs and HEARTBEATs arrives within ms
 static void
 s_expect_quiet (zsock_t *sock, int ms)
 {
@@ -180,7 +236,7 @@ s_expect_quiet (zsock_t *sock, int ms)
         zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, (long) (until - zclock_mono ())) > 0) {
             assert_int_equal (zhive_proto_recv (msg, sock, ZMQ_DONTWAIT), 0);
-            if (msg->command != ZHIVE_PING)
+            if (!s_is_liveness (msg))
                 fail_msg ("expected nothing, got %s", zhive_proto_command_name (msg->command));
         }
     }
@@ -200,6 +256,15 @@ s_expect_task (zsock_t *sock, const char *function, const char *args)
     uint64_t ticket = msg->id;
     zhive_proto_destroy (&msg);
     return ticket;
+}
+
+//  A CANCEL for this ticket (the broker tells a worker to stop a task)
+static void
+s_expect_cancel (zsock_t *sock, uint64_t ticket)
+{
+    zhive_proto_t *msg = s_expect (sock, ZHIVE_CANCEL);
+    assert_int_equal (msg->id, ticket);
+    zhive_proto_destroy (&msg);
 }
 
 static void
@@ -455,6 +520,7 @@ test_timeouts (void **state)
         }
         zhive_proto_destroy (&error);
     }
+    s_expect_cancel (worker, running);    //  The worker is told to stop it
     s_submit (client, 4, "slow", "\x91\x04", -1, -1);
     s_expect_quiet (worker, 100);    //  Its one slot is still taken
     s_done (worker, running, "\xc3", 1);
@@ -509,6 +575,7 @@ test_cancel (void **state)
     s_send_simple (client, ZHIVE_CANCEL, 2);
     error = s_expect_error (client, 2, "Cancelled", NULL);
     zhive_proto_destroy (&error);
+    s_expect_cancel (worker, ticket);    //  Passed on to the worker
     s_done (worker, ticket, "\xc0", 1);
     s_expect_quiet (client, 200);
     zsock_destroy (&client);
@@ -1023,9 +1090,775 @@ test_survives_interrupt (void **state)
     zsock_destroy (&worker);
 }
 
-int
-main (void)
+//  ---------------------------------------------------------------------
+//  A fake zhive-worker: this program run as `test_broker --connect E ...`.
+//  It answers "echo" with its pid (a msgpack uint32), "later" [ms] with its
+//  pid after ms, and never answers "hang"; it ignores CANCEL, as a stuck
+//  sync handler would. With --max-tasks N it says BYE and exits 0 after
+//  answering N tasks. It refuses --zygote (exit 2), as an older worker does.
+
+#define S_FAKE_LATER_MAX 64
+
+static void
+s_fake_answer (zsock_t *sock, uint64_t ticket)
 {
+    uint32_t pid = (uint32_t) getpid ();
+    uint8_t value [5] = { 0xce, (uint8_t) (pid >> 24), (uint8_t) (pid >> 16), (uint8_t) (pid >> 8),
+                          (uint8_t) pid };
+    zhive_proto_t *msg = zhive_proto_new ();
+    msg->command = ZHIVE_DONE;
+    msg->id = ticket;
+    zhive_proto_set_payload (msg, value, sizeof value);
+    zhive_proto_send (msg, sock);
+    zhive_proto_destroy (&msg);
+}
+
+//  The ms of a "later" task's args [ms] (a fixint or uint16), 0 if other
+static int64_t
+s_fake_later_ms (const zhive_proto_t *msg)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data ((zmq_msg_t *) &msg->payload);
+    size_t size = zmq_msg_size ((zmq_msg_t *) &msg->payload);
+    if (size == 2 && data [0] == 0x91 && data [1] < 0x80)
+        return data [1];
+    if (size == 4 && data [0] == 0x91 && data [1] == 0xcd)
+        return (int64_t) data [2] << 8 | data [3];
+    return 0;
+}
+
+static int
+s_fake_worker (int argc, char *argv [])
+{
+    zsys_handler_set (NULL);    //  SIGTERM ends it, as it ends a real worker
+    const char *endpoint = NULL;
+    uint64_t max_tasks = 0;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "--zygote"))
+            return 2;
+        if (streq (argv [i], "--connect") && i + 1 < argc)
+            endpoint = argv [++i];
+        else if (streq (argv [i], "--max-tasks") && i + 1 < argc)
+            max_tasks = strtoull (argv [++i], NULL, 10);
+        else if (i + 1 < argc && argv [i][0] == '-')
+            i++;    //  --load, --concurrency, --heartbeat, --liveness: their value
+    }
+    zsock_t *sock = endpoint ? zsock_new (ZMQ_DEALER) : NULL;
+    if (!sock || zsock_connect (sock, "%s", endpoint))
+        return 1;
+    zsock_set_sndtimeo (sock, 5000);
+    zhive_proto_t *msg = zhive_proto_new ();
+    msg->command = ZHIVE_READY;
+    zhive_proto_set_name (msg->worker, "fake");
+    gethostname (msg->host, sizeof msg->host - 1);
+    msg->pid = (uint64_t) getpid ();
+    msg->concurrency = 4;
+    msg->max_tasks = max_tasks;
+    const char *functions [] = { "echo", "later", "hang" };
+    msg->functions = (char **) calloc (3, sizeof (char *));
+    for (size_t i = 0; i < 3; i++)
+        msg->functions [msg->functions_count++] = strdup (functions [i]);
+    zhive_proto_send (msg, sock);
+
+    uint64_t later_ticket [S_FAKE_LATER_MAX];
+    int64_t later_at [S_FAKE_LATER_MAX];
+    size_t later_count = 0;
+    uint64_t answered = 0;
+    int64_t end = zclock_mono () + 60000;    //  Never outlive a broken test for long
+    while (zclock_mono () < end && !(max_tasks && answered >= max_tasks)) {
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        zmq_poll (&item, 1, 10);
+        if ((item.revents & ZMQ_POLLIN) && zhive_proto_recv (msg, sock, ZMQ_DONTWAIT) == 0 &&
+            msg->command == ZHIVE_TASK) {
+            if (streq (msg->function, "echo")) {
+                s_fake_answer (sock, msg->id);
+                answered++;
+            }
+            else if (streq (msg->function, "later") && later_count < S_FAKE_LATER_MAX) {
+                later_ticket [later_count] = msg->id;
+                later_at [later_count++] = zclock_mono () + s_fake_later_ms (msg);
+            }
+        }
+        for (size_t i = 0; i < later_count;) {
+            if (zclock_mono () >= later_at [i]) {
+                s_fake_answer (sock, later_ticket [i]);
+                answered++;
+                later_ticket [i] = later_ticket [later_count - 1];
+                later_at [i] = later_at [--later_count];
+            }
+            else
+                i++;
+        }
+    }
+    msg->command = ZHIVE_BYE;
+    zhive_proto_set_message (msg, "reached --max-tasks");
+    zhive_proto_send (msg, sock);
+    zhive_proto_destroy (&msg);
+    zsock_set_linger (sock, 1000);
+    zsock_destroy (&sock);
+    return 0;
+}
+
+//  This test program, to run as a fake worker
+static const char *
+s_self_path (void)
+{
+    static char path [4096];
+    ssize_t size = readlink ("/proc/self/exe", path, sizeof path - 1);
+    assert_true (size > 0);
+    path [size] = 0;
+    return path;
+}
+
+//  Start a fake worker ourselves (not a local worker of the broker)
+static pid_t
+s_fake_start (s_fixture_t *fixture)
+{
+    const char *path = s_self_path ();
+    const char *endpoint = zhive_broker_workers_endpoint (fixture->broker);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        execl (path, path, "--connect", endpoint, (char *) NULL);
+        _exit (127);
+    }
+    return pid;
+}
+
+static void
+s_process_end (pid_t pid)
+{
+    kill (pid, SIGKILL);
+    kill (pid, SIGCONT);
+    assert_int_equal (waitpid (pid, NULL, 0), pid);
+}
+
+//  The parent of a process, 0 if it is gone
+static pid_t
+s_parent_of (pid_t pid)
+{
+    char path [64], stat [512];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char *line = fgets (stat, sizeof stat, file);
+    fclose (file);
+    int ppid = 0;
+    if (!line || !strrchr (stat, ')') || sscanf (strrchr (stat, ')') + 2, "%*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t) ppid;
+}
+
+//  The pid a fake worker put in its answer
+static uint32_t
+s_fake_pid (const zhive_proto_t *msg)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data ((zmq_msg_t *) &msg->payload);
+    assert_int_equal (zmq_msg_size ((zmq_msg_t *) &msg->payload), 5);
+    assert_int_equal (data [0], 0xce);
+    return (uint32_t) data [1] << 24 | (uint32_t) data [2] << 16 | (uint32_t) data [3] << 8 |
+           data [4];
+}
+
+//  Wait for a RESULT (a fake worker's pid) for id
+static uint32_t
+s_expect_fake_result (zsock_t *client, uint64_t id)
+{
+    zhive_proto_t *msg = s_expect (client, ZHIVE_RESULT);
+    assert_int_equal (msg->id, id);
+    uint32_t pid = s_fake_pid (msg);
+    zhive_proto_destroy (&msg);
+    return pid;
+}
+
+//  ---------------------------------------------------------------------
+//  Reliability: heartbeats, reconnects, cancel, limits, drain
+
+static s_config_t s_fast_heartbeat = { 200, 3, 0, 0, -1, 0, NULL };
+
+//  A worker process that stops (SIGSTOP) while it holds a task: the broker
+//  finds its connection dead within liveness x interval (+ about one
+//  interval), the task runs elsewhere, and the late DONE after SIGCONT is
+//  dropped
+static void
+test_heartbeat_expiry (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    pid_t fake = s_fake_start (fixture);
+    s_wait_workers (fixture, 1, 10000);
+    s_submit (client, 1, "later", "\x91\x64", -1, -1);    //  [100]: answers after 100 ms
+    pid_t holder = 0;
+    int64_t until = zclock_mono () + S_TIMEOUT;
+    while (s_in_flight (client, &holder) < 1) {
+        if (zclock_mono () > until)
+            fail_msg ("the fake worker did not take the task");
+        zclock_sleep (5);
+    }
+    assert_int_equal (holder, fake);
+    assert_int_equal (kill (fake, SIGSTOP), 0);
+    int64_t stopped = zclock_mono ();
+
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "b", 2, 1, "later", NULL);
+    zsock_set_rcvtimeo (worker, 5000);
+    uint64_t ticket = s_expect_task (worker, "later", "\x91\x64");
+    int64_t took = zclock_mono () - stopped;
+    printf ("    a stopped worker was declared lost after %" PRId64 " ms (heartbeat 200 ms x 3)\n",
+            took);
+    assert_true (took >= 400 && took < 2000);
+    s_done (worker, ticket, "\x02", 1);
+    s_expect_result (client, 1, "\x02", 1);
+
+    //  Woken up, it answers the task it held: nobody takes that answer
+    assert_int_equal (kill (fake, SIGCONT), 0);
+    s_expect_quiet (client, 1000);
+    s_wait_workers (fixture, 1, S_TIMEOUT);
+    s_process_end (fake);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  Clients that wait for answers get HEARTBEAT each interval; idle ones not
+static void
+test_client_heartbeat (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x90", -1, -1);
+    uint64_t ticket = s_expect_task (worker, "f", NULL);
+    zhive_proto_t *msg = zhive_proto_new ();
+    zsock_set_rcvtimeo (client, 1000);
+    assert_int_equal (zhive_proto_recv (msg, client, 0), 0);
+    assert_int_equal (msg->command, ZHIVE_HEARTBEAT);
+    s_done (worker, ticket, "\xc0", 1);
+    s_expect_result (client, 1, "\xc0", 1);
+    zsock_set_rcvtimeo (client, 800);    //  Four intervals: nothing for an idle client
+    assert_int_equal (zhive_proto_recv (msg, client, 0), -1);
+    zhive_proto_destroy (&msg);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  A client with a fixed routing id, as libzhive's client is
+static zsock_t *
+s_client_with_id (s_fixture_t *fixture, const char *routing_id)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    assert_non_null (sock);
+    zsock_set_rcvtimeo (sock, S_TIMEOUT);
+    zsock_set_sndtimeo (sock, S_TIMEOUT);
+    zsock_set_linger (sock, 0);
+    assert_int_equal (
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, routing_id, strlen (routing_id)), 0);
+    assert_int_equal (zsock_connect (sock, "%s", zhive_broker_clients_endpoint (fixture->broker)),
+                      0);
+    return sock;
+}
+
+//  A client that is away when its answer comes gets it when it reconnects
+//  and resends: the task does not run again
+static void
+test_kept_answer (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 4, "f", NULL);
+    zsock_t *client = s_client_with_id (fixture, "client-A");
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    s_submit (client, 2, "nobody", "\x90", 200, -1);    //  Times out while it is away
+    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
+    zsock_destroy (&client);
+    zclock_sleep (400);    //  The broker sees the connection closed
+    s_done (worker, ticket, "\x2a", 1);
+    zclock_sleep (100);
+
+    client = s_client_with_id (fixture, "client-A");
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    s_expect_result (client, 1, "\x2a", 1);
+    s_submit (client, 2, "nobody", "\x90", 200, -1);
+    zhive_proto_t *error = s_expect_error (client, 2, "Timeout", "no worker offers 'nobody'");
+    zhive_proto_destroy (&error);
+    s_expect_quiet (worker, S_QUIET);    //  Not asked again
+
+    //  Delivered once: the same id now is a new task
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    ticket = s_expect_task (worker, "f", "\x91\x01");
+    //  A resend of a task still under way is ignored
+    zsock_destroy (&client);
+    client = s_client_with_id (fixture, "client-A");
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    s_expect_quiet (worker, S_QUIET);
+    s_done (worker, ticket, "\x2b", 1);
+    s_expect_result (client, 1, "\x2b", 1);
+    s_expect_quiet (client, 100);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  Cancel and timeout of a running task reach its worker; the worker's
+//  answer is dropped and its slot comes back then, not before
+static void
+test_cancel_running (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    zhive_proto_t *task = s_expect (worker, ZHIVE_TASK);
+    assert_int_equal (task->timeout_ms, -1);    //  No deadline
+    uint64_t ticket = task->id;
+    zhive_proto_destroy (&task);
+    s_send_simple (client, ZHIVE_CANCEL, 1);
+    zhive_proto_t *error = s_expect_error (client, 1, "Cancelled", NULL);
+    zhive_proto_destroy (&error);
+    s_expect_cancel (worker, ticket);
+    s_submit (client, 2, "f", "\x91\x02", 1000, -1);
+    s_expect_quiet (worker, S_QUIET);    //  The cancelled task still holds the slot
+    s_failed (worker, ticket, "Cancelled", "cancelled");
+    task = s_expect (worker, ZHIVE_TASK);    //  Now the slot is free
+    assert_true (task->timeout_ms > 0 && task->timeout_ms <= 1000 - S_QUIET + 50);
+    ticket = task->id;
+    zhive_proto_destroy (&task);
+    s_expect_quiet (client, 0);
+
+    //  Its deadline passes while it runs
+    error = s_expect_error (client, 2, "Timeout", "still running on worker 'w'");
+    zhive_proto_destroy (&error);
+    s_expect_cancel (worker, ticket);
+    s_submit (client, 3, "f", "\x91\x03", -1, -1);
+    s_expect_quiet (worker, 100);
+    s_done (worker, ticket, "\xc3", 1);    //  Late: dropped
+    ticket = s_expect_task (worker, "f", "\x91\x03");
+    s_done (worker, ticket, "\x03", 1);
+    s_expect_result (client, 3, "\x03", 1);
+    s_expect_quiet (client, 100);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+static s_config_t s_small_queues = { 0, 0, 3, 2, -1, 0, NULL };
+
+static void
+test_queue_full (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    s_submit (client, 1, "fib", "\x90", -1, -1);
+    s_submit (client, 2, "fib", "\x90", -1, -1);
+    s_submit (client, 3, "fib", "\x90", -1, -1);
+    zhive_proto_t *error =
+        s_expect_error (client, 3, "QueueFull", "queue for 'fib' is full (2 waiting)");
+    zhive_proto_destroy (&error);
+    s_submit (client, 4, "echo", "\x90", -1, -1);
+    s_submit (client, 5, "echo", "\x90", -1, -1);
+    error = s_expect_error (client, 5, "QueueFull", "broker holds 3 waiting tasks");
+    zhive_proto_destroy (&error);
+    //  Room again once tasks leave the queue
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "fib", NULL);
+    uint64_t ticket = s_expect_task (worker, "fib", NULL);
+    s_submit (client, 6, "echo", "\x90", -1, -1);
+    s_expect_quiet (client, 100);
+    s_done (worker, ticket, "\x01", 1);
+    s_expect_result (client, 1, "\x01", 1);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+static s_config_t s_no_retries = { 0, 0, 0, 0, 0, 0, NULL };
+
+static void
+test_max_retries (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x90", -1, -1);
+    s_expect_task (worker, "f", NULL);
+    s_send_simple (worker, ZHIVE_BYE, 0);
+    zhive_proto_t *error = s_expect_error (client, 1, "WorkerLost", "1 attempt");
+    zhive_proto_destroy (&error);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  READY's max_tasks is a hard limit, whatever the concurrency
+static void
+test_max_tasks (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready_max (worker, "w", 1, 10, 3, "f", NULL);
+    for (uint64_t id = 1; id <= 5; id++)
+        s_submit (client, id, "f", "\x90", -1, -1);
+    uint64_t tickets [3];
+    for (int i = 0; i < 3; i++)
+        tickets [i] = s_expect_task (worker, "f", NULL);
+    s_expect_quiet (worker, S_QUIET);
+    for (int i = 0; i < 3; i++)
+        s_done (worker, tickets [i], "\xc0", 1);
+    for (uint64_t id = 1; id <= 3; id++)
+        s_expect_result (client, id, "\xc0", 1);
+    s_expect_quiet (worker, S_QUIET);    //  Answers give credit back, not task allowance
+    //  Its successor takes the rest
+    s_send_simple (worker, ZHIVE_BYE, 0);
+    zsock_t *next = s_worker (fixture);
+    s_ready (next, "next", 2, 10, "f", NULL);
+    s_expect_task (next, "f", NULL);
+    s_expect_task (next, "f", NULL);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+    zsock_destroy (&next);
+}
+
+//  A worker that says DRAINING gets nothing more and finishes what it holds
+static void
+test_worker_draining (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 4, "f", NULL);
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
+    s_send_simple (worker, ZHIVE_DRAINING, 0);
+    zclock_sleep (50);
+    s_submit (client, 2, "f", "\x91\x02", -1, -1);
+    s_submit (client, 3, "f", "\x91\x03", -1, -1);
+    s_expect_quiet (worker, S_QUIET);
+    s_done (worker, ticket, "\x01", 1);
+    s_expect_result (client, 1, "\x01", 1);
+    s_expect_quiet (worker, 100);
+    zsock_t *next = s_worker (fixture);
+    s_ready (next, "next", 2, 4, "f", NULL);
+    s_expect_task (next, "f", "\x91\x02");
+    s_expect_task (next, "f", "\x91\x03");
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+    zsock_destroy (&next);
+}
+
+//  The broker's pipe signals within timeout_ms: it stopped on its own
+static void
+s_expect_stopped (s_fixture_t *fixture, int timeout_ms)
+{
+    zsock_t *pipe = zactor_sock (zhive_broker_actor (fixture->broker));
+    zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+    assert_int_equal (zmq_poll (&item, 1, timeout_ms), 1);
+    assert_true (zsock_wait (pipe) >= 0);
+}
+
+//  Drain: new tasks are refused, accepted ones finish, then it stops
+static void
+test_drain (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x91\x01", -1, -1);
+    s_submit (client, 2, "f", "\x91\x02", -1, -1);
+    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
+    zhive_broker_drain (fixture->broker, 5000);
+    s_submit (client, 3, "f", "\x91\x03", -1, -1);
+    zhive_proto_t *error = s_expect_error (client, 3, "BrokerShutdown", "draining");
+    zhive_proto_destroy (&error);
+    s_done (worker, ticket, "\x01", 1);
+    s_expect_result (client, 1, "\x01", 1);
+    ticket = s_expect_task (worker, "f", "\x91\x02");    //  Accepted: still dispatched
+    s_done (worker, ticket, "\x02", 1);
+    s_expect_result (client, 2, "\x02", 1);
+    s_expect_stopped (fixture, 2000);
+    assert_int_equal (zhive_broker_workers_ready (fixture->broker), -1);
+    s_expect_quiet (client, 100);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  Drain time up: what is left gets BrokerShutdown
+static void
+test_drain_timeout (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x90", -1, -1);
+    s_submit (client, 2, "f", "\x90", -1, -1);
+    s_expect_task (worker, "f", NULL);
+    int64_t start = zclock_mono ();
+    zhive_broker_drain (fixture->broker, 300);
+    for (int i = 0; i < 2; i++) {
+        zhive_proto_t *error = s_expect (client, ZHIVE_ERROR);
+        assert_string_equal (error->type, "BrokerShutdown");
+        assert_non_null (strstr (error->message, "drain time of 300 ms"));
+        zhive_proto_destroy (&error);
+    }
+    int64_t took = zclock_mono () - start;
+    assert_true (took >= 290 && took < 1500);
+    s_expect_stopped (fixture, 2000);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  Terminate while draining: everything unanswered gets BrokerShutdown now
+static void
+test_drain_then_terminate (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    s_ready (worker, "w", 1, 1, "f", NULL);
+    s_submit (client, 1, "f", "\x90", -1, -1);
+    s_expect_task (worker, "f", NULL);
+    zhive_broker_drain (fixture->broker, 10000);
+    zclock_sleep (50);
+    int64_t start = zclock_mono ();
+    zhive_broker_destroy (&fixture->broker);
+    zhive_proto_t *error = s_expect_error (client, 1, "BrokerShutdown", "stopped");
+    zhive_proto_destroy (&error);
+    assert_true (zclock_mono () - start < 2000);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  ---------------------------------------------------------------------
+//  Local workers, with the fake worker (this program)
+
+//  Start `count` local workers that are fake workers; returns a client
+static zsock_t *
+s_fake_local_workers (s_fixture_t *fixture, int count)
+{
+    zhive_broker_set_worker_program (fixture->broker, s_self_path ());
+    const char *loads [] = { "fake.so", NULL };
+    assert_int_equal (zhive_broker_start_workers (fixture->broker, count, loads, 0), 0);
+    s_wait_workers (fixture, count, 10000);
+    return s_client (fixture);
+}
+
+static s_config_t s_fast_recycle = { 100, 3, 0, 0, -1, 0, NULL };
+
+//  A local worker that holds a task past its deadline and the grace is
+//  killed and replaced; its other tasks run on the replacement
+static void
+test_overrun_kill (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_fake_local_workers (fixture, 1);
+    s_submit (client, 1, "echo", "\x90", -1, -1);
+    uint32_t first = s_expect_fake_result (client, 1);
+    int64_t start = zclock_mono ();
+    s_submit (client, 2, "hang", "\x90", 200, -1);
+    s_submit (client, 3, "later", "\x91\xcd\x0b\xb8", -1, -1);    //  [3000]
+    zhive_proto_t *error = s_expect_error (client, 2, "Timeout", NULL);
+    zhive_proto_destroy (&error);
+    //  Grace max (2 s, 2 x 100 ms x 3): killed about 2.2 s after the start
+    zsock_set_rcvtimeo (client, 10000);
+    uint32_t second = s_expect_fake_result (client, 3);
+    int64_t took = zclock_mono () - start;
+    assert_int_not_equal (first, second);
+    assert_true (took >= 2100 + 3000 && took < 9000);
+    assert_int_equal (kill ((pid_t) first, 0), -1);    //  Killed and reaped
+    zsock_destroy (&client);
+}
+
+static s_config_t s_max_tasks_2 = { 0, 0, 0, 0, -1, 2, NULL };
+
+//  Local workers passed --max-tasks retire and are replaced at once
+static void
+test_local_max_tasks (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_fake_local_workers (fixture, 1);
+    uint32_t pids [8];
+    for (uint64_t id = 0; id < 8; id++)
+        s_submit (client, id, "echo", "\x90", -1, -1);
+    int64_t start = zclock_mono ();
+    zsock_set_rcvtimeo (client, 10000);
+    for (uint64_t id = 0; id < 8; id++)
+        pids [id] = s_expect_fake_result (client, id);
+    int64_t took = zclock_mono () - start;
+    for (int i = 0; i < 8; i += 2) {
+        assert_int_equal (pids [i], pids [i + 1]);    //  Two tasks each
+        if (i)
+            assert_int_not_equal (pids [i], pids [i - 1]);
+    }
+    //  Three restarts without backoff; with it, 500 + 1000 + 2000 ms
+    assert_true (took < 3000);
+    zsock_destroy (&client);
+}
+
+//  A worker program without --zygote: the broker falls back to exec
+static void
+test_zygote_fallback (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    assert_int_equal (zhive_broker_set_start_method (fixture->broker, "zygote"), 0);
+    assert_int_equal (zhive_broker_set_start_method (fixture->broker, "spawn"), -1);
+    zsock_t *client = s_fake_local_workers (fixture, 2);
+    pid_t pids [2];
+    assert_int_equal (s_worker_pids (client, pids, 2), 2);
+    //  Our children (the broker runs in this process): started with exec
+    assert_int_equal (s_parent_of (pids [0]), getpid ());
+    assert_int_equal (s_parent_of (pids [1]), getpid ());
+    zsock_destroy (&client);
+}
+
+//  ---------------------------------------------------------------------
+//  The zygote start method, with real zhive-worker processes
+
+static bool
+s_zygote_possible (void)
+{
+    if (!s_local_workers_possible ())
+        return false;
+    char command [4096];
+    snprintf (command, sizeof command, "'%s' --help 2>&1 | grep -q -- --zygote",
+              getenv ("ZHIVE_WORKER"));
+    int status = system (command);
+    return status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+static s_config_t s_zygote_config = { 0, 0, 0, 0, -1, 0, "zygote" };
+
+//  Start two real local workers through a zygote; returns the zygote's pid
+static pid_t
+s_zygote_workers (s_fixture_t *fixture, zsock_t *client, pid_t *pids)
+{
+    const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
+    assert_int_equal (zhive_broker_start_workers (fixture->broker, 2, loads, 4), 0);
+    s_wait_workers (fixture, 2, 10000);
+    //  Both are children of one zygote, which is our child
+    assert_int_equal (s_worker_pids (client, pids, 2), 2);
+    pid_t zygote = s_parent_of (pids [0]);
+    assert_true (zygote > 0 && zygote != getpid ());
+    assert_int_equal (s_parent_of (pids [1]), zygote);
+    assert_int_equal (s_parent_of (zygote), getpid ());
+    return zygote;
+}
+
+static void
+test_zygote (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    if (!s_zygote_possible ())
+        skip ();
+    zsock_t *client = s_client (fixture);
+    pid_t pids [2];
+    pid_t zygote = s_zygote_workers (fixture, client, pids);
+    s_submit (client, 1, "echo", "\x91\x01", -1, -1);
+    s_expect_result (client, 1, "\x91\x01", 2);
+
+    //  One killed is replaced, through the zygote
+    assert_int_equal (kill (pids [0], SIGKILL), 0);
+    int64_t until = zclock_mono () + 10000;
+    pid_t now [2] = { 0, 0 };
+    while (true) {
+        if (s_worker_pids (client, now, 2) == 2 && now [0] != pids [0] && now [1] != pids [0])
+            break;
+        if (zclock_mono () > until)
+            fail_msg ("no replacement for the killed worker");
+        zclock_sleep (50);
+    }
+    assert_int_equal (s_parent_of (now [0]), zygote);
+    assert_int_equal (s_parent_of (now [1]), zygote);
+    s_submit (client, 2, "sleep", "\x91\x0a", -1, -1);
+    s_expect_result (client, 2, "\x0a", 1);
+
+    //  Destroying the broker stops the zygote and its workers
+    zhive_broker_destroy (&fixture->broker);
+    for (int i = 0; i < 2; i++) {
+        until = zclock_mono () + 3000;
+        while (kill (now [i], 0) == 0 && zclock_mono () < until)
+            zclock_sleep (20);    //  The zygote reaps them, not us
+        assert_int_equal (kill (now [i], 0), -1);
+    }
+    assert_int_equal (kill (zygote, 0), -1);
+    zsock_destroy (&client);
+}
+
+//  The zygote dies: its workers are replaced by exec'd ones
+static void
+test_zygote_dies (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    if (!s_zygote_possible ())
+        skip ();
+    zsock_t *client = s_client (fixture);
+    pid_t pids [2];
+    pid_t zygote = s_zygote_workers (fixture, client, pids);
+    assert_int_equal (kill (zygote, SIGKILL), 0);
+    int64_t until = zclock_mono () + 10000;
+    while (true) {
+        pid_t now [2] = { 0, 0 };
+        if (s_worker_pids (client, now, 2) == 2 && s_parent_of (now [0]) == getpid () &&
+            s_parent_of (now [1]) == getpid ())
+            break;
+        if (zclock_mono () > until)
+            fail_msg ("the workers of the dead zygote were not replaced by exec'd ones");
+        zclock_sleep (50);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_true (kill (pids [i], 0) == -1 || s_parent_of (pids [i]) != zygote);
+    s_submit (client, 1, "echo", "\x91\x01", -1, -1);
+    s_expect_result (client, 1, "\x91\x01", 2);
+    zsock_destroy (&client);
+}
+
+//  Mean ms from the start request to each worker's READY, `count` at once
+static double
+s_start_mean (const char *method, int count)
+{
+    zhive_broker_t *broker = zhive_broker_new ();
+    assert_non_null (broker);
+    assert_int_equal (zhive_broker_set_start_method (broker, method), 0);
+    assert_int_equal (zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*"), 0);
+    const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
+    int64_t start = zclock_mono ();
+    assert_int_equal (zhive_broker_start_workers (broker, count, loads, 0), 0);
+    int ready = 0;
+    double total = 0;
+    while (ready < count) {
+        int now = zhive_broker_workers_ready (broker);
+        if (now > ready) {
+            total += (double) (now - ready) * (double) (zclock_mono () - start);
+            ready = now;
+        }
+        if (zclock_mono () - start > 30000)
+            fail_msg ("%s: only %d of %d workers ready", method, ready, count);
+        zclock_sleep (1);
+    }
+    zhive_broker_destroy (&broker);
+    return total / count;
+}
+
+//  How long local workers take to start each way (printed, not judged)
+static void
+test_start_times (void **state)
+{
+    (void) state;
+    if (!s_zygote_possible ())
+        skip ();
+    for (int round = 0; round < 2; round++) {
+        double exec = s_start_mean ("exec", 8);
+        double zygote = s_start_mean ("zygote", 8);
+        printf ("    8 local workers, mean ms from start to READY: exec %.1f, zygote %.1f\n", exec,
+                zygote);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    //  Run as a fake zhive-worker (the broker starts this program)
+    if (argc > 1 && (streq (argv [1], "--connect") || streq (argv [1], "--zygote")))
+        return s_fake_worker (argc, argv);
     srandom ((unsigned) time (NULL));
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_ping, s_setup, s_teardown),
@@ -1049,6 +1882,31 @@ main (void)
         cmocka_unit_test_setup_teardown (test_survives_interrupt, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers_bad_program, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown (test_heartbeat_expiry, s_setup, s_teardown,
+                                                  &s_fast_heartbeat),
+        cmocka_unit_test_prestate_setup_teardown (test_client_heartbeat, s_setup, s_teardown,
+                                                  &s_fast_heartbeat),
+        cmocka_unit_test_setup_teardown (test_kept_answer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cancel_running, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown (test_queue_full, s_setup, s_teardown,
+                                                  &s_small_queues),
+        cmocka_unit_test_prestate_setup_teardown (test_max_retries, s_setup, s_teardown,
+                                                  &s_no_retries),
+        cmocka_unit_test_setup_teardown (test_max_tasks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_worker_draining, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drain_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_drain_then_terminate, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown (test_overrun_kill, s_setup, s_teardown,
+                                                  &s_fast_recycle),
+        cmocka_unit_test_prestate_setup_teardown (test_local_max_tasks, s_setup, s_teardown,
+                                                  &s_max_tasks_2),
+        cmocka_unit_test_setup_teardown (test_zygote_fallback, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown (test_zygote, s_setup, s_teardown,
+                                                  &s_zygote_config),
+        cmocka_unit_test_prestate_setup_teardown (test_zygote_dies, s_setup, s_teardown,
+                                                  &s_zygote_config),
+        cmocka_unit_test (test_start_times),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -229,6 +229,72 @@ test_map_in_order (void **state)
 }
 
 static void
+test_chunked_map (void **state)
+{
+    (void) state;
+    //  1,000 items in chunks of 64 (the last chunk is short): in order
+    zhive_pack_t *items = zhive_pack_new ();
+    for (int i = 0; i < 1000; i++)
+        zhive_pack_int (items, i % 25);
+    zhive_opts_t opts = { .timeout_ms = 20000, .chunksize = 64 };
+    zhive_map_t *map = zhive_client_map (s_client, "fib", items, &opts);
+    assert_non_null (map);
+    zhive_result_t *result;
+    size_t index = 0;
+    while ((result = zhive_map_next (map, 20000))) {
+        assert_int_equal (zhive_result_index (result), index);
+        assert_int_equal (s_int (result), s_fib ((int) index % 25));
+        zhive_result_destroy (&result);
+        index++;
+    }
+    assert_int_equal (index, 1000);
+    zhive_map_destroy (&map);
+
+    //  Errors stay per item, with their type, message and worker
+    zhive_pack_reset (items);
+    for (int i = 0; i < 10; i++) {
+        zhive_pack_array (items, 1);
+        if (i % 3 == 0)
+            zhive_pack_str (items, "x");    //  fib("x"): BadArguments
+        else
+            zhive_pack_int (items, i);
+    }
+    opts.chunksize = 4;
+    opts.unordered = true;
+    map = zhive_client_starmap (s_client, "fib", items, &opts);
+    int errors = 0, values = 0;
+    while ((result = zhive_map_next (map, 20000))) {
+        size_t at = zhive_result_index (result);
+        if (at % 3 == 0) {
+            assert_string_equal (zhive_result_error_type (result), "BadArguments");
+            assert_true (strlen (zhive_result_error_worker (result)) > 0);
+            errors++;
+        }
+        else {
+            assert_int_equal (s_int (result), s_fib ((int) at));
+            values++;
+        }
+        zhive_result_destroy (&result);
+    }
+    assert_int_equal (errors, 4);
+    assert_int_equal (values, 6);
+    zhive_map_destroy (&map);
+
+    //  An async handler cannot run chunks: a clear error per item
+    zhive_pack_reset (items);
+    zhive_pack_int (items, 1);
+    zhive_pack_int (items, 2);
+    opts.unordered = false;
+    map = zhive_client_map (s_client, "sleep", items, &opts);
+    result = zhive_map_next (map, 20000);
+    assert_string_equal (zhive_result_error_type (result), "BadArguments");
+    assert_non_null (strstr (zhive_result_error_message (result), "async"));
+    zhive_result_destroy (&result);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&items);
+}
+
+static void
 test_starmap_and_errors_in_place (void **state)
 {
     (void) state;
@@ -434,6 +500,7 @@ main (void)
         cmocka_unit_test (test_unknown_function_times_out_clearly),
         cmocka_unit_test (test_map_in_order),
         cmocka_unit_test (test_starmap_and_errors_in_place),
+        cmocka_unit_test (test_chunked_map),
         cmocka_unit_test (test_map_unordered),
         cmocka_unit_test (test_async_submit_and_wait_any),
         cmocka_unit_test (test_own_event_loop),

@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 typedef struct {
     zhive_broker_t *broker;    //  The pool manager, in this process
@@ -107,7 +110,7 @@ test_chaos_kill_workers_during_map (void **state)
     enum { TASKS = 20000 };
     zhive_pack_t *items = zhive_pack_new ();
     for (int i = 0; i < TASKS; i++)
-        zhive_pack_int (items, 1 + i % 4);    //  sleep(1..4 ms)
+        zhive_pack_int (items, 4 + i % 4);    //  sleep(4..7 ms)
     //  Retries high enough that the chaos cannot exhaust them
     zhive_opts_t opts = { .window = 2000, .retries = 1000 };
     int64_t start = zclock_mono ();
@@ -126,7 +129,7 @@ test_chaos_kill_workers_during_map (void **state)
                           zhive_result_error_message (result));
             int64_t value;
             assert_int_equal (zhive_value_int (zhive_result_value (result), &value), 0);
-            assert_int_equal (value, 1 + index % 4);
+            assert_int_equal (value, 4 + index % 4);
             zhive_result_destroy (&result);
             index++;
         }
@@ -246,7 +249,11 @@ test_crash_gives_worker_lost (void **state)
     zhive_pack_t *items = zhive_pack_new ();
     for (int i = 0; i < 50; i++)
         zhive_pack_int (items, i);
-    zhive_map_t *map = zhive_client_map (pool->client, "echo", items, &opts);
+    //  The echo tasks keep the default retries (3): a crash() given 2 can
+    //  take a worker down at most 3 times, so an echo task that shared a
+    //  worker with it each time is still redispatched
+    zhive_opts_t echo_opts = { .timeout_ms = 60000 };
+    zhive_map_t *map = zhive_client_map (pool->client, "echo", items, &echo_opts);
     zhive_task_t *crash = zhive_client_submit (pool->client, "crash", NULL, &opts);
     for (int i = 0; i < 50; i++) {
         result = zhive_map_next (map, 60000);
@@ -305,7 +312,10 @@ test_timeout_and_cancel_free_the_worker (void **state)
     zhive_task_destroy (&task);
     assert_true (zhive_result_ok (zhive_task_wait (busy, 5000)));
     zhive_task_destroy (&busy);
-    assert_int_equal (zhive_client_dropped (pool->client), 0);
+    //  The broker's own Cancelled answers to the three cancelled tasks came
+    //  after the client had answered them itself: dropped, nothing else
+    zhive_client_process (pool->client);
+    assert_true (zhive_client_dropped (pool->client) <= 3);
     zhive_pack_destroy (&long_args);
     zhive_pack_destroy (&short_args);
     s_pool_destroy (&pool);
@@ -427,13 +437,19 @@ s_stop (pid_t pid, int signal)
     waitpid (pid, NULL, 0);
 }
 
+//  A port the kernel picks, free right now (only 127.0.0.1 is used)
 static int
 s_free_port (void)
 {
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
-    return port;
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) ||
+        getsockname (fd, (struct sockaddr *) &address, &length))
+        fail_msg ("cannot find a free port: %s", strerror (errno));
+    close (fd);
+    return ntohs (address.sin_port);
 }
 
 static void
@@ -490,5 +506,8 @@ main (void)
         fprintf (stderr, "test_reliability: run through ctest (needs ZHIVE_PLUGIN, ZHIVE_BIN)\n");
         return 1;
     }
+    //  ZHIVE_TEST=name runs one test alone
+    if (getenv ("ZHIVE_TEST"))
+        cmocka_set_test_filter (getenv ("ZHIVE_TEST"));
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

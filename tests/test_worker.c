@@ -5,13 +5,18 @@
     with the examples plugin or with handlers registered here) or as the
     real zhive-worker process ($ZHIVE_WORKER), started with fork/exec and
     stopped by its pid. Every receive has a timeout, so a bug fails a test
-    instead of hanging it. */
+    instead of hanging it. The zygote is started with pipes on its stdin
+    and stdout, and its workers are stopped by their pids too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "zhive_worker.h"
@@ -32,8 +37,11 @@ typedef struct {
     size_t worker_size;      //  Its size; 0 before READY
 } s_broker_t;
 
+//  A fake broker; with heartbeat_ms > 0 it runs ZMTP heartbeats (timeout
+//  3 intervals) and is ROUTER_MANDATORY, as the real one, so a send to a
+//  worker whose connection was dropped fails (EHOSTUNREACH)
 static s_broker_t *
-s_broker_new (const char *endpoint)
+s_broker_new_heartbeat (const char *endpoint, int heartbeat_ms)
 {
     s_broker_t *self = (s_broker_t *) calloc (1, sizeof (s_broker_t));
     assert_non_null (self);
@@ -41,6 +49,12 @@ s_broker_new (const char *endpoint)
     assert_non_null (self->router);
     zsock_set_rcvtimeo (self->router, S_TIMEOUT);
     zsock_set_sndtimeo (self->router, S_TIMEOUT);
+    if (heartbeat_ms > 0) {
+        zsock_set_heartbeat_ivl (self->router, heartbeat_ms);
+        zsock_set_heartbeat_timeout (self->router, 3 * heartbeat_ms);
+        zsock_set_heartbeat_ttl (self->router, 3 * heartbeat_ms);
+        zsock_set_router_mandatory (self->router, 1);
+    }
     //  Rebinding a port just closed may need a moment: the close is async
     int port = -1;
     for (int attempt = 0; attempt < 100 && port <= 0; attempt++) {
@@ -53,6 +67,12 @@ s_broker_new (const char *endpoint)
     self->in = zhive_proto_new ();
     self->out = zhive_proto_new ();
     return self;
+}
+
+static s_broker_t *
+s_broker_new (const char *endpoint)
+{
+    return s_broker_new_heartbeat (endpoint, 0);
 }
 
 static void
@@ -123,17 +143,27 @@ s_expect_ready (s_broker_t *self, const char *const *functions, uint32_t concurr
     self->worker_size = in->routing_size;
 }
 
+//  Sends a task with timeout_ms left to run (-1: none)
 static void
-s_send_task (s_broker_t *self, uint64_t ticket, const char *function, const void *args, size_t size)
+s_send_task_timeout (s_broker_t *self, uint64_t ticket, const char *function, const void *args,
+                     size_t size, int64_t timeout_ms)
 {
     zhive_proto_t *out = self->out;
     memcpy (out->routing, self->worker, self->worker_size);
     out->routing_size = self->worker_size;
     out->command = ZHIVE_TASK;
     out->id = ticket;
+    out->timeout_ms = timeout_ms;
     zhive_proto_set_name (out->function, function);
     assert_int_equal (zhive_proto_set_payload (out, args, size), 0);
-    assert_int_equal (zhive_proto_send (out, self->router), 0);
+    if (zhive_proto_send (out, self->router))
+        fail_msg ("cannot send TASK %" PRIu64 ": %s", ticket, zmq_strerror (zmq_errno ()));
+}
+
+static void
+s_send_task (s_broker_t *self, uint64_t ticket, const char *function, const void *args, size_t size)
+{
+    s_send_task_timeout (self, ticket, function, args, size, -1);
 }
 
 static void
@@ -153,6 +183,19 @@ s_send_task_int (s_broker_t *self, uint64_t ticket, const char *function, int64_
     zhive_pack_destroy (&args);
 }
 
+//  Sends a task with one integer argument and timeout_ms left to run
+static void
+s_send_task_int_timeout (s_broker_t *self, uint64_t ticket, const char *function, int64_t value,
+                         int64_t timeout_ms)
+{
+    zhive_pack_t *args = zhive_pack_new ();
+    zhive_pack_array (args, 1);
+    zhive_pack_int (args, value);
+    s_send_task_timeout (self, ticket, function, zhive_pack_data (args), zhive_pack_size (args),
+                         timeout_ms);
+    zhive_pack_destroy (&args);
+}
+
 static void
 s_send_command (s_broker_t *self, int command, const char *message)
 {
@@ -162,6 +205,25 @@ s_send_command (s_broker_t *self, int command, const char *message)
     out->command = command;
     zhive_proto_set_message (out, message);
     assert_int_equal (zhive_proto_send (out, self->router), 0);
+}
+
+static void
+s_send_cancel (s_broker_t *self, uint64_t ticket)
+{
+    zhive_proto_t *out = self->out;
+    memcpy (out->routing, self->worker, self->worker_size);
+    out->routing_size = self->worker_size;
+    out->command = ZHIVE_CANCEL;
+    out->id = ticket;
+    assert_int_equal (zhive_proto_send (out, self->router), 0);
+}
+
+//  Nothing is on its way from the worker: a PING is answered by PONG next
+static void
+s_expect_quiet (s_broker_t *self)
+{
+    s_send_command (self, ZHIVE_PING, NULL);
+    s_expect (self, ZHIVE_PONG);
 }
 
 //  Sends raw frames to the worker, after its routing id
@@ -401,16 +463,18 @@ s_register_direct (zhive_worker_t *worker, s_state_t *state)
 }
 
 //  ---------------------------------------------------------------------
-//  An embedded worker in a zactor thread. The test sends "STOP" on the
-//  pipe (the worker loop reads it and calls zhive_worker_stop); the actor
-//  then reports run's return code and the done count, and waits for $TERM.
+//  An embedded worker in a zactor thread. The test sends "STOP" or
+//  "DRAIN" on the pipe (the worker loop reads it and calls
+//  zhive_worker_stop or zhive_worker_drain); the actor then reports run's
+//  return code and the done count, and waits for $TERM.
 
 typedef struct {
-    const char *endpoint;    //  Broker's worker endpoint
-    int concurrency;         //  0: default
-    const char *plugin;      //  Plugin to load, or NULL
-    const char *name;        //  Worker name, or NULL for the default
-    s_state_t *direct;       //  Register the direct handlers with this state
+    const char *endpoint;                      //  Broker's worker endpoint
+    int concurrency;                           //  0: default
+    const char *plugin;                        //  Plugin to load, or NULL
+    const char *name;                          //  Worker name, or NULL for the default
+    s_state_t *direct;                         //  Register the direct handlers with this state
+    void (*setup) (zhive_worker_t *worker);    //  More set-up before run, or NULL
 } s_worker_args_t;
 
 typedef struct {
@@ -431,6 +495,8 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     }
     else if (streq (command, "STOP"))
         zhive_worker_stop (actor->worker);
+    else if (streq (command, "DRAIN"))
+        zhive_worker_drain (actor->worker);
     zstr_free (&command);
     return rc;
 }
@@ -452,6 +518,8 @@ s_worker_actor (zsock_t *pipe, void *arg)
             rc = zhive_worker_load (actor.worker, args->plugin, NULL);
         if (args->direct)
             s_register_direct (actor.worker, args->direct);
+        if (args->setup)
+            args->setup (actor.worker);
         zloop_reader (zhive_worker_loop (actor.worker), pipe, s_on_pipe, &actor);
     }
     zsock_signal (pipe, 0);
@@ -589,7 +657,7 @@ test_embedded_plugin (void **state)
 {
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 4, s_plugin (), NULL, NULL };
+    s_worker_args_t args = { broker->endpoint, 4, s_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
     s_expect_ready (broker, s_example_functions, 4, getpid ());
 
@@ -716,7 +784,7 @@ test_embedded_direct (void **state)
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
     s_state_t counter = { 0 };
-    s_worker_args_t args = { broker->endpoint, 0, NULL, "direct-worker", &counter };
+    s_worker_args_t args = { broker->endpoint, 0, NULL, "direct-worker", &counter, NULL };
     zactor_t *actor = s_worker_start (&args);
     s_expect_ready (broker, s_direct_functions, 16, getpid ());
     assert_string_equal (broker->in->worker, "direct-worker");
@@ -781,7 +849,7 @@ test_busy (void **state)
 {
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 2, s_plugin (), NULL, NULL };
+    s_worker_args_t args = { broker->endpoint, 2, s_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
     s_expect_ready (broker, s_example_functions, 2, getpid ());
     s_send_task_int (broker, 1, "sleep", 300);
@@ -808,7 +876,7 @@ test_broker_bye (void **state)
 {
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 0, s_plugin (), NULL, NULL };
+    s_worker_args_t args = { broker->endpoint, 0, s_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
     s_expect_ready (broker, s_example_functions, 16, getpid ());
     s_send_command (broker, ZHIVE_BYE, "go away");
@@ -842,7 +910,7 @@ test_reconnect (void **state)
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
     char *endpoint = strdup (broker->endpoint);
-    s_worker_args_t args = { endpoint, 0, s_plugin (), NULL, NULL };
+    s_worker_args_t args = { endpoint, 0, s_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
     s_expect_ready (broker, s_example_functions, 16, getpid ());
     s_broker_destroy (&broker);
@@ -853,6 +921,405 @@ test_reconnect (void **state)
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
     s_broker_destroy (&broker);
     free (endpoint);
+}
+
+//  ---------------------------------------------------------------------
+//  Tests: reliability (heartbeats, cancel, max tasks, drain)
+
+//  nap (ms): a sync handler that sleeps, busy longer than heartbeats allow
+static int
+s_nap (zhive_job_t *job, void *arg)
+{
+    (void) arg;
+    int64_t ms = 0;
+    if (zhive_job_argc (job) != 1 || zhive_value_int (zhive_job_arg (job, 0), &ms))
+        return zhive_job_fail (job, ZHIVE_ERR_BAD_ARGS, "nap expects milliseconds");
+    zclock_sleep ((int) ms);
+    zhive_pack_int (zhive_job_reply (job), ms);
+    return 0;
+}
+
+static void
+s_setup_heartbeat (zhive_worker_t *worker)
+{
+    zhive_worker_set_heartbeat (worker, 500, 3);
+    assert_int_equal (zhive_worker_register (worker, "nap", s_nap, NULL, ZHIVE_SYNC), 0);
+}
+
+//  A sync handler busy for longer than interval x liveness: libzmq answers
+//  the heartbeats meanwhile, so the connection stays up (no EHOSTUNREACH on
+//  a ROUTER_MANDATORY broker, no second READY) and the answer arrives
+static void
+test_heartbeat_long_handler (void **state)
+{
+    (void) state;
+    s_broker_t *broker = s_broker_new_heartbeat (NULL, 500);
+    s_worker_args_t args = { broker->endpoint, 0, NULL, NULL, NULL, s_setup_heartbeat };
+    zactor_t *actor = s_worker_start (&args);
+    const char *functions [] = { "nap", NULL };
+    s_expect_ready (broker, functions, 16, getpid ());
+    s_send_task_int (broker, 1, "nap", 4000);
+    s_expect_done_int (broker, 1, 4000);
+    //  The same connection still works, both ways
+    s_send_task_int (broker, 2, "nap", 0);
+    s_expect_done_int (broker, 2, 0);
+    //  HEARTBEAT needs no answer: the PONG is the next message
+    s_send_command (broker, ZHIVE_HEARTBEAT, NULL);
+    s_expect_quiet (broker);
+    assert_int_equal (s_worker_end (&actor, true, NULL), 0);
+    s_broker_destroy (&broker);
+}
+
+//  A TCP relay between a worker and the fake broker that can go silent:
+//  after FREEZE it relays nothing more on the connections it has (they stay
+//  open, as with a broker host that hangs); new connections are relayed.
+#define S_RELAY_PAIRS 8
+
+typedef struct {
+    int fd [2];     //  Worker side, broker side; -1 once closed
+    bool frozen;    //  Relays nothing
+} s_relay_pair_t;
+
+static void
+s_relay_actor (zsock_t *pipe, void *arg)
+{
+    int target = (int) (intptr_t) arg;
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (listener < 0 || bind (listener, (struct sockaddr *) &address, sizeof address) ||
+        listen (listener, 8) || getsockname (listener, (struct sockaddr *) &address, &size))
+        address.sin_port = 0;
+    zsock_signal (pipe, 0);
+    zsock_send (pipe, "i", (int) ntohs (address.sin_port));
+    s_relay_pair_t pairs [S_RELAY_PAIRS];
+    size_t count = 0;
+    bool running = address.sin_port != 0;
+    while (running) {
+        zmq_pollitem_t items [2 + 2 * S_RELAY_PAIRS];
+        int side [2 + 2 * S_RELAY_PAIRS];    //  Pair * 2 + side of each item
+        items [0] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        items [1] = (zmq_pollitem_t){ NULL, listener, ZMQ_POLLIN, 0 };
+        int used = 2;
+        for (size_t i = 0; i < count; i++) {
+            for (int end = 0; end < 2 && !pairs [i].frozen; end++) {
+                items [used] = (zmq_pollitem_t){ NULL, pairs [i].fd [end], ZMQ_POLLIN, 0 };
+                side [used++] = (int) i * 2 + end;
+            }
+        }
+        if (zmq_poll (items, used, 1000) < 0)
+            break;
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                running = false;
+            else if (streq (command, "FREEZE")) {
+                for (size_t i = 0; i < count; i++)
+                    pairs [i].frozen = true;
+            }
+            zstr_free (&command);
+            continue;
+        }
+        if (items [1].revents & ZMQ_POLLIN) {
+            int worker = accept (listener, NULL, NULL);
+            int broker = socket (AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in to = address;
+            to.sin_port = htons ((uint16_t) target);
+            if (worker >= 0 && broker >= 0 && count < S_RELAY_PAIRS &&
+                connect (broker, (struct sockaddr *) &to, sizeof to) == 0)
+                pairs [count++] = (s_relay_pair_t){ { worker, broker }, false };
+            else {
+                close (worker);
+                close (broker);
+            }
+        }
+        for (int item = 2; item < used; item++) {
+            if (!(items [item].revents & ZMQ_POLLIN))
+                continue;
+            s_relay_pair_t *pair = &pairs [side [item] / 2];
+            int from = side [item] % 2;
+            char data [4096];
+            ssize_t got = pair->fd [from] >= 0 ? read (pair->fd [from], data, sizeof data) : -1;
+            ssize_t put = 0;
+            while (got > 0 && put < got) {
+                ssize_t rc = write (pair->fd [1 - from], data + put, (size_t) (got - put));
+                if (rc <= 0)
+                    break;
+                put += rc;
+            }
+            if (got <= 0 || put < got) {
+                close (pair->fd [0]);
+                close (pair->fd [1]);
+                pair->fd [0] = pair->fd [1] = -1;
+                pair->frozen = true;    //  Closed: not polled again
+            }
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (pairs [i].fd [0] >= 0) {
+            close (pairs [i].fd [0]);
+            close (pairs [i].fd [1]);
+        }
+    }
+    if (listener >= 0)
+        close (listener);
+}
+
+static void
+s_setup_silent (zhive_worker_t *worker)
+{
+    zhive_worker_set_heartbeat (worker, 200, 3);
+}
+
+//  The broker goes silent without closing the connection: the worker's
+//  heartbeats find it within interval x liveness, and the worker
+//  reconnects and says READY again
+static void
+test_heartbeat_silent_broker (void **state)
+{
+    (void) state;
+    s_broker_t *broker = s_broker_new (NULL);
+    int target = atoi (strrchr (broker->endpoint, ':') + 1);
+    zactor_t *relay = zactor_new (s_relay_actor, (void *) (intptr_t) target);
+    assert_non_null (relay);
+    int port = 0;
+    assert_int_equal (zsock_recv (relay, "i", &port), 0);
+    assert_true (port > 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    s_worker_args_t args = { endpoint, 0, s_plugin (), NULL, NULL, s_setup_silent };
+    zactor_t *actor = s_worker_start (&args);
+    s_expect_ready (broker, s_example_functions, 16, getpid ());
+    uint8_t first [256];
+    size_t first_size = broker->worker_size;
+    memcpy (first, broker->worker, first_size);
+    s_send_task_int (broker, 1, "fib", 10);
+    s_expect_done_int (broker, 1, 55);
+
+    zstr_send (relay, "FREEZE");
+    int64_t frozen = zclock_mono ();
+    s_expect_ready (broker, s_example_functions, 16, getpid ());
+    int64_t elapsed = zclock_mono () - frozen;
+    assert_false (broker->worker_size == first_size &&
+                  memcmp (broker->worker, first, first_size) == 0);
+    //  600 ms to notice, 1..2 s before the reconnect
+    if (elapsed > 5000)
+        fail_msg ("the worker took %d ms to replace a silent connection", (int) elapsed);
+    s_send_task_int (broker, 2, "fib", 11);
+    s_expect_done_int (broker, 2, 89);
+    assert_int_equal (s_worker_end (&actor, true, NULL), 0);
+    zactor_destroy (&relay);
+    s_broker_destroy (&broker);
+}
+
+//  slow (): async, answers "slow" after 200 ms, cannot be cancelled
+static int
+s_slow_done (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zhive_job_t *job = (zhive_job_t *) arg;
+    zhive_pack_str (zhive_job_reply (job), "slow");
+    zhive_job_complete (job);
+    return 0;
+}
+
+static int
+s_slow (zhive_job_t *job, void *arg)
+{
+    (void) arg;
+    zloop_timer (zhive_job_loop (job), 200, 1, s_slow_done, job);
+    return 0;
+}
+
+//  undo (): async, never ends by itself; its cancel function ends the
+//  timer, counts, and (wrongly) completes the job as well
+static int
+s_undo_never (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zhive_job_complete ((zhive_job_t *) arg);
+    return 0;
+}
+
+static void
+s_undo_cancel (zhive_job_t *job, void *state)
+{
+    s_state_t *counter = (s_state_t *) zhive_job_data (job);
+    counter->calls++;
+    zloop_timer_end (zhive_job_loop (job), (int) (intptr_t) state);
+    zhive_pack_str (zhive_job_reply (job), "undone");
+    zhive_job_complete (job);
+}
+
+static int
+s_undo (zhive_job_t *job, void *arg)
+{
+    zhive_job_set_data (job, arg);
+    int timer = zloop_timer (zhive_job_loop (job), 60000, 1, s_undo_never, job);
+    zhive_job_on_cancel (job, s_undo_cancel, (void *) (intptr_t) timer);
+    return 0;
+}
+
+static s_state_t s_undo_counter;    //  How often undo's cancel function ran
+
+static void
+s_setup_cancel (zhive_worker_t *worker)
+{
+    assert_int_equal (zhive_worker_register (worker, "slow", s_slow, NULL, ZHIVE_ASYNC), 0);
+    assert_int_equal (zhive_worker_register (worker, "undo", s_undo, &s_undo_counter, ZHIVE_ASYNC),
+                      0);
+}
+
+//  CANCEL: an async job with a cancel function is undone and answered
+//  Cancelled (its slot comes back); one without runs on; unknown tickets
+//  are ignored
+static void
+test_cancel (void **state)
+{
+    (void) state;
+    s_broker_t *broker = s_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 2, s_plugin (), NULL, NULL, s_setup_cancel };
+    zactor_t *actor = s_worker_start (&args);
+    const char *functions [] = { "echo", "fib", "sleep", "fail", "crash", "slow", "undo", NULL };
+    s_expect_ready (broker, functions, 2, getpid ());
+
+    s_send_task_int (broker, 1, "sleep", 60000);
+    s_send_task_int (broker, 2, "sleep", 300);
+    s_send_cancel (broker, 1);
+    s_expect_failed (broker, 1, "Cancelled", "cancelled");
+    //  Its slot is free again: with concurrency 2 this would be Busy else
+    s_send_task_int (broker, 3, "sleep", 10);
+    s_expect_done_int (broker, 3, 10);
+    s_send_cancel (broker, 2);
+    s_expect_failed (broker, 2, "Cancelled", "cancelled");
+    //  Answered and unknown tickets are ignored; the cancelled sleeps'
+    //  timers are gone (a late one would use a freed job)
+    s_send_cancel (broker, 3);
+    s_send_cancel (broker, 99);
+    zclock_sleep (400);
+    s_expect_quiet (broker);
+
+    //  No cancel function: the job runs on, and its answer frees the slot
+    s_send_task (broker, 4, "slow", "\x90", 1);
+    s_send_cancel (broker, 4);
+    s_expect_quiet (broker);
+    s_expect_done (broker, 4, "\xa4slow", 5);
+
+    //  A cancel function that completes the job by mistake: still exactly
+    //  one answer, Cancelled
+    s_send_task (broker, 5, "undo", "\x90", 1);
+    s_send_cancel (broker, 5);
+    s_expect_failed (broker, 5, "Cancelled", "cancelled");
+    s_expect_quiet (broker);
+    assert_int_equal (s_undo_counter.calls, 1);
+
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, true, &done), 0);
+    s_expect (broker, ZHIVE_BYE);
+    assert_int_equal (done, 5);
+    s_broker_destroy (&broker);
+}
+
+static void
+s_setup_max_tasks (zhive_worker_t *worker)
+{
+    zhive_worker_set_max_tasks (worker, 3);
+}
+
+//  max_tasks 3: READY tells what is left, also after a reconnect; the
+//  worker refuses a fourth task, finishes the others, says BYE and run
+//  returns 0. A reconnect meanwhile offers nothing and says DRAINING.
+static void
+test_max_tasks (void **state)
+{
+    (void) state;
+    s_broker_t *broker = s_broker_new (NULL);
+    char *endpoint = strdup (broker->endpoint);
+    s_worker_args_t args = { endpoint, 3, s_plugin (), NULL, NULL, s_setup_max_tasks };
+    zactor_t *actor = s_worker_start (&args);
+    s_expect_ready (broker, s_example_functions, 3, getpid ());
+    assert_int_equal (broker->in->max_tasks, 3);
+    s_send_task_int (broker, 1, "fib", 10);
+    s_expect_done_int (broker, 1, 55);
+
+    s_broker_destroy (&broker);
+    broker = s_broker_new (endpoint);
+    s_expect_ready (broker, s_example_functions, 3, getpid ());
+    assert_int_equal (broker->in->max_tasks, 2);
+    s_send_task_int (broker, 2, "sleep", 3000);
+    s_send_task_int (broker, 3, "sleep", 3000);
+    s_send_task_int (broker, 4, "fib", 10);
+    s_expect_failed (broker, 4, "Busy", "max_tasks");
+
+    s_broker_destroy (&broker);
+    broker = s_broker_new (endpoint);
+    const char *none [] = { NULL };
+    s_expect_ready (broker, none, 3, getpid ());
+    assert_int_equal (broker->in->max_tasks, 0);
+    s_expect (broker, ZHIVE_DRAINING);
+    bool seen [2] = { false, false };
+    for (int i = 0; i < 2; i++) {
+        s_expect (broker, ZHIVE_DONE);
+        assert_true (broker->in->id == 2 || broker->in->id == 3);
+        assert_false (seen [broker->in->id - 2]);
+        seen [broker->in->id - 2] = true;
+    }
+    s_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "max-tasks reached");
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, false, &done), 0);
+    assert_int_equal (done, 3);
+    s_broker_destroy (&broker);
+    free (endpoint);
+}
+
+//  Drain: DRAINING, the jobs in flight finish (and one that was already
+//  on its way runs too), then BYE; run returns 0
+static void
+test_drain (void **state)
+{
+    (void) state;
+    s_broker_t *broker = s_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 4, s_plugin (), NULL, NULL, NULL };
+    zactor_t *actor = s_worker_start (&args);
+    s_expect_ready (broker, s_example_functions, 4, getpid ());
+    s_send_task_int (broker, 1, "sleep", 300);
+    s_send_task_int (broker, 2, "sleep", 300);
+    s_expect_quiet (broker);
+    zstr_send (actor, "DRAIN");
+    s_expect (broker, ZHIVE_DRAINING);
+    s_send_task_int (broker, 3, "fib", 10);
+    s_expect_done_int (broker, 3, 55);
+    bool seen [2] = { false, false };
+    for (int i = 0; i < 2; i++) {
+        s_expect (broker, ZHIVE_DONE);
+        assert_true (broker->in->id == 1 || broker->in->id == 2);
+        assert_false (seen [broker->in->id - 1]);
+        seen [broker->in->id - 1] = true;
+    }
+    s_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "stopping");
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, false, &done), 0);
+    assert_int_equal (done, 3);
+
+    //  Drained before it runs: READY, DRAINING, BYE, and run returns 0
+    zhive_worker_t *worker = zhive_worker_new (broker->endpoint);
+    assert_non_null (worker);
+    assert_int_equal (zhive_worker_register (worker, "nothing", s_nothing, NULL, ZHIVE_SYNC), 0);
+    zhive_worker_drain (worker);
+    assert_int_equal (zhive_worker_run (worker), 0);
+    zhive_worker_destroy (&worker);
+    const char *none [] = { NULL };
+    s_expect_ready (broker, none, 16, getpid ());
+    s_expect (broker, ZHIVE_DRAINING);
+    s_expect (broker, ZHIVE_BYE);
+    s_broker_destroy (&broker);
 }
 
 //  ---------------------------------------------------------------------
@@ -873,8 +1340,13 @@ s_worker_program (void)
 }
 
 typedef struct {
-    pid_t pid;           //  The process, 0 once reaped
-    char output [64];    //  File holding what it printed, "" if none
+    pid_t pid;             //  The process, 0 once reaped
+    char output [64];      //  File holding what it printed, "" if none
+    int input;             //  Pipe to its stdin, or -1
+    int lines;             //  Pipe from its stdout, or -1
+    char buffer [1024];    //  What it printed that no line read took yet
+    size_t buffered;       //  Bytes in buffer
+    pid_t others [3];      //  Other processes (zygote workers) to kill, or 0
 } s_process_t;
 
 #define S_STDOUT 1    //  Capture the child's stdout
@@ -885,8 +1357,13 @@ typedef struct {
 static int
 s_process_setup (void **state)
 {
-    *state = calloc (1, sizeof (s_process_t));
-    return *state ? 0 : -1;
+    s_process_t *self = (s_process_t *) calloc (1, sizeof (s_process_t));
+    if (!self)
+        return -1;
+    self->input = -1;
+    self->lines = -1;
+    *state = self;
+    return 0;
 }
 
 static int
@@ -897,6 +1374,14 @@ s_process_teardown (void **state)
         kill (self->pid, SIGKILL);
         waitpid (self->pid, NULL, 0);
     }
+    for (size_t i = 0; i < sizeof self->others / sizeof self->others [0]; i++) {
+        if (self->others [i] > 0)
+            kill (self->others [i], SIGKILL);
+    }
+    if (self->input >= 0)
+        close (self->input);
+    if (self->lines >= 0)
+        close (self->lines);
     if (*self->output)
         unlink (self->output);
     free (self);
@@ -925,6 +1410,78 @@ s_process_start (s_process_t *self, const char **argv, int streams)
     }
     close (fd);
     close (null);
+}
+
+//  A pipe whose ends a started program does not inherit
+static int
+s_pipe (int ends [2])
+{
+    if (pipe (ends))
+        return -1;
+    fcntl (ends [0], F_SETFD, FD_CLOEXEC);
+    fcntl (ends [1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+//  Starts the program with pipes on its stdin (self->input) and stdout
+//  (self->lines); its stderr goes to self->output
+static void
+s_process_start_piped (s_process_t *self, const char **argv)
+{
+    int input [2], lines [2];
+    assert_int_equal (s_pipe (input), 0);
+    assert_int_equal (s_pipe (lines), 0);
+    snprintf (self->output, sizeof self->output, "/tmp/test_worker-XXXXXX");
+    int fd = mkstemp (self->output);
+    assert_true (fd >= 0);
+    argv [0] = s_worker_program ();
+    self->pid = fork ();
+    assert_true (self->pid >= 0);
+    if (self->pid == 0) {
+        dup2 (input [0], STDIN_FILENO);
+        dup2 (lines [1], STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    close (input [0]);
+    close (lines [1]);
+    close (fd);
+    self->input = input [1];
+    self->lines = lines [0];
+    self->buffered = 0;
+}
+
+//  Reads one line the process printed on stdout, without its newline.
+//  Returns 0, or -1 at the end of its output or after timeout_ms.
+static int
+s_process_line (s_process_t *self, char *line, size_t size, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        char *newline = (char *) memchr (self->buffer, '\n', self->buffered);
+        if (newline) {
+            size_t length = (size_t) (newline - self->buffer);
+            snprintf (line, size, "%.*s", (int) length, self->buffer);
+            self->buffered -= length + 1;
+            memmove (self->buffer, newline + 1, self->buffered);
+            return 0;
+        }
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || self->buffered == sizeof self->buffer)
+            return -1;
+        struct pollfd item = { self->lines, POLLIN, 0 };
+        int rc = poll (&item, 1, (int) left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return -1;
+        ssize_t got =
+            read (self->lines, self->buffer + self->buffered, sizeof self->buffer - self->buffered);
+        if (got <= 0)
+            return -1;
+        self->buffered += (size_t) got;
+    }
 }
 
 //  Waits up to timeout_ms for the process to end; returns its wait status,
@@ -1025,6 +1582,24 @@ test_program_usage (void **state)
     snprintf (refusing, sizeof refusing, "%s:bogus", s_plugin ());
     const char *refuses [] = { NULL, "--connect", "tcp://127.0.0.1:1", "--load", refusing, NULL };
     assert_int_equal (s_run_program (process, refuses, S_STDERR, "refused to initialise"), 1);
+    const char *help_more [] = { NULL, "--help", NULL };
+    assert_int_equal (s_run_program (process, help_more, S_STDOUT, "exits with status 70"), 0);
+    const char *bad_heartbeat [] = { NULL, "--heartbeat", "0", "--load", "x.so", NULL };
+    assert_int_equal (
+        s_run_program (process, bad_heartbeat, S_STDERR, "--heartbeat needs milliseconds"), 2);
+    const char *bad_liveness [] = { NULL, "--liveness", "1001", "--load", "x.so", NULL };
+    assert_int_equal (
+        s_run_program (process, bad_liveness, S_STDERR, "--liveness needs a number 1..1000"), 2);
+    const char *bad_max [] = { NULL, "--max-tasks", "-1", "--load", "x.so", NULL };
+    assert_int_equal (s_run_program (process, bad_max, S_STDERR, "--max-tasks needs a number"), 2);
+    const char *zygote_name [] = { NULL, "--zygote", "--name", "x", "--load", "x.so", NULL };
+    assert_int_equal (
+        s_run_program (process, zygote_name, S_STDERR, "--name cannot be used with --zygote"), 2);
+    //  A zygote checks its plugins before it serves
+    const char *zygote_missing [] = { NULL, "--zygote", "--load", "/nonexistent/libnope.so", NULL };
+    assert_int_equal (
+        s_run_program (process, zygote_missing, S_STDERR, "cannot load /nonexistent/libnope.so"),
+        1);
 }
 
 //  The real process: READY, tasks, 200 async sleeps, SIGTERM
@@ -1070,7 +1645,9 @@ test_program_serves (void **state)
     s_send_command (broker, ZHIVE_PING, NULL);
     s_expect (broker, ZHIVE_PONG);
 
+    //  SIGTERM drains: DRAINING, nothing is in flight, BYE
     int status = s_process_stop (process);
+    s_expect (broker, ZHIVE_DRAINING);
     s_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     assert_true (WIFEXITED (status));
@@ -1098,6 +1675,290 @@ test_program_crash (void **state)
     s_broker_destroy (&broker);
 }
 
+//  A sync handler past its deadline plus the grace (max (2 s, 2 x 100 ms x
+//  3)) ends the process with status 70 and says why; one in time does not,
+//  and async handlers are not bounded
+static void
+test_program_watchdog (void **state)
+{
+    s_process_t *process = (s_process_t *) *state;
+    s_broker_t *broker = s_broker_new (NULL);
+    const char *argv [] = { NULL,          "--connect", broker->endpoint, "--load", s_plugin (),
+                            "--heartbeat", "100",       "--liveness",     "3",      NULL };
+    s_process_start (process, argv, S_STDERR);
+    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    s_send_task_int_timeout (broker, 1, "fib", 20, 50);
+    s_expect_done_int (broker, 1, 6765);
+    //  Outlives the fib's deadline plus grace: its watchdog was disarmed
+    s_send_task_int_timeout (broker, 2, "sleep", 2500, 100);
+    s_expect_done_int (broker, 2, 2500);
+
+    //  fib (60) would run for ages
+    int64_t start = zclock_mono ();
+    s_send_task_int_timeout (broker, 3, "fib", 60, 100);
+    int status = s_process_wait (process, S_TIMEOUT);
+    int64_t elapsed = zclock_mono () - start;
+    if (status == -1)
+        status = s_process_stop (process);
+    char *output = s_process_output (process);
+    if (!strstr (output, "zhive-worker: handler 'fib' overran its deadline by ") ||
+        !strstr (output, " ms; exiting so the pool can replace this worker\n")) {
+        fprintf (stderr, "output: %s\n", output);
+        fail_msg ("no overrun message");
+    }
+    free (output);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 70);
+    if (elapsed < 2000 || elapsed > 8000)
+        fail_msg ("the watchdog fired after %d ms, not about 2100", (int) elapsed);
+    s_broker_destroy (&broker);
+}
+
+//  SIGTERM drains; a second SIGTERM, or SIGINT, stops at once
+static void
+test_program_signals (void **state)
+{
+    s_process_t *process = (s_process_t *) *state;
+    s_broker_t *broker = s_broker_new (NULL);
+    const char *argv [] = { NULL, "--connect", broker->endpoint, "--load", s_plugin (), NULL };
+
+    s_process_start (process, argv, S_STDERR);
+    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    s_send_task_int (broker, 1, "sleep", 500);
+    s_expect_quiet (broker);
+    kill (process->pid, SIGTERM);
+    s_expect (broker, ZHIVE_DRAINING);
+    s_expect_done_int (broker, 1, 500);
+    s_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "stopping");
+    int status = s_process_wait (process, S_TIMEOUT);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    free (s_process_output (process));
+
+    s_process_start (process, argv, S_STDERR);
+    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    s_send_task_int (broker, 2, "sleep", 60000);
+    s_expect_quiet (broker);
+    kill (process->pid, SIGTERM);
+    s_expect (broker, ZHIVE_DRAINING);
+    kill (process->pid, SIGTERM);
+    s_expect (broker, ZHIVE_BYE);
+    status = s_process_wait (process, S_TIMEOUT);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    free (s_process_output (process));
+
+    s_process_start (process, argv, S_STDERR);
+    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    s_send_task_int (broker, 3, "sleep", 60000);
+    s_expect_quiet (broker);
+    kill (process->pid, SIGINT);
+    s_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "stopping");
+    status = s_process_wait (process, S_TIMEOUT);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    free (s_process_output (process));
+    s_broker_destroy (&broker);
+}
+
+//  --max-tasks 2: READY says 2, two tasks, BYE, exit 0
+static void
+test_program_max_tasks (void **state)
+{
+    s_process_t *process = (s_process_t *) *state;
+    s_broker_t *broker = s_broker_new (NULL);
+    const char *argv [] = { NULL,     "--connect", broker->endpoint,
+                            "--load", s_plugin (), "--max-tasks",
+                            "2",      NULL };
+    s_process_start (process, argv, S_STDERR);
+    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    assert_int_equal (broker->in->max_tasks, 2);
+    s_send_task_int (broker, 1, "fib", 10);
+    s_send_task_int (broker, 2, "fib", 11);
+    s_expect_done_int (broker, 1, 55);
+    s_expect_done_int (broker, 2, 89);
+    s_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "max-tasks reached");
+    int status = s_process_wait (process, S_TIMEOUT);
+    if (status == -1)
+        status = s_process_stop (process);
+    free (s_process_output (process));
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    s_broker_destroy (&broker);
+}
+
+//  Reads "pid PID" from the zygote
+static pid_t
+s_zygote_pid (s_process_t *process)
+{
+    char line [128] = "";
+    int pid = 0;
+    if (s_process_line (process, line, sizeof line, S_TIMEOUT) ||
+        sscanf (line, "pid %d", &pid) != 1 || pid <= 0)
+        fail_msg ("expected 'pid PID' from the zygote, got '%s'", line);
+    return (pid_t) pid;
+}
+
+//  Reads "exit PID STATUS" from the zygote; checks the pid, returns the status
+static int
+s_zygote_exit (s_process_t *process, pid_t pid)
+{
+    char line [128] = "";
+    int got = 0, status = 0;
+    if (s_process_line (process, line, sizeof line, S_TIMEOUT) ||
+        sscanf (line, "exit %d %d", &got, &status) != 2 || got != (int) pid)
+        fail_msg ("expected 'exit %d STATUS' from the zygote, got '%s'", (int) pid, line);
+    return status;
+}
+
+//  The zygote: two spawns, two workers with their own pids that serve; one
+//  killed is reported; end of input stops the other (it drains) and the
+//  zygote, leaving no process behind
+static void
+test_program_zygote (void **state)
+{
+    s_process_t *process = (s_process_t *) *state;
+    s_broker_t *broker = s_broker_new (NULL);
+    const char *argv [] = { NULL,
+                            "--zygote",
+                            "--connect",
+                            broker->endpoint,
+                            "--load",
+                            s_plugin (),
+                            "--concurrency",
+                            "3",
+                            "--heartbeat",
+                            "500",
+                            "--liveness",
+                            "3",
+                            "--max-tasks",
+                            "0",
+                            NULL };
+    s_process_start_piped (process, argv);
+    assert_int_equal (write (process->input, "spawn\nspawn\n", 12), 12);
+    pid_t pids [2];
+    for (int i = 0; i < 2; i++) {
+        pids [i] = s_zygote_pid (process);
+        process->others [i] = pids [i];
+    }
+    assert_true (pids [0] != pids [1] && pids [0] != process->pid && pids [1] != process->pid);
+
+    //  Each says READY with its pid, and serves
+    uint8_t routing [2][256];
+    size_t routing_size [2] = { 0, 0 };
+    for (int ready = 0; ready < 2;) {
+        broker->worker_size = 0;
+        int command = s_recv (broker);
+        if (command == -1)
+            fail_msg ("expected READY from the zygote's workers");
+        int which = broker->in->pid == (uint64_t) pids [0]   ? 0
+                    : broker->in->pid == (uint64_t) pids [1] ? 1
+                                                             : -1;
+        if (command != ZHIVE_READY || which < 0 || routing_size [which])
+            continue;
+        assert_int_equal (broker->in->concurrency, 3);
+        assert_int_equal (broker->in->functions_count, 5);
+        memcpy (routing [which], broker->in->routing, broker->in->routing_size);
+        routing_size [which] = broker->in->routing_size;
+        ready++;
+    }
+    for (int i = 0; i < 2; i++) {
+        memcpy (broker->worker, routing [i], routing_size [i]);
+        broker->worker_size = routing_size [i];
+        s_send_task_int (broker, 1 + (uint64_t) i, "fib", 20);
+        s_expect_done_int (broker, 1 + (uint64_t) i, 6765);
+    }
+
+    //  A worker that dies is reported with its raw wait status
+    kill (pids [0], SIGKILL);
+    int status = s_zygote_exit (process, pids [0]);
+    assert_true (WIFSIGNALED (status));
+    assert_int_equal (WTERMSIG (status), SIGKILL);
+    process->others [0] = 0;
+
+    //  End of input: the other worker gets SIGTERM and drains, the zygote
+    //  reports it and exits 0
+    close (process->input);
+    process->input = -1;
+    s_expect (broker, ZHIVE_DRAINING);
+    s_expect (broker, ZHIVE_BYE);
+    status = s_zygote_exit (process, pids [1]);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    process->others [1] = 0;
+    char line [128];
+    assert_int_equal (s_process_line (process, line, sizeof line, S_TIMEOUT), -1);
+    status = s_process_wait (process, S_TIMEOUT);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    //  Both workers were reaped by the zygote: no process is left
+    assert_int_equal (kill (pids [0], 0), -1);
+    assert_int_equal (kill (pids [1], 0), -1);
+    free (s_process_output (process));
+    s_broker_destroy (&broker);
+}
+
+//  A zygote whose parent dies stops its workers and exits
+static void
+test_program_zygote_orphan (void **state)
+{
+    s_process_t *process = (s_process_t *) *state;
+    s_broker_t *broker = s_broker_new (NULL);
+    const char *argv [] = {
+        s_worker_program (), "--zygote", "--connect", broker->endpoint, "--load", s_plugin (), NULL
+    };
+    int input [2], lines [2], report [2];
+    assert_int_equal (s_pipe (input), 0);
+    assert_int_equal (s_pipe (lines), 0);
+    assert_int_equal (s_pipe (report), 0);
+    //  The zygote's parent: starts it, tells its pid, waits to be killed
+    process->pid = fork ();
+    assert_true (process->pid >= 0);
+    if (process->pid == 0) {
+        pid_t zygote = fork ();
+        if (zygote == 0) {
+            int null = open ("/dev/null", O_WRONLY);
+            dup2 (input [0], STDIN_FILENO);
+            dup2 (lines [1], STDOUT_FILENO);
+            dup2 (null, STDERR_FILENO);
+            execv (argv [0], (char *const *) argv);
+            _exit (127);
+        }
+        ssize_t rc = write (report [1], &zygote, sizeof zygote);
+        (void) rc;
+        while (true)
+            pause ();
+    }
+    close (input [0]);
+    close (lines [1]);
+    close (report [1]);
+    process->input = input [1];
+    process->lines = lines [0];
+    pid_t zygote = 0;
+    assert_int_equal (read (report [0], &zygote, sizeof zygote), sizeof zygote);
+    close (report [0]);
+    process->others [2] = zygote;
+
+    //  A worker answers for the zygote being ready; then its parent dies
+    assert_int_equal (write (process->input, "spawn\n", 6), 6);
+    pid_t worker = s_zygote_pid (process);
+    process->others [0] = worker;
+    kill (process->pid, SIGKILL);
+    waitpid (process->pid, NULL, 0);
+    process->pid = 0;
+    int status = s_zygote_exit (process, worker);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    process->others [0] = 0;
+    char line [128];
+    assert_int_equal (s_process_line (process, line, sizeof line, S_TIMEOUT), -1);
+    process->others [2] = 0;
+    s_broker_destroy (&broker);
+}
+
 int
 main (void)
 {
@@ -1110,9 +1971,22 @@ main (void)
         cmocka_unit_test (test_broker_bye),
         cmocka_unit_test (test_stop_before_run),
         cmocka_unit_test (test_reconnect),
+        cmocka_unit_test (test_heartbeat_long_handler),
+        cmocka_unit_test (test_heartbeat_silent_broker),
+        cmocka_unit_test (test_cancel),
+        cmocka_unit_test (test_max_tasks),
+        cmocka_unit_test (test_drain),
         cmocka_unit_test_setup_teardown (test_program_usage, s_process_setup, s_process_teardown),
         cmocka_unit_test_setup_teardown (test_program_serves, s_process_setup, s_process_teardown),
         cmocka_unit_test_setup_teardown (test_program_crash, s_process_setup, s_process_teardown),
+        cmocka_unit_test_setup_teardown (test_program_watchdog, s_process_setup,
+                                         s_process_teardown),
+        cmocka_unit_test_setup_teardown (test_program_signals, s_process_setup, s_process_teardown),
+        cmocka_unit_test_setup_teardown (test_program_max_tasks, s_process_setup,
+                                         s_process_teardown),
+        cmocka_unit_test_setup_teardown (test_program_zygote, s_process_setup, s_process_teardown),
+        cmocka_unit_test_setup_teardown (test_program_zygote_orphan, s_process_setup,
+                                         s_process_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,21 +2,53 @@
     zhive-worker - serve the functions of task plugins to a zhive broker
 
     zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...
-                 [--concurrency N] [--name NAME] [-v|--verbose] [--help]
+                 [--concurrency N] [--name NAME] [--heartbeat MS]
+                 [--liveness N] [--max-tasks N] [--zygote] [-v|--verbose]
+                 [--help]
 
-    Exit status: 0 when stopped by SIGINT/SIGTERM, 1 when a plugin cannot be
-    loaded or the worker fails (e.g. the broker sent BYE), 2 on bad usage.
+    The first SIGTERM drains (DRAINING, finish the tasks in flight, BYE);
+    a second SIGTERM, or SIGINT, stops at once (BYE). Signal handlers only
+    set flags; a short loop timer acts on them.
+
+    Exit status: 0 when stopped, drained, or done after --max-tasks; 1 when
+    a plugin cannot be loaded or the worker fails (e.g. the broker sent
+    BYE); 2 on bad usage; 70 when a sync handler overran its task's
+    deadline by more than the grace period.
     =========================================================================
 */
-#include "zhive_worker.h"
+#include "zhive_worker_private.h"
+#include "zhive_zygote.h"
+#include <dlfcn.h>
 #include <getopt.h>
+#include <signal.h>
 
-#define S_ENDPOINT    "tcp://127.0.0.1:5556"
-#define S_CONCURRENCY 16
+#define S_ENDPOINT     "tcp://127.0.0.1:5556"
+#define S_CONCURRENCY  16
+#define S_HEARTBEAT_MS 1000
+#define S_LIVENESS     3
+#define S_SIGNAL_MS    50    //  How often the loop looks at the signal flags
 
 #define S_SYNOPSIS                                                                                 \
     "usage: zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...\n"                      \
-    "                    [--concurrency N] [--name NAME] [-v|--verbose] [--help]\n"
+    "                    [--concurrency N] [--name NAME] [--heartbeat MS] [--liveness N]\n"        \
+    "                    [--max-tasks N] [--zygote] [-v|--verbose] [--help]\n"
+
+//  Set by the signal handlers, read by the loop's timer
+static volatile sig_atomic_t s_terms;        //  SIGTERMs received (counts to 2)
+static volatile sig_atomic_t s_interrupt;    //  SIGINT received
+
+typedef struct {
+    const char *endpoint;    //  Broker's worker endpoint
+    const char *name;        //  Worker name, or NULL for HOST:PID
+    long concurrency;        //  Most tasks at once
+    long heartbeat;          //  Heartbeat interval, ms
+    long liveness;           //  Silent intervals before the broker is gone
+    long max_tasks;          //  Tasks in all, 0 for no limit
+    bool verbose;            //  Log to stderr
+    bool zygote;             //  Run as a zygote
+    const char **loads;      //  --load values
+    size_t loads_count;      //  How many
+} s_options_t;
 
 static void
 s_usage (FILE *out)
@@ -32,11 +64,27 @@ s_usage (FILE *out)
              "                       ':' that follows \".so\", go to its zhive_plugin_init\n"
              "  --concurrency N      most tasks run at once, 1..1000000 (default %d)\n"
              "  --name NAME          name shown by the broker (default HOST:PID)\n"
+             "  --heartbeat MS       heartbeat interval towards the broker, 1..3600000\n"
+             "                       (default %d)\n"
+             "  --liveness N         silent intervals before the broker counts as gone and\n"
+             "                       is reconnected to, 1..1000 (default %d)\n"
+             "  --max-tasks N        take N tasks in all, finish them and exit 0, so the pool\n"
+             "                       replaces this worker (default 0: no limit)\n"
+             "  --zygote             load the plugins, then fork a worker for each 'spawn'\n"
+             "                       line on stdin; print 'pid PID' for each, and\n"
+             "                       'exit PID STATUS' when one ends; stop at end of stdin\n"
              "  -v, --verbose        log tasks and connection events to stderr\n"
              "  -h, --help           show this help\n"
              "\n"
-             "Runs until SIGINT or SIGTERM. Exit status: 0 stopped, 1 failed, 2 bad usage.\n",
-             S_CONCURRENCY);
+             "A sync handler cannot be interrupted. If one runs past its task's deadline by\n"
+             "more than max(2 s, 2 x heartbeat x liveness), the worker writes why to stderr\n"
+             "and exits with status 70, so the pool can replace it.\n"
+             "\n"
+             "Runs until stopped. The first SIGTERM drains: no new tasks, finish those in\n"
+             "flight, then exit. A second SIGTERM, or SIGINT, stops at once (the broker\n"
+             "runs the unfinished tasks elsewhere).\n"
+             "Exit status: 0 stopped, 1 failed, 2 bad usage, 70 a handler overran.\n",
+             S_CONCURRENCY, S_HEARTBEAT_MS, S_LIVENESS);
 }
 
 static int
@@ -80,88 +128,191 @@ s_split_load (const char *spec, const char **args)
     return colon ? strndup (spec, (size_t) (colon - spec)) : strdup (spec);
 }
 
-int
-main (int argc, char *argv [])
+//  Parses the command line; returns -1 to go on, else the exit status
+static int
+s_parse (s_options_t *options, int argc, char *argv [])
 {
-    static const struct option options [] = { { "connect", required_argument, NULL, 'c' },
-                                              { "load", required_argument, NULL, 'l' },
-                                              { "concurrency", required_argument, NULL, 'n' },
-                                              { "name", required_argument, NULL, 'N' },
-                                              { "verbose", no_argument, NULL, 'v' },
-                                              { "help", no_argument, NULL, 'h' },
-                                              { NULL, 0, NULL, 0 } };
-    const char *endpoint = S_ENDPOINT;
-    const char *name = NULL;
-    long concurrency = S_CONCURRENCY;
-    bool verbose = false;
-    const char **loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
-    size_t loads_count = 0;
-    if (!loads)
-        return 1;
-
+    static const struct option table [] = { { "connect", required_argument, NULL, 'c' },
+                                            { "load", required_argument, NULL, 'l' },
+                                            { "concurrency", required_argument, NULL, 'n' },
+                                            { "name", required_argument, NULL, 'N' },
+                                            { "heartbeat", required_argument, NULL, 'H' },
+                                            { "liveness", required_argument, NULL, 'L' },
+                                            { "max-tasks", required_argument, NULL, 'm' },
+                                            { "zygote", no_argument, NULL, 'z' },
+                                            { "verbose", no_argument, NULL, 'v' },
+                                            { "help", no_argument, NULL, 'h' },
+                                            { NULL, 0, NULL, 0 } };
     opterr = 0;    //  We print our own messages
     int option;
-    while ((option = getopt_long (argc, argv, ":vh", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, ":vh", table, NULL)) != -1) {
         switch (option) {
-            case 'c': endpoint = optarg; break;
-            case 'l': loads [loads_count++] = optarg; break;
+            case 'c': options->endpoint = optarg; break;
+            case 'l': options->loads [options->loads_count++] = optarg; break;
             case 'n':
-                if (s_parse_number (optarg, 1, 1000000, &concurrency)) {
-                    free (loads);
+                if (s_parse_number (optarg, 1, 1000000, &options->concurrency))
                     return s_bad_usage ("--concurrency needs a number 1..1000000, not '%s'",
                                         optarg);
-                }
                 break;
             case 'N':
-                if (!*optarg || strlen (optarg) > 255) {
-                    free (loads);
+                if (!*optarg || strlen (optarg) > 255)
                     return s_bad_usage ("--name needs 1..255 characters, not '%s'", optarg);
-                }
-                name = optarg;
+                options->name = optarg;
                 break;
-            case 'v': verbose = true; break;
-            case 'h':
-                s_usage (stdout);
-                free (loads);
-                return 0;
-            case ':': free (loads); return s_bad_usage ("%s needs a value", argv [optind - 1]);
+            case 'H':
+                if (s_parse_number (optarg, 1, 3600000, &options->heartbeat))
+                    return s_bad_usage ("--heartbeat needs milliseconds 1..3600000, not '%s'",
+                                        optarg);
+                break;
+            case 'L':
+                if (s_parse_number (optarg, 1, 1000, &options->liveness))
+                    return s_bad_usage ("--liveness needs a number 1..1000, not '%s'", optarg);
+                break;
+            case 'm':
+                if (s_parse_number (optarg, 0, LONG_MAX, &options->max_tasks))
+                    return s_bad_usage ("--max-tasks needs a number 0 or more, not '%s'", optarg);
+                break;
+            case 'z': options->zygote = true; break;
+            case 'v': options->verbose = true; break;
+            case 'h': s_usage (stdout); return 0;
+            case ':': return s_bad_usage ("%s needs a value", argv [optind - 1]);
             default: {
                 char short_option [3] = { '-', (char) optopt, 0 };
-                free (loads);
                 return s_bad_usage ("unknown option '%s'",
                                     optopt ? short_option : argv [optind - 1]);
             }
         }
     }
-    if (optind < argc) {
-        free (loads);
+    if (optind < argc)
         return s_bad_usage ("unexpected argument '%s'", argv [optind]);
-    }
-    if (loads_count == 0) {
-        free (loads);
+    if (options->loads_count == 0)
         return s_bad_usage ("%s", "nothing to serve: give --load PLUGIN.so");
+    if (options->zygote && options->name)
+        return s_bad_usage ("%s", "--name cannot be used with --zygote: each worker is HOST:PID");
+    return -1;
+}
+
+static void
+s_on_signal (int signal)
+{
+    if (signal == SIGTERM) {
+        if (s_terms < 2)
+            s_terms++;
     }
-    zhive_worker_t *worker = zhive_worker_new (endpoint);
-    if (!worker) {
-        free (loads);
-        return s_bad_usage ("cannot connect to '%s': not a valid endpoint", endpoint);
-    }
-    zhive_worker_set_concurrency (worker, (int) concurrency);
-    zhive_worker_set_verbose (worker, verbose);
-    if (name)
-        zhive_worker_set_name (worker, name);
+    else
+        s_interrupt = 1;
+}
+
+//  The handlers only set flags; zloop's poll, interrupted, goes on (the
+//  worker restarts it) and this timer acts within S_SIGNAL_MS
+static int
+s_on_signal_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zhive_worker_t *worker = (zhive_worker_t *) arg;
+    if (s_interrupt || s_terms > 1)
+        zhive_worker_stop (worker);
+    else if (s_terms == 1)
+        zhive_worker_drain (worker);
+    return 0;
+}
+
+static void
+s_catch_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGINT, &action, NULL);
+    //  A zygote's worker starts with them blocked
+    sigset_t stops;
+    sigemptyset (&stops);
+    sigaddset (&stops, SIGTERM);
+    sigaddset (&stops, SIGINT);
+    sigprocmask (SIG_UNBLOCK, &stops, NULL);
+}
+
+//  Makes the worker, loads the plugins and serves; returns the exit status
+static int
+s_serve (const s_options_t *options)
+{
+    zhive_worker_t *worker = zhive_worker_new (options->endpoint);
+    if (!worker)
+        return s_bad_usage ("cannot connect to '%s': not a valid endpoint", options->endpoint);
+    zhive_worker_set_concurrency (worker, (int) options->concurrency);
+    zhive_worker_set_verbose (worker, options->verbose);
+    zhive_worker_set_heartbeat (worker, (int) options->heartbeat, (int) options->liveness);
+    zhive_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
+    if (options->name)
+        zhive_worker_set_name (worker, options->name);
 
     int rc = 0;
-    for (size_t i = 0; i < loads_count && rc == 0; i++) {
+    for (size_t i = 0; i < options->loads_count && rc == 0; i++) {
         const char *args;
-        char *path = s_split_load (loads [i], &args);
+        char *path = s_split_load (options->loads [i], &args);
         if (!path || zhive_worker_load (worker, path, args))
             rc = 1;
         free (path);
     }
-    free (loads);
+    if (rc == 0 &&
+        zloop_timer (zhive_worker_loop (worker), S_SIGNAL_MS, 0, s_on_signal_timer, worker) == -1)
+        rc = 1;
     if (rc == 0 && zhive_worker_run (worker))
         rc = 1;
     zhive_worker_destroy (&worker);
+    return rc;
+}
+
+//  The zygote: opens every plugin once, then forks workers on request.
+//  Returns in the zygote with its exit status, or in a worker with -1
+//  (go on and serve). *handles gets the plugins to close at the end.
+static int
+s_zygote (const s_options_t *options, void ***handles)
+{
+    *handles = (void **) calloc (options->loads_count + 1, sizeof (void *));
+    if (!*handles)
+        return 1;
+    for (size_t i = 0; i < options->loads_count; i++) {
+        const char *args;
+        char *path = s_split_load (options->loads [i], &args);
+        zhive_plugin_init_fn *init;
+        (*handles) [i] = path ? zhive_plugin_open (path, &init) : NULL;
+        free (path);
+        if (!(*handles) [i])
+            return 1;
+    }
+    bool child = false;
+    int rc = zhive_zygote_run (&child);
+    return child ? -1 : rc;
+}
+
+int
+main (int argc, char *argv [])
+{
+    s_options_t options = { S_ENDPOINT, NULL,  S_CONCURRENCY, S_HEARTBEAT_MS, S_LIVENESS,
+                            0,          false, false,         NULL,           0 };
+    options.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
+    if (!options.loads)
+        return 1;
+    int rc = s_parse (&options, argc, argv);
+    void **handles = NULL;
+    if (rc == -1 && options.zygote)
+        rc = s_zygote (&options, &handles);
+    if (rc == -1) {
+        //  Before any other czmq call (none ran so far, nor in a zygote):
+        //  SIGINT and SIGTERM are ours (drain, stop)
+        zsys_handler_set (NULL);
+        s_catch_signals ();
+        rc = s_serve (&options);
+    }
+    //  The worker's own references are closed; these were the zygote's
+    for (size_t i = 0; handles && handles [i]; i++)
+        dlclose (handles [i]);
+    free (handles);
+    free (options.loads);
     return rc;
 }

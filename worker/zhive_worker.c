@@ -6,19 +6,30 @@
     sit in a doubly linked list so an async job can finish in any order and
     the worker can drop whatever is left when it is destroyed.
 
-    A job's outcome can be recorded while its handler is still on the stack
-    (zhive_job_fail / zhive_job_complete from inside the handler); the
-    answer is then sent when the handler returns, so a handler never sees
-    its own job freed under it.
+    The jobs themselves (args, reply, outcome, the handlers' view) are
+    zhive_job; this file sends their answers.
 
     A socket monitor tells the worker when its connection to the broker
     comes back after a loss; it then sends READY again, since a restarted
     broker (or the same one, seeing a new routing id) knows nothing of it.
+    ZMTP heartbeats on the DEALER find a broker that went silent; libzmq's
+    I/O thread answers the broker's, so a long sync handler never makes the
+    worker look dead.
+
+    The worker stops in one of three ways. zhive_worker_stop ends the loop
+    at once (BYE; the broker requeues what the worker held). Draining
+    (zhive_worker_drain) and the max_tasks limit both close the worker: it
+    takes no more tasks, finishes those in flight, then says BYE and run
+    returns 0. A sync handler that runs past its task's deadline plus a
+    grace period ends the process (zhive_watchdog).
     =========================================================================
 */
-#include "zhive_worker.h"
+#include "zhive_worker_private.h"
+#include "zhive_idmap.h"
+#include "zhive_job.h"
 #include "zhive_proto.h"
 #include "zhive_result.h"
+#include "zhive_watchdog.h"
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -28,41 +39,30 @@
 #define S_CONCURRENCY     16         //  default slots
 #define S_CONCURRENCY_MAX 1000000    //  what READY may announce
 #define S_SNDHWM          100000     //  answers queued while the broker is away
+#define S_RCVHWM          100000     //  messages queued while a sync handler runs
 #define S_LINGER_MS       500        //  time to deliver BYE on destroy
-#define S_HEARTBEAT_MS    5000       //  ZMTP heartbeat: finds a broker gone silent
-#define S_HEARTBEAT_TTL   15000      //  silence after which the connection is dropped
-
-typedef struct {
-    char *name;              //  Function name offered to the broker
-    zhive_handler_fn *fn;    //  The handler
-    void *state;             //  The handler's pointer from registration
-    int flags;               //  ZHIVE_SYNC or ZHIVE_ASYNC
-} s_handler_t;
-
-struct _zhive_job_t {
-    zhive_worker_t *worker;            //  Worker running the job
-    s_handler_t *handler;              //  Handler called for it (the worker owns it)
-    uint64_t ticket;                   //  Broker's ticket, echoed in the answer
-    zmq_msg_t frame;                   //  Args bytes; the unpacked args point into them
-    msgpack_unpacked args;             //  The args array, unpacked
-    zhive_pack_t *reply;               //  Reply buffer, made on first use
-    void *data;                        //  An async handler's own state
-    bool in_handler;                   //  True while its handler call is on the stack
-    bool completed;                    //  zhive_job_complete called inside the handler
-    bool failed;                       //  zhive_job_fail called
-    char type [ZHIVE_NAME_MAX + 1];    //  Error type given to zhive_job_fail
-    char *message;                     //  Error message given to zhive_job_fail
-    zhive_job_t *prev;                 //  Previous job in flight
-    zhive_job_t *next;                 //  Next job in flight
-};
+#define S_HEARTBEAT_MS    1000       //  ZMTP heartbeat interval: finds a broker gone silent
+#define S_LIVENESS        3          //  silent intervals after which it is dropped
+#define S_HEARTBEAT_MAX   3600000    //  longest interval and timeout, ms
+#define S_HEARTBEAT_TTL   6553599    //  largest ZMQ_HEARTBEAT_TTL libzmq takes, ms
+#define S_RECONNECT_MS    1000       //  reconnect after 1 s, ...
+#define S_RECONNECT_MAX   32000      //  ... doubling up to 32 s
+#define S_GRACE_MS        2000       //  least grace a sync handler gets past its deadline
+#define S_BYE_STOPPING    "stopping"
+#define S_BYE_MAX_TASKS   "max-tasks reached"
 
 struct _zhive_worker_t {
     zloop_t *loop;                     //  The one event loop
+    char *endpoint;                    //  The broker's worker endpoint
     zsock_t *dealer;                   //  DEALER to the broker's worker endpoint
     zsock_t *monitor;                  //  PAIR receiving the dealer's connection events
+    int heartbeat_ivl;                 //  ZMTP heartbeat interval towards the broker, ms
+    int liveness;                      //  Silent intervals before the broker counts as gone
+    int dealer_ivl;                    //  The interval the dealer was made with
+    int dealer_liveness;               //  The liveness the dealer was made with
     zhive_proto_t *in;                 //  Last message from the broker
     zhive_proto_t *out;                //  Message being sent
-    s_handler_t **handlers;            //  Registered handlers, in registration order
+    zhive_handler_t **handlers;        //  Registered handlers, in registration order
     size_t handlers_count;             //  How many
     zhashx_t *lookup;                  //  Function name -> handler (not owning)
     zlistx_t *plugins;                 //  dlopen handles, closed on destroy
@@ -72,13 +72,22 @@ struct _zhive_worker_t {
     bool verbose;                      //  Log what happens to stderr
     zhive_job_t *jobs;                 //  Jobs in flight (head of the list)
     size_t in_flight;                  //  Length of that list
+    zhive_idmap_t *tickets;            //  Ticket -> job in flight, for CANCEL
     uint64_t done;                     //  Tasks answered with DONE or FAILED
+    uint64_t max_tasks;                //  Tasks to take in all, 0 for no limit
+    uint64_t taken;                    //  Tasks taken (all but those refused Busy)
+    zhive_watchdog_t *watchdog;        //  Bounds sync handlers; made on first use
+    bool watchdog_failed;              //  It could not be made (said once)
     bool started;                      //  zhive_worker_run was called
     bool running;                      //  Inside zhive_worker_run
     bool stopping;                     //  zhive_worker_stop was called
+    bool draining;                     //  zhive_worker_drain was called
+    bool finished;                     //  Closed and nothing left in flight: run ends
     bool failed;                       //  run must return -1 (BYE from broker, ...)
     int stop_timer;                    //  Timer that ends the loop after a stop, or 0
+    int finish_timer;                  //  Timer that ends the loop once closed and idle, or 0
     bool disconnected;                 //  The connection to the broker was lost
+    zhive_pack_t *chunk_answer;        //  Reused buffer for chunk answers
 };
 
 //  ---------------------------------------------------------------------
@@ -130,32 +139,59 @@ s_send (zhive_worker_t *self)
     return 0;
 }
 
+//  True once the worker takes no more tasks: it is draining, or it has
+//  taken max_tasks
+static bool
+s_closing (zhive_worker_t *self)
+{
+    return self->draining || (self->max_tasks && self->taken >= self->max_tasks);
+}
+
+static int
+s_send_draining (zhive_worker_t *self)
+{
+    self->out->command = ZHIVE_DRAINING;
+    int rc = s_send (self);
+    if (rc == 0)
+        s_log (self, "DRAINING sent: %zu tasks in flight", self->in_flight);
+    return rc;
+}
+
+//  READY, on every new connection. A closing worker offers no function (so
+//  no broker can send it a task in between) and adds DRAINING: a broker
+//  that learns of it only now still waits for the answers it owes.
 static int
 s_send_ready (zhive_worker_t *self)
 {
     zhive_proto_t *out = self->out;
+    bool closing = s_closing (self);
     out->command = ZHIVE_READY;
     zhive_proto_set_name (out->worker, self->name);
     zhive_proto_set_name (out->host, self->host);
     out->pid = (uint64_t) getpid ();
     out->concurrency = self->concurrency;
+    out->max_tasks = self->max_tasks && !closing ? self->max_tasks - self->taken : 0;
     //  The codec packs out->functions; lend it our names for the call
-    char **names = (char **) calloc (self->handlers_count + 1, sizeof (char *));
+    size_t count = closing ? 0 : self->handlers_count;
+    char **names = (char **) calloc (count + 1, sizeof (char *));
     if (!names) {
         s_error (self, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < self->handlers_count; i++)
+    for (size_t i = 0; i < count; i++)
         names [i] = self->handlers [i]->name;
     out->functions = names;
-    out->functions_count = self->handlers_count;
+    out->functions_count = count;
     int rc = s_send (self);
     out->functions = NULL;
     out->functions_count = 0;
+    out->max_tasks = 0;
     free (names);
     if (rc == 0)
-        s_log (self, "READY sent: concurrency %u, %zu functions", self->concurrency,
-               self->handlers_count);
+        s_log (self, "READY sent: concurrency %u, %zu functions, max_tasks %" PRIu64,
+               self->concurrency, count, self->max_tasks ? self->max_tasks - self->taken : 0);
+    if (rc == 0 && closing)
+        rc = s_send_draining (self);
     return rc;
 }
 
@@ -187,21 +223,17 @@ s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *f
 }
 
 //  ---------------------------------------------------------------------
-//  Jobs
+//  Jobs in flight
 
+//  Makes a job and links it in; NULL if out of memory
 static zhive_job_t *
-s_job_new (zhive_worker_t *self, s_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
+s_job_link (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
 {
-    zhive_job_t *job = (zhive_job_t *) calloc (1, sizeof (zhive_job_t));
-    if (!job)
+    zhive_job_t *job = zhive_job_new (self, handler, ticket, frame);
+    if (!job || zhive_idmap_insert (self->tickets, ticket, job)) {
+        zhive_job_destroy (&job);
         return NULL;
-    job->worker = self;
-    job->handler = handler;
-    job->ticket = ticket;
-    zmq_msg_init (&job->frame);
-    zmq_msg_move (&job->frame, frame);
-    msgpack_unpacked_init (&job->args);
-    //  Link in at the head
+    }
     job->next = self->jobs;
     if (self->jobs)
         self->jobs->prev = job;
@@ -210,13 +242,10 @@ s_job_new (zhive_worker_t *self, s_handler_t *handler, uint64_t ticket, zmq_msg_
     return job;
 }
 
+//  Unlinks the job and destroys it
 static void
-s_job_destroy (zhive_job_t **job_p)
+s_job_drop (zhive_worker_t *self, zhive_job_t *job)
 {
-    zhive_job_t *job = *job_p;
-    if (!job)
-        return;
-    zhive_worker_t *self = job->worker;
     if (job->prev)
         job->prev->next = job->next;
     else
@@ -224,31 +253,42 @@ s_job_destroy (zhive_job_t **job_p)
     if (job->next)
         job->next->prev = job->prev;
     self->in_flight--;
-    msgpack_unpacked_destroy (&job->args);
-    zmq_msg_close (&job->frame);
-    zhive_pack_destroy (&job->reply);
-    free (job->message);
-    free (job);
-    *job_p = NULL;
+    //  A broker that repeats a ticket still running maps it to the newer job
+    if (zhive_idmap_lookup (self->tickets, job->ticket) == job)
+        zhive_idmap_remove (self->tickets, job->ticket);
+    zhive_job_destroy (&job);
 }
 
-//  Size of the packed reply, or -1 if it is not exactly one value. No
-//  reply at all is fine: it is sent as nil.
-static ssize_t
-s_job_reply_size (zhive_job_t *job)
+//  The finish timer: ends the loop when the worker is closed and idle
+static int
+s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
 {
-    if (!job->reply || zhive_pack_size (job->reply) == 0)
-        return 0;
-    size_t size = zhive_pack_size (job->reply);
-    ssize_t value = zhive_msgpack_skip (zhive_pack_data (job->reply), size);
-    return value == (ssize_t) size ? value : -1;
+    (void) loop;
+    (void) timer_id;
+    zhive_worker_t *self = (zhive_worker_t *) arg;
+    if (self->in_flight == 0) {
+        self->finished = true;
+        return -1;    //  The timer stays registered; run ends it
+    }
+    self->finish_timer = 0;    //  A task came in meanwhile; check again when it ends
+    return 0;
+}
+
+//  After a task ends: a closed worker with nothing in flight is finished.
+//  A timer ends the loop, since the caller may be any handler in it.
+static void
+s_check_finished (zhive_worker_t *self)
+{
+    if (!self->running || self->in_flight || self->finish_timer || !s_closing (self))
+        return;
+    int timer = zloop_timer (self->loop, 0, 1, s_on_finish_timer, self);
+    self->finish_timer = timer > 0 ? timer : 0;
 }
 
 //  Sends the job's answer and frees it: FAILED if it failed, else DONE
-static void
-s_job_finish (zhive_job_t *job)
+void
+zhive_worker_answer (zhive_worker_t *self, zhive_job_t *job)
 {
-    zhive_worker_t *self = job->worker;
     const char *function = job->handler->name;
     if (job->failed) {
         if (job->message)
@@ -258,7 +298,7 @@ s_job_finish (zhive_job_t *job)
                       function);
     }
     else {
-        ssize_t size = s_job_reply_size (job);
+        ssize_t size = zhive_job_reply_size (job);
         if (size < 0)
             s_reject (self, job->ticket, ZHIVE_ERR_HANDLER,
                       "handler '%s' packed %zu bytes that are not exactly one msgpack value",
@@ -279,53 +319,90 @@ s_job_finish (zhive_job_t *job)
         }
     }
     self->done++;
-    s_job_destroy (&job);
+    s_job_drop (self, job);
+    s_check_finished (self);
 }
 
-//  Records a failure with a message already formatted (takes ownership)
-static void
-s_job_set_failed (zhive_job_t *job, const char *type, char *message)
+//  Arms the watchdog for a sync handler; returns true if it is armed. The
+//  grace covers a broker that measured the deadline a heartbeat earlier.
+static bool
+s_watchdog_arm (zhive_worker_t *self, const char *function, int64_t timeout_ms)
 {
-    job->failed = true;
-    zhive_proto_set_name (job->type, type && *type ? type : ZHIVE_ERR_HANDLER);
-    free (job->message);
-    job->message = message;
+    if (!self->watchdog && !self->watchdog_failed) {
+        self->watchdog = zhive_watchdog_new ();
+        if (!self->watchdog) {
+            s_error (self, "cannot make a watchdog timer (%s): sync handlers run unbounded",
+                     strerror (errno));
+            self->watchdog_failed = true;
+        }
+    }
+    if (!self->watchdog)
+        return false;
+    int64_t grace = 2 * (int64_t) self->heartbeat_ivl * self->liveness;
+    if (grace < S_GRACE_MS)
+        grace = S_GRACE_MS;
+    return zhive_watchdog_arm (self->watchdog, function, timeout_ms, grace) == 0;
 }
 
-//  Unpacks and checks the args, then calls the handler and, unless it is
-//  an async job still pending, sends the answer
+//  Unpacks the args, calls the handler and, unless it is an async job
+//  still pending, sends the answer. timeout_ms (-1 for none) bounds a sync
+//  handler.
 static void
-s_job_start (zhive_job_t *job)
+s_job_start (zhive_worker_t *self, zhive_job_t *job, int64_t timeout_ms)
 {
-    const char *data = (const char *) zmq_msg_data (&job->frame);
-    size_t size = zmq_msg_size (&job->frame);
-    uint8_t tag = size ? (uint8_t) data [0] : 0;
-    bool is_array = (tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd;
-    size_t offset = 0;
-    if (!is_array || zhive_msgpack_skip (data, size) != (ssize_t) size) {
-        s_job_set_failed (
-            job, ZHIVE_ERR_MALFORMED,
-            zsys_sprintf ("arguments of '%s' are not one valid msgpack array", job->handler->name));
-        s_job_finish (job);
+    if (zhive_job_unpack (job)) {
+        zhive_worker_answer (self, job);
         return;
     }
-    if (msgpack_unpack_next (&job->args, data, size, &offset) != MSGPACK_UNPACK_SUCCESS ||
-        job->args.data.type != MSGPACK_OBJECT_ARRAY) {
-        s_job_set_failed (job, ZHIVE_ERR_MALFORMED,
-                          zsys_sprintf ("arguments of '%s' cannot be unpacked (nested too "
-                                        "deeply?)",
-                                        job->handler->name));
-        s_job_finish (job);
+    bool watched = !(job->handler->flags & ZHIVE_ASYNC) && timeout_ms >= 0 &&
+                   s_watchdog_arm (self, job->handler->name, timeout_ms);
+    bool answer = zhive_job_call (job);
+    if (watched)
+        zhive_watchdog_disarm (self->watchdog);
+    if (answer)
+        zhive_worker_answer (self, job);
+}
+
+//  A chunk: many items for one sync handler in one TASK, answered by one
+//  DONE holding an array with an entry per item
+static void
+s_chunk_run (zhive_worker_t *self, zhive_job_t *job, uint32_t count, int64_t timeout_ms)
+{
+    if (job->handler->flags & ZHIVE_ASYNC) {
+        zhive_job_set_failed (job, ZHIVE_ERR_BAD_ARGS,
+                              zsys_sprintf ("'%s' is an async handler: chunked maps need a sync "
+                                            "one (use chunksize 1)",
+                                            job->handler->name));
+        zhive_worker_answer (self, job);
         return;
     }
-    job->in_handler = true;
-    int rc = job->handler->fn (job, job->handler->state);
-    job->in_handler = false;
-    if (rc != 0 && !job->failed)
-        s_job_set_failed (job, ZHIVE_ERR_HANDLER, NULL);
-    if (job->failed || job->completed || !(job->handler->flags & ZHIVE_ASYNC))
-        s_job_finish (job);
-    //  Else: an async job, pending until zhive_job_complete or zhive_job_fail
+    if (!self->chunk_answer && !(self->chunk_answer = zhive_pack_new ())) {
+        zhive_job_set_failed (job, ZHIVE_ERR_HANDLER, zsys_sprintf ("out of memory"));
+        zhive_worker_answer (self, job);
+        return;
+    }
+    bool watched = timeout_ms >= 0 && s_watchdog_arm (self, job->handler->name, timeout_ms);
+    int rc = zhive_job_run_chunk (job, count, self->chunk_answer, self->name);
+    if (watched)
+        zhive_watchdog_disarm (self->watchdog);
+    if (rc != 0) {
+        zhive_worker_answer (self, job);
+        return;
+    }
+    zhive_proto_t *out = self->out;
+    out->command = ZHIVE_DONE;
+    out->id = job->ticket;
+    if (zhive_proto_set_payload (out, zhive_pack_data (self->chunk_answer),
+                                 zhive_pack_size (self->chunk_answer)))
+        s_error (self, "out of memory answering ticket %" PRIu64, job->ticket);
+    else {
+        s_log (self, "DONE ticket %" PRIu64 " (%s, chunk of %u)", job->ticket, job->handler->name,
+               count);
+        s_send (self);
+    }
+    self->done++;
+    s_job_drop (self, job);
+    s_check_finished (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -342,21 +419,55 @@ s_on_task (zhive_worker_t *self)
                   self->name, self->concurrency);
         return;
     }
-    s_handler_t *handler = (s_handler_t *) zhashx_lookup (self->lookup, in->function);
-    if (!handler) {
+    if (self->max_tasks && self->taken >= self->max_tasks) {
+        s_reject (self, in->id, S_ERR_BUSY,
+                  "worker '%s' has taken all the %" PRIu64
+                  " tasks it takes (max_tasks); the broker sent too many",
+                  self->name, self->max_tasks);
+        return;
+    }
+    //  A task that arrives while draining was sent before the broker read
+    //  DRAINING: it is run like the others in flight
+    self->taken++;
+    zhive_handler_t *handler = (zhive_handler_t *) zhashx_lookup (self->lookup, in->function);
+    zhive_job_t *job = handler ? s_job_link (self, handler, in->id, &in->payload) : NULL;
+    in->has_payload = false;
+    if (!handler)
         s_reject (self, in->id, ZHIVE_ERR_UNKNOWN_FN, "worker '%s' has no function '%s'",
                   self->name, in->function);
-        self->done++;
-        return;
-    }
-    zhive_job_t *job = s_job_new (self, handler, in->id, &in->payload);
-    in->has_payload = false;
-    if (!job) {
+    else if (!job)
         s_reject (self, in->id, ZHIVE_ERR_HANDLER, "worker '%s' is out of memory", self->name);
+    if (job && in->chunk)
+        s_chunk_run (self, job, in->chunk, in->timeout_ms);
+    else if (job)
+        s_job_start (self, job, in->timeout_ms);
+    else {
         self->done++;
+        s_check_finished (self);
+    }
+}
+
+//  CANCEL [ticket]: the broker has answered the task already (cancelled
+//  or timed out). An async job with a cancel function is undone and
+//  answered Cancelled, which gives the slot back; any other job runs on.
+static void
+s_on_cancel (zhive_worker_t *self)
+{
+    uint64_t ticket = self->in->id;
+    zhive_job_t *job = (zhive_job_t *) zhive_idmap_lookup (self->tickets, ticket);
+    if (!job) {
+        s_log (self, "CANCEL ticket %" PRIu64 ": no such task here; ignored", ticket);
         return;
     }
-    s_job_start (job);
+    if (!zhive_job_cancel (job, self->name)) {
+        s_log (self,
+               "CANCEL ticket %" PRIu64 ": handler '%s' has no cancel function; it runs on and "
+               "its answer frees the slot",
+               ticket, job->handler->name);
+        return;
+    }
+    s_log (self, "CANCEL ticket %" PRIu64 ": cancelled '%s'", ticket, job->handler->name);
+    zhive_worker_answer (self, job);
 }
 
 static int
@@ -371,6 +482,8 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     else if (rc == 0) {
         switch (in->command) {
             case ZHIVE_TASK: s_on_task (self); break;
+            case ZHIVE_CANCEL: s_on_cancel (self); break;
+            case ZHIVE_HEARTBEAT: break;    //  Life; libzmq's heartbeats keep ours
             case ZHIVE_PING:
                 self->out->command = ZHIVE_PONG;
                 s_send (self);
@@ -425,6 +538,68 @@ s_on_stop_timer (zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
+//  The DEALER to the broker and its connection monitor, made with the
+//  heartbeat settings of the moment (libzmq reads them when it connects)
+static int
+s_dealer_open (zhive_worker_t *self)
+{
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        errno = ENOMEM;
+        return -1;
+    }
+    zsock_set_sndhwm (self->dealer, S_SNDHWM);
+    //  The broker's HEARTBEATs pile up while a sync handler runs (one per
+    //  interval): room for a day of them, so its sends do not fail
+    zsock_set_rcvhwm (self->dealer, S_RCVHWM);
+    zsock_set_maxmsgsize (self->dealer, ZHIVE_MESSAGE_SIZE_MAX);
+    zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_linger (self->dealer, S_LINGER_MS);
+    zsock_set_reconnect_ivl (self->dealer, S_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max (self->dealer, S_RECONNECT_MAX);
+    //  libzmq's I/O thread sends and answers these, whatever the loop is
+    //  doing; a broker silent for interval x liveness is dropped, and the
+    //  reconnect sends READY again
+    int64_t timeout = (int64_t) self->heartbeat_ivl * self->liveness;
+    if (timeout > S_HEARTBEAT_MAX)
+        timeout = S_HEARTBEAT_MAX;
+    zsock_set_heartbeat_ivl (self->dealer, self->heartbeat_ivl);
+    zsock_set_heartbeat_timeout (self->dealer, (int) timeout);
+    zsock_set_heartbeat_ttl (self->dealer,
+                             (int) (timeout < S_HEARTBEAT_TTL ? timeout : S_HEARTBEAT_TTL));
+    self->dealer_ivl = self->heartbeat_ivl;
+    self->dealer_liveness = self->liveness;
+
+    //  Watch the connection before making it, so no event is missed. The
+    //  name must be unique: a closed socket's inproc name lingers a while
+    zuuid_t *uuid = zuuid_new ();
+    char monitor [80] = "";
+    if (uuid)
+        snprintf (monitor, sizeof monitor, "inproc://zhive-worker-monitor-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor,
+                                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair (monitor);    //  connects: '>' is the default
+    if (!self->monitor) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (zsock_connect (self->dealer, "%s", self->endpoint)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_dealer_close (zhive_worker_t *self)
+{
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
+}
+
 //  ---------------------------------------------------------------------
 
 zhive_worker_t *
@@ -438,6 +613,8 @@ zhive_worker_new (const char *endpoint)
     if (!self)
         return NULL;
     self->concurrency = S_CONCURRENCY;
+    self->heartbeat_ivl = S_HEARTBEAT_MS;
+    self->liveness = S_LIVENESS;
     char host [ZHIVE_NAME_MAX + 1] = "";
     if (gethostname (host, sizeof host - 1) || !*host)
         snprintf (host, sizeof host, "localhost");
@@ -446,45 +623,25 @@ zhive_worker_new (const char *endpoint)
     snprintf (name, sizeof name, "%s:%d", self->host, (int) getpid ());
     zhive_proto_set_name (self->name, name);
 
+    self->endpoint = strdup (endpoint);
     self->loop = zloop_new ();
     self->in = zhive_proto_new ();
     self->out = zhive_proto_new ();
     self->lookup = zhashx_new ();
     self->plugins = zlistx_new ();
-    self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->loop || !self->in || !self->out || !self->lookup || !self->plugins ||
-        !self->dealer) {
+    self->tickets = zhive_idmap_new ();
+    if (!self->endpoint || !self->loop || !self->in || !self->out || !self->lookup ||
+        !self->plugins || !self->tickets) {
         zhive_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
     }
-    zsock_set_sndhwm (self->dealer, S_SNDHWM);
-    zsock_set_maxmsgsize (self->dealer, ZHIVE_MESSAGE_SIZE_MAX);
-    zsock_set_sndtimeo (self->dealer, 0);
-    zsock_set_linger (self->dealer, S_LINGER_MS);
-    //  libzmq answers these itself; a dead broker host then shows up as a
-    //  disconnect, and the reconnect sends READY again
-    zsock_set_heartbeat_ivl (self->dealer, S_HEARTBEAT_MS);
-    zsock_set_heartbeat_timeout (self->dealer, S_HEARTBEAT_TTL);
-
-    //  Watch the connection before making it, so no event is missed. The
-    //  name must be unique: a closed socket's inproc name lingers a while
-    zuuid_t *uuid = zuuid_new ();
-    char monitor [80] = "";
-    if (uuid)
-        snprintf (monitor, sizeof monitor, "inproc://zhive-worker-monitor-%s", zuuid_str (uuid));
-    zuuid_destroy (&uuid);
-    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor,
-                                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0)
-        self->monitor = zsock_new_pair (monitor);    //  connects: '>' is the default
-    if (!self->monitor) {
+    //  Connecting now checks the endpoint; run connects again if the
+    //  heartbeat settings change meanwhile
+    if (s_dealer_open (self)) {
+        int error = errno;
         zhive_worker_destroy (&self);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (zsock_connect (self->dealer, "%s", endpoint)) {
-        zhive_worker_destroy (&self);
-        errno = EINVAL;
+        errno = error;
         return NULL;
     }
     return self;
@@ -497,15 +654,13 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         return;
     zhive_worker_t *self = *self_p;
     //  Jobs still pending: their timers and readers go with the loop
-    while (self->jobs) {
-        zhive_job_t *job = self->jobs;
-        s_job_destroy (&job);
-    }
+    while (self->jobs)
+        s_job_drop (self, self->jobs);
     zloop_destroy (&self->loop);
-    if (self->dealer && self->monitor)
-        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-    zsock_destroy (&self->monitor);
-    zsock_destroy (&self->dealer);
+    s_dealer_close (self);
+    zhive_watchdog_destroy (&self->watchdog);
+    zhive_idmap_destroy (&self->tickets);
+    zhive_pack_destroy (&self->chunk_answer);
     zhive_proto_destroy (&self->in);
     zhive_proto_destroy (&self->out);
     zhashx_destroy (&self->lookup);
@@ -523,6 +678,7 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         }
         zlistx_destroy (&self->plugins);
     }
+    free (self->endpoint);
     free (self);
     *self_p = NULL;
 }
@@ -550,6 +706,29 @@ zhive_worker_set_verbose (zhive_worker_t *self, bool verbose)
     self->verbose = verbose;
 }
 
+void
+zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int liveness)
+{
+    if (interval_ms < 1)
+        interval_ms = 1;
+    if (interval_ms > S_HEARTBEAT_MAX)
+        interval_ms = S_HEARTBEAT_MAX;
+    if (liveness < 1)
+        liveness = 1;
+    if (liveness > S_HEARTBEAT_MAX / interval_ms)
+        liveness = S_HEARTBEAT_MAX / interval_ms;
+    if (liveness < 1)
+        liveness = 1;
+    self->heartbeat_ivl = interval_ms;
+    self->liveness = liveness;
+}
+
+void
+zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks)
+{
+    self->max_tasks = max_tasks;
+}
+
 int
 zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler_fn *handler,
                        void *state, int flags)
@@ -567,12 +746,12 @@ zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler
         errno = E2BIG;
         return -1;
     }
-    s_handler_t **grown = (s_handler_t **) realloc (self->handlers, (self->handlers_count + 1) *
-                                                                        sizeof (s_handler_t *));
+    zhive_handler_t **grown = (zhive_handler_t **) realloc (
+        self->handlers, (self->handlers_count + 1) * sizeof (zhive_handler_t *));
     if (!grown)
         return -1;
     self->handlers = grown;
-    s_handler_t *entry = (s_handler_t *) calloc (1, sizeof (s_handler_t));
+    zhive_handler_t *entry = (zhive_handler_t *) calloc (1, sizeof (zhive_handler_t));
     if (!entry)
         return -1;
     entry->name = strdup (function);
@@ -588,30 +767,40 @@ zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler
     return 0;
 }
 
-int
-zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
+void *
+zhive_plugin_open (const char *path, zhive_plugin_init_fn **init)
 {
     if (!path || !*path) {
         fprintf (stderr, "zhive-worker: cannot load a plugin without a path\n");
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
     void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror ();
         fprintf (stderr, "zhive-worker: cannot load %s: %s\n", path, why ? why : "unknown error");
         errno = ENOENT;
-        return -1;
+        return NULL;
     }
     dlerror ();
-    zhive_plugin_init_fn *init = (zhive_plugin_init_fn *) dlsym (handle, ZHIVE_PLUGIN_INIT);
-    if (!init) {
+    *init = (zhive_plugin_init_fn *) dlsym (handle, ZHIVE_PLUGIN_INIT);
+    if (!*init) {
         fprintf (stderr, "zhive-worker: %s is not a zhive plugin: it has no %s function\n", path,
                  ZHIVE_PLUGIN_INIT);
         dlclose (handle);
         errno = EINVAL;
-        return -1;
+        return NULL;
     }
+    return handle;
+}
+
+int
+zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
+{
+    zhive_plugin_init_fn *init = NULL;
+    void *handle = zhive_plugin_open (path, &init);
+    if (!handle)
+        return -1;
     //  Keep the handle before init runs: handlers it registers point into it
     if (!zlistx_add_end (self->plugins, handle)) {
         dlclose (handle);
@@ -624,6 +813,22 @@ zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
         return -1;
     }
     return 0;
+}
+
+//  Ends the loop's readers and our timers after it stopped
+static void
+s_loop_clear (zhive_worker_t *self)
+{
+    zloop_reader_end (self->loop, self->dealer);
+    zloop_reader_end (self->loop, self->monitor);
+    if (self->stop_timer) {
+        zloop_timer_end (self->loop, self->stop_timer);
+        self->stop_timer = 0;
+    }
+    if (self->finish_timer) {
+        zloop_timer_end (self->loop, self->finish_timer);
+        self->finish_timer = 0;
+    }
 }
 
 int
@@ -640,33 +845,45 @@ zhive_worker_run (zhive_worker_t *self)
         errno = EINVAL;
         return -1;
     }
+    if (self->heartbeat_ivl != self->dealer_ivl || self->liveness != self->dealer_liveness) {
+        zsock_set_linger (self->dealer, 0);    //  Nothing was sent on it
+        s_dealer_close (self);
+        if (s_dealer_open (self)) {
+            s_error (self, "cannot connect to %s again: %s", self->endpoint, strerror (errno));
+            return -1;
+        }
+    }
     if (zloop_reader (self->loop, self->dealer, s_on_broker, self) ||
         zloop_reader (self->loop, self->monitor, s_on_monitor, self)) {
         s_error (self, "cannot watch the broker socket");
+        s_loop_clear (self);
         return -1;
     }
     zloop_reader_set_tolerant (self->loop, self->dealer);
     if (s_send_ready (self)) {
-        zloop_reader_end (self->loop, self->dealer);
-        zloop_reader_end (self->loop, self->monitor);
+        s_loop_clear (self);
         return -1;
     }
     self->running = true;
-    if (!self->stopping)
-        zloop_start (self->loop);
-    self->running = false;
-    zloop_reader_end (self->loop, self->dealer);
-    zloop_reader_end (self->loop, self->monitor);
-    if (self->stop_timer) {
-        zloop_timer_end (self->loop, self->stop_timer);
-        self->stop_timer = 0;
+    s_check_finished (self);    //  Drained before it ran
+    while (!self->stopping) {
+        int rc = zloop_start (self->loop);
+        //  zloop also returns (0) when a signal interrupts its poll; unless
+        //  czmq's own handler saw SIGINT/SIGTERM, that is someone else's
+        //  signal (the program's SIGTERM that asks to drain, a SIGCHLD) and
+        //  the loop goes on. Restarting re-times its timers from now.
+        if (rc != 0 || zmq_errno () != EINTR || zsys_interrupted || self->finished || self->failed)
+            break;
     }
+    self->running = false;
+    s_loop_clear (self);
     if (self->failed)
         return -1;
     if (self->in_flight)
         s_log (self, "stopping: dropping %zu tasks in flight", self->in_flight);
     self->out->command = ZHIVE_BYE;
-    zhive_proto_set_message (self->out, "stopping");
+    bool max_reached = self->max_tasks && self->taken >= self->max_tasks && !self->stopping;
+    zhive_proto_set_message (self->out, max_reached ? S_BYE_MAX_TASKS : S_BYE_STOPPING);
     s_send (self);
     s_log (self, "stopped after %" PRIu64 " tasks", self->done);
     return 0;
@@ -684,6 +901,18 @@ zhive_worker_stop (zhive_worker_t *self)
     }
 }
 
+void
+zhive_worker_drain (zhive_worker_t *self)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    if (self->running && !self->stopping) {
+        s_send_draining (self);
+        s_check_finished (self);
+    }
+}
+
 zloop_t *
 zhive_worker_loop (zhive_worker_t *self)
 {
@@ -694,92 +923,4 @@ uint64_t
 zhive_worker_done (zhive_worker_t *self)
 {
     return self->done;
-}
-
-//  ---------------------------------------------------------------------
-//  Jobs, as handlers see them
-
-const char *
-zhive_job_function (const zhive_job_t *self)
-{
-    return self->handler->name;
-}
-
-const msgpack_object *
-zhive_job_args (const zhive_job_t *self)
-{
-    return &self->args.data;
-}
-
-size_t
-zhive_job_argc (const zhive_job_t *self)
-{
-    return self->args.data.via.array.size;
-}
-
-const msgpack_object *
-zhive_job_arg (const zhive_job_t *self, size_t index)
-{
-    if (index >= self->args.data.via.array.size)
-        return NULL;
-    return &self->args.data.via.array.ptr [index];
-}
-
-zloop_t *
-zhive_job_loop (const zhive_job_t *self)
-{
-    return self->worker->loop;
-}
-
-zhive_worker_t *
-zhive_job_worker (const zhive_job_t *self)
-{
-    return self->worker;
-}
-
-zhive_pack_t *
-zhive_job_reply (zhive_job_t *self)
-{
-    if (!self->reply)
-        self->reply = zhive_pack_new ();
-    return self->reply;
-}
-
-void
-zhive_job_set_data (zhive_job_t *self, void *data)
-{
-    self->data = data;
-}
-
-void *
-zhive_job_data (const zhive_job_t *self)
-{
-    return self->data;
-}
-
-int
-zhive_job_complete (zhive_job_t *self)
-{
-    int rc = s_job_reply_size (self) < 0 ? -1 : 0;
-    if (self->in_handler)
-        self->completed = true;    //  Answered when the handler returns
-    else
-        s_job_finish (self);
-    return rc;
-}
-
-int
-zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
-{
-    char *message = NULL;
-    if (format) {
-        va_list args;
-        va_start (args, format);
-        message = zsys_vprintf (format, args);
-        va_end (args);
-    }
-    s_job_set_failed (self, type, message);
-    if (!self->in_handler)
-        s_job_finish (self);
-    return -1;
 }
