@@ -280,6 +280,11 @@ s_server_destroy (zb_server_t **self_p)
         zb_queues_destroy (self);
         zhashx_destroy (&self->queues);
     }
+    if (self->recent) {
+        zb_client_t *recent = self->recent;
+        self->recent = NULL;
+        zb_client_release (self, recent);
+    }
     zhashx_destroy (&self->clients);    //  Empty: every task released its client
     zhive_idmap_destroy (&self->in_flight);
     free (self->heap);

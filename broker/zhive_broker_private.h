@@ -180,6 +180,7 @@ struct _zb_server_t {
     zhashx_t *queues;             //  Function name -> zb_queue_t
     zhashx_t *workers;            //  Routing key -> zb_worker_t
     zhashx_t *clients;            //  Routing key -> zb_client_t
+    zb_client_t *recent;          //  Client of the last lookup: kept even when idle
     zhive_idmap_t *in_flight;     //  Ticket -> zb_task_t held by a worker
     zb_task_t **heap;             //  Min-heap of tasks by deadline
     size_t heap_size;             //  Entries in heap

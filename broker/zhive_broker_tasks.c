@@ -101,12 +101,30 @@ zb_send_error (zb_server_t *self, const uint8_t *routing, size_t size, uint64_t 
 //  ---------------------------------------------------------------------
 //  Clients
 
+//  The most recent client is remembered (and not freed when idle): a
+//  pipelining client, or one calling apply in a loop, is then found without
+//  building a key or hashing, and not made anew for every call
+static void
+s_client_set_recent (zb_server_t *self, zb_client_t *client)
+{
+    zb_client_t *previous = self->recent;
+    self->recent = client;
+    if (previous && previous != client)
+        zb_client_release (self, previous);
+}
+
 zb_client_t *
 zb_client_lookup (zb_server_t *self, const uint8_t *routing, size_t size)
 {
+    zb_client_t *recent = self->recent;
+    if (recent && recent->routing_size == size && memcmp (recent->routing, routing, size) == 0)
+        return recent;
     char key [ZB_KEY_SIZE];
     zb_routing_key (key, routing, size);
-    return (zb_client_t *) zhashx_lookup (self->clients, key);
+    zb_client_t *client = (zb_client_t *) zhashx_lookup (self->clients, key);
+    if (client)
+        s_client_set_recent (self, client);
+    return client;
 }
 
 zb_client_t *
@@ -127,12 +145,15 @@ zb_client_require (zb_server_t *self, const uint8_t *routing, size_t size)
         free (client);
         return NULL;
     }
+    s_client_set_recent (self, client);
     return client;
 }
 
 void
 zb_client_release (zb_server_t *self, zb_client_t *client)
 {
+    if (client == self->recent)
+        return;    //  Freed when another client becomes the recent one
     if (zhive_idmap_size (client->pending) == 0 &&
         (!client->kept || zhive_idmap_size (client->kept) == 0)) {
         zhashx_delete (self->clients, client->key);

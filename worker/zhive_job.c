@@ -27,12 +27,35 @@ zhive_job_new (zhive_worker_t *worker, zhive_handler_t *handler, uint64_t ticket
 }
 
 void
+zhive_job_reuse (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
+{
+    self->handler = handler;
+    self->ticket = ticket;
+    zmq_msg_close (&self->frame);
+    zmq_msg_init (&self->frame);
+    zmq_msg_move (&self->frame, frame);
+    if (self->zone)
+        msgpack_zone_clear (self->zone);
+    if (self->reply)
+        zhive_pack_reset (self->reply);
+    free (self->message);
+    self->message = NULL;
+    self->data = NULL;
+    self->cancel = NULL;
+    self->cancel_state = NULL;
+    self->in_handler = self->completed = self->failed = false;
+    self->type [0] = 0;
+    self->prev = self->next = NULL;
+}
+
+void
 zhive_job_destroy (zhive_job_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     zhive_job_t *self = *self_p;
-    msgpack_unpacked_destroy (&self->args);
+    if (self->zone)
+        msgpack_zone_free (self->zone);
     zmq_msg_close (&self->frame);
     zhive_pack_destroy (&self->reply);
     free (self->message);
@@ -54,7 +77,13 @@ zhive_job_unpack (zhive_job_t *self)
                                             self->handler->name));
         return -1;
     }
-    if (msgpack_unpack_next (&self->args, data, size, &offset) != MSGPACK_UNPACK_SUCCESS ||
+    //  One zone per job, cleared when the job is reused: no allocation per
+    //  task once a worker is warm (msgpack_unpack_next would make 8 KiB each)
+    if (!self->zone)
+        self->zone = msgpack_zone_new (1024);
+    if (!self->zone ||
+        msgpack_unpack (data, size, &offset, self->zone, &self->args.data) !=
+            MSGPACK_UNPACK_SUCCESS ||
         self->args.data.type != MSGPACK_OBJECT_ARRAY) {
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
                               zsys_sprintf ("arguments of '%s' cannot be unpacked (nested too "

@@ -30,7 +30,8 @@ struct _zhive_job_t {
     zhive_handler_t *handler;          //  Handler called for it (the worker owns it)
     uint64_t ticket;                   //  Broker's ticket, echoed in the answer
     zmq_msg_t frame;                   //  Args bytes; the unpacked args point into them
-    msgpack_unpacked args;             //  The args array, unpacked
+    msgpack_unpacked args;             //  The args array, unpacked (into zone)
+    msgpack_zone *zone;                //  Memory of the unpacked args, kept for reuse
     zhive_pack_t *reply;               //  Reply buffer, made on first use
     void *data;                        //  An async handler's own state
     zhive_cancel_fn *cancel;           //  Async: undoes the handler's work on CANCEL, or NULL
@@ -49,6 +50,11 @@ struct _zhive_job_t {
 //  NULL if out of memory.
 zhive_job_t *zhive_job_new (zhive_worker_t *worker, zhive_handler_t *handler, uint64_t ticket,
                             zmq_msg_t *frame);
+
+//  Make a finished job ready to run another task, keeping its memory (its
+//  args zone and reply buffer); takes the new args frame.
+void zhive_job_reuse (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket,
+                      zmq_msg_t *frame);
 
 //  Destroy; safe with *self_p NULL. The worker unlinks it first.
 void zhive_job_destroy (zhive_job_t **self_p);

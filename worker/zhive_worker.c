@@ -47,6 +47,7 @@
 #define S_HEARTBEAT_TTL   6553599    //  largest ZMQ_HEARTBEAT_TTL libzmq takes, ms
 #define S_RECONNECT_MS    1000       //  reconnect after 1 s, ...
 #define S_RECONNECT_MAX   32000      //  ... doubling up to 32 s
+#define S_BURST           256        //  Most messages read per wakeup
 #define S_GRACE_MS        2000       //  least grace a sync handler gets past its deadline
 #define S_BYE_STOPPING    "stopping"
 #define S_BYE_MAX_TASKS   "max-tasks reached"
@@ -88,6 +89,7 @@ struct _zhive_worker_t {
     int finish_timer;                  //  Timer that ends the loop once closed and idle, or 0
     bool disconnected;                 //  The connection to the broker was lost
     zhive_pack_t *chunk_answer;        //  Reused buffer for chunk answers
+    zhive_job_t *spare;                //  A finished job kept for reuse, or NULL
 };
 
 //  ---------------------------------------------------------------------
@@ -229,7 +231,13 @@ s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *f
 static zhive_job_t *
 s_job_link (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
 {
-    zhive_job_t *job = zhive_job_new (self, handler, ticket, frame);
+    zhive_job_t *job = self->spare;
+    if (job) {
+        self->spare = NULL;
+        zhive_job_reuse (job, handler, ticket, frame);
+    }
+    else
+        job = zhive_job_new (self, handler, ticket, frame);
     if (!job || zhive_idmap_insert (self->tickets, ticket, job)) {
         zhive_job_destroy (&job);
         return NULL;
@@ -256,7 +264,12 @@ s_job_drop (zhive_worker_t *self, zhive_job_t *job)
     //  A broker that repeats a ticket still running maps it to the newer job
     if (zhive_idmap_lookup (self->tickets, job->ticket) == job)
         zhive_idmap_remove (self->tickets, job->ticket);
-    zhive_job_destroy (&job);
+    //  Keep one job to run the next task in: a sync worker then allocates
+    //  nothing per task for the job, its args or its reply
+    if (!self->spare)
+        self->spare = job;
+    else
+        zhive_job_destroy (&job);
 }
 
 //  The finish timer: ends the loop when the worker is closed and idle
@@ -476,10 +489,16 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     zhive_worker_t *self = (zhive_worker_t *) arg;
     zhive_proto_t *in = self->in;
-    int rc = zhive_proto_recv (in, sock, ZMQ_DONTWAIT);
-    if (rc == -2)
-        s_error (self, "dropped a malformed message from the broker: %s", in->error);
-    else if (rc == 0) {
+    //  Read what is waiting in one go (bounded): one poll per burst rather
+    //  than one per message
+    for (int count = 0; count < S_BURST && !self->stopping; count++) {
+        int rc = zhive_proto_recv (in, sock, ZMQ_DONTWAIT);
+        if (rc == -1)
+            break;
+        if (rc == -2) {
+            s_error (self, "dropped a malformed message from the broker: %s", in->error);
+            continue;
+        }
         switch (in->command) {
             case ZHIVE_TASK: s_on_task (self); break;
             case ZHIVE_CANCEL: s_on_cancel (self); break;
@@ -661,6 +680,7 @@ zhive_worker_destroy (zhive_worker_t **self_p)
     zhive_watchdog_destroy (&self->watchdog);
     zhive_idmap_destroy (&self->tickets);
     zhive_pack_destroy (&self->chunk_answer);
+    zhive_job_destroy (&self->spare);
     zhive_proto_destroy (&self->in);
     zhive_proto_destroy (&self->out);
     zhashx_destroy (&self->lookup);
