@@ -12,6 +12,7 @@
     =========================================================================
 */
 #include "zhive_client.h"
+#include "zhive_curve.h"
 #include "zhive_idmap.h"
 #include "zhive_private.h"
 #include "zhive_proto.h"
@@ -195,10 +196,8 @@ s_time_left (int64_t deadline)
 static bool
 s_is_one_array (const char *data, size_t size)
 {
-    if (size == 0)
-        return false;
-    uint8_t tag = (uint8_t) data [0];
-    if (!((tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd))
+    size_t count;
+    if (zhive_msgpack_array_header (data, size, &count) == 0)
         return false;
     ssize_t length = zhive_msgpack_skip (data, size);
     return length >= 0 && (size_t) length == size;
@@ -385,21 +384,8 @@ static int
 s_map_chunk_done (zhive_map_t *self, size_t first, const char *data, size_t size)
 {
     size_t count = s_map_range (self, first);
-    const uint8_t *bytes = (const uint8_t *) data;
-    size_t header = 0, entries = 0;
-    if (size >= 1 && (bytes [0] & 0xf0) == 0x90) {
-        header = 1;
-        entries = bytes [0] & 0x0f;
-    }
-    else if (size >= 3 && bytes [0] == 0xdc) {
-        header = 3;
-        entries = ((size_t) bytes [1] << 8) | bytes [2];
-    }
-    else if (size >= 5 && bytes [0] == 0xdd) {
-        header = 5;
-        entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16) |
-                  ((size_t) bytes [3] << 8) | bytes [4];
-    }
+    size_t entries = 0;
+    size_t header = zhive_msgpack_array_header (data, size, &entries);
     if (header == 0 || entries != count)
         return s_map_fail_range (self, first, first + count, ZHIVE_ERR_MALFORMED,
                                  "a chunk's answer does not have one entry per item", "");
@@ -699,8 +685,9 @@ s_wait_deadline (int timeout_ms)
 
 //  ---------------------------------------------------------------------
 
-zhive_client_t *
-zhive_client_new (const char *endpoint, int timeout_ms)
+//  A client, plain or (cert not NULL) a CURVE client of server_key
+static zhive_client_t *
+s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *server_key)
 {
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
@@ -748,6 +735,11 @@ zhive_client_new (const char *endpoint, int timeout_ms)
     zsock_set_reconnect_ivl (self->sock, 1000);
     zsock_set_reconnect_ivl_max (self->sock, 32000);
     zhive_client_set_heartbeat (self, self->heartbeat_ms, self->liveness);
+    if (cert && zhive_curve_apply_client (self->sock, cert, server_key)) {
+        zhive_client_destroy (&self);
+        errno = EINVAL;
+        return NULL;
+    }
     if (zsock_connect (self->sock, "%s", endpoint)) {
         zhive_client_destroy (&self);
         errno = EINVAL;
@@ -769,6 +761,31 @@ zhive_client_new (const char *endpoint, int timeout_ms)
         errno = ETIMEDOUT;
         return NULL;
     }
+    return self;
+}
+
+zhive_client_t *
+zhive_client_new (const char *endpoint, int timeout_ms)
+{
+    return s_client_new (endpoint, timeout_ms, NULL, NULL);
+}
+
+zhive_client_t *
+zhive_client_new_curve (const char *endpoint, int timeout_ms, const char *secret_cert_path,
+                        const char *broker_cert_path)
+{
+    char error [512];
+    char server_key [ZHIVE_CURVE_KEY_SIZE];
+    zcert_t *cert = zhive_curve_load_secret (secret_cert_path, error, sizeof error);
+    if (!cert || zhive_curve_load_public (broker_cert_path, server_key, error, sizeof error)) {
+        int error_number = errno;
+        fprintf (stderr, "zhive: %s\n", error);
+        zcert_destroy (&cert);
+        errno = error_number == ENOENT || error_number == EACCES ? error_number : EPROTO;
+        return NULL;
+    }
+    zhive_client_t *self = s_client_new (endpoint, timeout_ms, cert, server_key);
+    zcert_destroy (&cert);
     return self;
 }
 

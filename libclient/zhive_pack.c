@@ -167,6 +167,32 @@ zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size)
     return s_write (self, bytes, size);
 }
 
+msgpack_packer *
+zhive_pack_packer (zhive_pack_t *self)
+{
+    return &self->packer;
+}
+
+size_t
+zhive_msgpack_array_header (const void *data, size_t size, size_t *count)
+{
+    const uint8_t *bytes = (const uint8_t *) data;
+    if (size >= 1 && (bytes [0] & 0xf0) == 0x90) {
+        *count = bytes [0] & 0x0f;
+        return 1;
+    }
+    if (size >= 3 && bytes [0] == 0xdc) {
+        *count = ((size_t) bytes [1] << 8) | bytes [2];
+        return 3;
+    }
+    if (size >= 5 && bytes [0] == 0xdd) {
+        *count = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16) |
+                 ((size_t) bytes [3] << 8) | bytes [4];
+        return 5;
+    }
+    return 0;
+}
+
 const char *
 zhive_pack_data (const zhive_pack_t *self)
 {

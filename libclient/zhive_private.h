@@ -5,10 +5,19 @@
 #ifndef ZHIVE_PRIVATE_H_INCLUDED
 #define ZHIVE_PRIVATE_H_INCLUDED
 
+#include "zhive_pack.h"
 #include "zhive_result.h"
 
 //  Set the input position of a map result.
 void zhive_result_set_index (zhive_result_t *self, size_t index);
+
+//  If data starts with a msgpack array header, its size in bytes (1, 3 or
+//  5) and the element count in *count; else 0. Checks only the header.
+size_t zhive_msgpack_array_header (const void *data, size_t size, size_t *count);
+
+//  The packer writing into a zhive_pack_t, for code that packs with
+//  msgpack-c directly (the codec's headers).
+msgpack_packer *zhive_pack_packer (zhive_pack_t *self);
 
 //  Monotonic clock in milliseconds.
 int64_t zhive_clock_ms (void);

@@ -8,6 +8,7 @@
     =========================================================================
 */
 #include "zhive_proto.h"
+#include "zhive_private.h"
 #include <msgpack.h>
 
 static const uint8_t s_signature [3] = { 'Z', 'H', 'V' };
@@ -204,38 +205,10 @@ s_read_str_alloc (s_cursor_t *cur, char **dest, size_t max)
 }
 
 //  ---------------------------------------------------------------------
-//  Growable write buffer for msgpack_packer
-
-typedef struct {
-    char *data;         //  Bytes written
-    size_t size;        //  Used
-    size_t capacity;    //  Allocated
-} s_buffer_t;
-
-static int
-s_buffer_write (void *data, const char *buf, size_t len)
-{
-    s_buffer_t *self = (s_buffer_t *) data;
-    if (self->size + len > self->capacity) {
-        size_t capacity = self->capacity ? self->capacity : 256;
-        while (capacity < self->size + len)
-            capacity *= 2;
-        char *grown = (char *) realloc (self->data, capacity);
-        if (!grown)
-            return -1;
-        self->data = grown;
-        self->capacity = capacity;
-    }
-    memcpy (self->data + self->size, buf, len);
-    self->size += len;
-    return 0;
-}
-
-//  ---------------------------------------------------------------------
 
 typedef struct {
     zhive_proto_t public_part;    //  What callers see
-    s_buffer_t header;            //  Reused encode buffer
+    zhive_pack_t *header;         //  Reused encode buffer
 } s_proto_full_t;
 
 zhive_proto_t *
@@ -244,6 +217,11 @@ zhive_proto_new (void)
     s_proto_full_t *full = (s_proto_full_t *) calloc (1, sizeof (s_proto_full_t));
     if (!full)
         return NULL;
+    full->header = zhive_pack_new ();
+    if (!full->header) {
+        free (full);
+        return NULL;
+    }
     zmq_msg_init (&full->public_part.payload);
     full->public_part.timeout_ms = -1;
     full->public_part.retries = -1;
@@ -270,7 +248,7 @@ zhive_proto_destroy (zhive_proto_t **self_p)
     zmq_msg_close (&self->payload);
     free (self->message);
     s_free_functions (self);
-    free (full->header.data);
+    zhive_pack_destroy (&full->header);
     free (full);
     *self_p = NULL;
 }
@@ -601,65 +579,64 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
 {
     s_proto_full_t *full = (s_proto_full_t *) self;
     void *handle = zsock_resolve (sock);
-    full->header.size = 0;
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &full->header, s_buffer_write);
+    zhive_pack_reset (full->header);
+    msgpack_packer *pk = zhive_pack_packer (full->header);
 
     switch (self->command) {
         case ZHIVE_PING:
         case ZHIVE_PONG:
         case ZHIVE_HEARTBEAT:
-        case ZHIVE_DRAINING: msgpack_pack_array (&pk, 0); break;
+        case ZHIVE_DRAINING: msgpack_pack_array (pk, 0); break;
         case ZHIVE_SUBMIT:
-            msgpack_pack_array (&pk, 5);
-            msgpack_pack_uint64 (&pk, self->id);
-            s_pack_str (&pk, self->function);
-            msgpack_pack_int64 (&pk, self->timeout_ms);
-            msgpack_pack_int64 (&pk, self->retries);
-            msgpack_pack_uint32 (&pk, self->chunk);
+            msgpack_pack_array (pk, 5);
+            msgpack_pack_uint64 (pk, self->id);
+            s_pack_str (pk, self->function);
+            msgpack_pack_int64 (pk, self->timeout_ms);
+            msgpack_pack_int64 (pk, self->retries);
+            msgpack_pack_uint32 (pk, self->chunk);
             break;
         case ZHIVE_CANCEL:
         case ZHIVE_STATUS:
         case ZHIVE_RESULT:
         case ZHIVE_STATUS_REPLY:
         case ZHIVE_DONE:
-            msgpack_pack_array (&pk, 1);
-            msgpack_pack_uint64 (&pk, self->id);
+            msgpack_pack_array (pk, 1);
+            msgpack_pack_uint64 (pk, self->id);
             break;
         case ZHIVE_ERROR:
-            msgpack_pack_array (&pk, 4);
-            msgpack_pack_uint64 (&pk, self->id);
-            s_pack_str (&pk, self->type);
-            s_pack_str (&pk, self->message);
-            s_pack_str (&pk, self->worker);
+            msgpack_pack_array (pk, 4);
+            msgpack_pack_uint64 (pk, self->id);
+            s_pack_str (pk, self->type);
+            s_pack_str (pk, self->message);
+            s_pack_str (pk, self->worker);
             break;
         case ZHIVE_FAILED:
-            msgpack_pack_array (&pk, 3);
-            msgpack_pack_uint64 (&pk, self->id);
-            s_pack_str (&pk, self->type);
-            s_pack_str (&pk, self->message);
+            msgpack_pack_array (pk, 3);
+            msgpack_pack_uint64 (pk, self->id);
+            s_pack_str (pk, self->type);
+            s_pack_str (pk, self->message);
             break;
         case ZHIVE_TASK:
-            msgpack_pack_array (&pk, 4);
-            msgpack_pack_uint64 (&pk, self->id);
-            s_pack_str (&pk, self->function);
-            msgpack_pack_int64 (&pk, self->timeout_ms);
-            msgpack_pack_uint32 (&pk, self->chunk);
+            msgpack_pack_array (pk, 4);
+            msgpack_pack_uint64 (pk, self->id);
+            s_pack_str (pk, self->function);
+            msgpack_pack_int64 (pk, self->timeout_ms);
+            msgpack_pack_uint32 (pk, self->chunk);
             break;
         case ZHIVE_BYE:
-            msgpack_pack_array (&pk, 1);
-            s_pack_str (&pk, self->message);
+            msgpack_pack_array (pk, 1);
+            s_pack_str (pk, self->message);
             break;
         case ZHIVE_READY:
-            msgpack_pack_array (&pk, 6);
-            s_pack_str (&pk, self->worker);
-            s_pack_str (&pk, self->host);
-            msgpack_pack_uint64 (&pk, self->pid);
-            msgpack_pack_uint32 (&pk, self->concurrency);
-            msgpack_pack_array (&pk, (uint32_t) self->functions_count);
+            msgpack_pack_array (pk, 6);
+            s_pack_str (pk, self->worker);
+            s_pack_str (pk, self->host);
+            msgpack_pack_uint64 (pk, self->pid);
+            msgpack_pack_uint32 (pk, self->concurrency);
+            msgpack_pack_array (pk, (uint32_t) self->functions_count);
             for (size_t i = 0; i < self->functions_count; i++)
-                s_pack_str (&pk, self->functions [i]);
-            msgpack_pack_uint64 (&pk, self->max_tasks);
+                s_pack_str (pk, self->functions [i]);
+            msgpack_pack_uint64 (pk, self->max_tasks);
             break;
         default: errno = EINVAL; return -1;
     }
@@ -673,7 +650,8 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
     if (self->routing_size && s_send_frame (handle, self->routing, self->routing_size, ZMQ_SNDMORE))
         return -1;
     if (s_send_frame (handle, sig, sizeof sig, ZMQ_SNDMORE) ||
-        s_send_frame (handle, full->header.data, full->header.size, payload ? ZMQ_SNDMORE : 0))
+        s_send_frame (handle, zhive_pack_data (full->header), zhive_pack_size (full->header),
+                      payload ? ZMQ_SNDMORE : 0))
         return -1;
     if (payload) {
         if (zmq_msg_send (&self->payload, handle, 0) < 0)

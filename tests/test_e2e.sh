@@ -22,36 +22,8 @@ cleanup () {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-FAILURES=0
-
-fail () {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-
-#  run CMD...: runs it bounded by $LIMIT; sets RC, output in $TMP/out and $TMP/err
-run () {
-    RC=0
-    timeout -k 5 "$LIMIT" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
-    #  A sanitizer build reports leaks and errors on stderr
-    if grep -q 'Sanitizer' "$TMP/err"; then
-        fail "$*: sanitizer report: $(head -c 3000 "$TMP/err")"
-    fi
-}
-
-#  expect_rc CODE NAME / expect_out TEXT NAME: record a failure and go on
-expect_rc () {
-    if [[ "$RC" != "$1" ]]; then
-        fail "$2: exit status $RC, expected $1; stderr: $(head -c 2000 "$TMP/err")"
-    fi
-}
-expect_out () {
-    local got
-    got=$(cat "$TMP/out")
-    if [[ "$got" != "$1" ]]; then
-        fail "$2: stdout '$(head -c 500 <<<"$got")', expected '$1'"
-    fi
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 #  Two distinct free ports, chosen by the kernel
 free_ports () {

@@ -9,6 +9,7 @@
 */
 #include "zhive_job.h"
 #include "zhive_result.h"
+#include "zhive_private.h"
 #include <stdarg.h>
 
 zhive_job_t *
@@ -68,8 +69,8 @@ zhive_job_unpack (zhive_job_t *self)
 {
     const char *data = (const char *) zmq_msg_data (&self->frame);
     size_t size = zmq_msg_size (&self->frame);
-    uint8_t tag = size ? (uint8_t) data [0] : 0;
-    bool is_array = (tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd;
+    size_t items;
+    bool is_array = zhive_msgpack_array_header (data, size, &items) > 0;
     size_t offset = 0;
     if (!is_array || zhive_msgpack_skip (data, size) != (ssize_t) size) {
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
@@ -252,21 +253,8 @@ zhive_job_run_chunk (zhive_job_t *self, uint32_t count, zhive_pack_t *answer,
     const char *data = (const char *) zmq_msg_data (&self->frame);
     size_t size = zmq_msg_size (&self->frame);
     //  The payload must be an array of exactly count argument arrays
-    const uint8_t *bytes = (const uint8_t *) data;
-    size_t header = 0, entries = 0;
-    if (size >= 1 && (bytes [0] & 0xf0) == 0x90) {
-        header = 1;
-        entries = bytes [0] & 0x0f;
-    }
-    else if (size >= 3 && bytes [0] == 0xdc) {
-        header = 3;
-        entries = ((size_t) bytes [1] << 8) | bytes [2];
-    }
-    else if (size >= 5 && bytes [0] == 0xdd) {
-        header = 5;
-        entries = ((size_t) bytes [1] << 24) | ((size_t) bytes [2] << 16) |
-                  ((size_t) bytes [3] << 8) | bytes [4];
-    }
+    size_t entries = 0;
+    size_t header = zhive_msgpack_array_header (data, size, &entries);
     if (header == 0 || entries != count || zhive_msgpack_skip (data, size) != (ssize_t) size) {
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
                               zsys_sprintf ("a chunk of '%s' is not an array of %u argument "
@@ -288,8 +276,8 @@ zhive_job_run_chunk (zhive_job_t *self, uint32_t count, zhive_pack_t *answer,
         ssize_t length = zhive_msgpack_skip (data + offset, size - offset);
         size_t used = 0;
         msgpack_object args;
-        uint8_t tag = (uint8_t) data [offset];
-        bool is_array = (tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd;
+        size_t items;
+        bool is_array = zhive_msgpack_array_header (data + offset, (size_t) length, &items) > 0;
         msgpack_zone_clear (zone);
         self->failed = self->completed = false;
         free (self->message);

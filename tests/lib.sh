@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+#  tests/lib.sh - helpers shared by the shell tests (source it after setting
+#  TMP, a scratch folder, and LIMIT, the seconds any one command may take)
+#
+#  The expect_* helpers record a failure and go on (they always return 0,
+#  so that `set -e` never stops a script half way); a script ends with
+#  `finish`, which reports and sets the exit status.
+
+FAILURES=0
+
+fail () {
+    echo "FAIL: $*" >&2
+    FAILURES=$((FAILURES + 1))
+}
+
+#  run CMD...: runs it bounded by $LIMIT; sets RC, output in $TMP/out and $TMP/err
+run () {
+    RC=0
+    timeout -k 5 "$LIMIT" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    #  A sanitizer build reports leaks and errors on stderr
+    if grep -q 'Sanitizer' "$TMP/err"; then
+        fail "$*: sanitizer report: $(head -c 3000 "$TMP/err")"
+    fi
+}
+
+#  expect_rc CODE NAME: checks the last run's exit status
+expect_rc () {
+    if [[ "$RC" != "$1" ]]; then
+        fail "$2: exit status $RC, expected $1; stderr: $(head -c 2000 "$TMP/err")"
+    fi
+}
+
+#  expect_out TEXT NAME: checks the last run's stdout (whole)
+expect_out () {
+    local got
+    got=$(cat "$TMP/out")
+    if [[ "$got" != "$1" ]]; then
+        fail "$2: stdout '$(head -c 500 <<<"$got")', expected '$1'"
+    fi
+}
+
+#  expect_err PATTERN NAME: checks the last run's stderr holds a fixed string
+expect_err () {
+    if ! grep -qF -- "$1" "$TMP/err"; then
+        fail "$2: stderr lacks '$1': $(head -c 2000 "$TMP/err")"
+    fi
+}
