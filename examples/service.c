@@ -15,10 +15,11 @@
 static void
 s_print_error (const char *what, const zhive_result_t *result)
 {
-    printf ("%s failed: %s: %s%s%s\n", what, zhive_result_error_type (result),
+    printf ("%s failed: %s: %s%s%s%s\n", what, zhive_result_error_type (result),
             zhive_result_error_message (result),
             *zhive_result_error_worker (result) ? " (worker " : "",
-            *zhive_result_error_worker (result) ? zhive_result_error_worker (result) : "");
+            *zhive_result_error_worker (result) ? zhive_result_error_worker (result) : "",
+            *zhive_result_error_worker (result) ? ")" : "");
 }
 
 static int
