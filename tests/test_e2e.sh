@@ -185,6 +185,15 @@ kill -0 "$BROKER" 2>/dev/null || fail "the broker died: $(tail -c 2000 "$TMP/bro
 
 stop_broker "$BROKER" "broker with local workers"
 
+echo "--- the example C service (examples/service.c) on its own embedded pool"
+run "$ZHIVE_BIN/zhive-example-service" --local "$ZHIVE_PLUGIN"
+expect_rc 0 "example service"
+grep -qF "fib(25) = 75025" "$TMP/out" || fail "example service: no fib(25) line: $(head -c 500 "$TMP/out")"
+grep -qF "fib(0..19) = 0 1 1 2 3 5 8 13 21 34 55 89 144 233 377 610 987 1597 2584 4181" "$TMP/out" \
+    || fail "example service: map results wrong: $(head -c 500 "$TMP/out")"
+grep -qF "fail() failed: ExampleError: something went wrong (worker " "$TMP/out" \
+    || fail "example service: no error line: $(head -c 500 "$TMP/out")"
+
 if ((FAILURES)); then
     echo "$FAILURES check(s) failed" >&2
     exit 1
