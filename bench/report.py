@@ -105,6 +105,14 @@ def main():
         median_of(z, "zhive_map", "tasks_per_s"), zmq, gm,
         f"median of {p('REPEAT')} run(s); {errors} errors", zn, gn)
 
+    # 1b. the same map, workers granting more credit (--concurrency)
+    z = parse_lines(log("w1b-zhive.txt"))
+    if z:
+        errors = sum(f.get("errors", 0) for n, f in z if n == "zhive_map")
+        add("1b", f"pipelined map as 1, worker concurrency {p('CONC1B')} (default 16)",
+            "tasks/s", "higher", median_of(z, "zhive_map", "tasks_per_s"), zmq, gm,
+            f"median of {p('REPEAT')} run(s); {errors} errors; same anchors as 1", zn, gn)
+
     # 2. sequential apply
     z = parse_lines(log("w2-zhive.txt"))
     a = log("w2-anchors.txt")
