@@ -5,7 +5,8 @@
     and runs until a signal. The first SIGTERM drains (no new tasks; the
     accepted ones finish, for at most --drain-timeout ms); a second SIGTERM,
     or SIGINT, stops at once. Either way unanswered tasks get
-    BrokerShutdown and the local workers are stopped.
+    BrokerShutdown and the local workers are stopped. With CURVE
+    (--curve-secret, --curve-allow), SIGHUP reads the allow directory again.
 
     czmq's own handler cannot tell SIGTERM from SIGINT, so it is switched
     off before the first czmq call; our handlers only count signals, and
@@ -20,12 +21,15 @@
 
 static volatile sig_atomic_t s_sigterms = 0;    //  SIGTERMs received
 static volatile sig_atomic_t s_sigints = 0;     //  SIGINTs received
+static volatile sig_atomic_t s_sighups = 0;     //  SIGHUPs received (with CURVE)
 
 static void
 s_on_signal (int sig)
 {
     if (sig == SIGTERM)
         s_sigterms = s_sigterms + 1;
+    else if (sig == SIGHUP)
+        s_sighups = s_sighups + 1;
     else
         s_sigints = s_sigints + 1;
 }
@@ -58,12 +62,19 @@ s_usage (FILE *stream)
              "      --max-retries N          times a task runs again after losing its worker\n"
              "                               (default 3)\n"
              "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
+             "      --curve-secret FILE      CURVE security: encrypt both endpoints with this\n"
+             "                               secret certificate (NAME_secret of zhive keygen)\n"
+             "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
+             "                               certificates are in DIR (and local workers);\n"
+             "                               needs --curve-secret. SIGHUP reads DIR again\n"
              "  -v, --verbose                log joins, losses and bad input to stderr\n"
              "  -h, --help                   show this help\n"
              "\n"
              "The first SIGTERM drains: new tasks get BrokerShutdown, accepted ones finish,\n"
              "then the broker stops (what is unanswered at --drain-timeout gets BrokerShutdown).\n"
-             "A second SIGTERM, or SIGINT, stops at once.\n");
+             "A second SIGTERM, or SIGINT, stops at once.\n"
+             "Without CURVE anyone who reaches the endpoints may submit or run tasks: use\n"
+             "plain mode on trusted networks only, bound to specific addresses.\n");
 }
 
 //  Parses a whole decimal number in [min, max]; returns 0 or -1
@@ -95,7 +106,9 @@ enum {
     S_OPT_MAX_QUEUE,
     S_OPT_MAX_QUEUE_PER_FUNCTION,
     S_OPT_MAX_RETRIES,
-    S_OPT_DRAIN_TIMEOUT
+    S_OPT_DRAIN_TIMEOUT,
+    S_OPT_CURVE_SECRET,
+    S_OPT_CURVE_ALLOW
 };
 
 static const s_numeric_t s_numerics [] = {
@@ -128,6 +141,8 @@ typedef struct {
     long long max_retries;           //  Default retries
     long long drain_timeout;         //  Drain time on the first SIGTERM
     bool verbose;                    //  Log to stderr
+    const char *curve_secret;        //  CURVE: the broker's secret certificate, or NULL
+    const char *curve_allow;         //  CURVE: directory of allowed public keys, or NULL
 } s_args_t;
 
 //  Returns 0 to run, or the exit code
@@ -149,6 +164,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "max-queue-per-function", required_argument, NULL, S_OPT_MAX_QUEUE_PER_FUNCTION },
         { "max-retries", required_argument, NULL, S_OPT_MAX_RETRIES },
         { "drain-timeout", required_argument, NULL, S_OPT_DRAIN_TIMEOUT },
+        { "curve-secret", required_argument, NULL, S_OPT_CURVE_SECRET },
+        { "curve-allow", required_argument, NULL, S_OPT_CURVE_ALLOW },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -183,6 +200,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
             case 'l': args->loads [args->loads_count++] = optarg; break;
             case 'p': args->program = optarg; break;
             case 'v': args->verbose = true; break;
+            case S_OPT_CURVE_SECRET: args->curve_secret = optarg; break;
+            case S_OPT_CURVE_ALLOW: args->curve_allow = optarg; break;
             case S_OPT_START_METHOD:
                 if (strcmp (optarg, "exec") && strcmp (optarg, "zygote")) {
                     fprintf (stderr,
@@ -207,6 +226,11 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         fprintf (stderr, "zhive-broker: --local-workers needs at least one --load PLUGIN\n");
         return 2;
     }
+    if (!args->curve_secret != !args->curve_allow) {
+        fprintf (stderr, "zhive-broker: CURVE needs both --curve-secret FILE (the broker's "
+                         "secret certificate) and --curve-allow DIR (the allowed public keys)\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -222,6 +246,11 @@ s_run (zhive_broker_t *broker, const s_args_t *args)
             fprintf (stderr, "zhive-broker: %s: stopping now\n",
                      s_sigints > 0 ? "interrupted" : "second SIGTERM");
             return 0;
+        }
+        if (s_sighups > 0) {
+            s_sighups = 0;
+            fprintf (stderr, "zhive-broker: SIGHUP: reading %s again\n", args->curve_allow);
+            zhive_broker_reload_curve (broker);    //  It logs what it allows now
         }
         if (s_sigterms == 1 && !draining) {
             fprintf (stderr, "zhive-broker: SIGTERM: draining for at most %lld ms\n",
@@ -256,7 +285,7 @@ main (int argc, char *argv [])
 
     s_args_t args = {
         "tcp://*:5555", "tcp://*:5556", NULL, NULL, NULL, 0, 0, 0, 0, 1000, 3, 1000000, 0, 3,
-        10000,          false
+        10000,          false,          NULL, NULL
     };
     args.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
     if (!args.loads)
@@ -283,9 +312,14 @@ main (int argc, char *argv [])
     zhive_broker_set_worker_max_tasks (broker, (uint64_t) args.max_tasks);
     if (args.start_method)
         zhive_broker_set_start_method (broker, args.start_method);
+    //  CURVE before binding; it prints why it failed
+    if (args.curve_secret && zhive_broker_set_curve (broker, args.curve_secret, args.curve_allow))
+        rc = 1;
+    else if (args.curve_secret)
+        sigaction (SIGHUP, &action, NULL);    //  Reload; without CURVE, SIGHUP ends the broker
     //  Each bind prints why it failed
-    if (zhive_broker_bind_clients (broker, args.clients) ||
-        zhive_broker_bind_workers (broker, args.workers))
+    if (rc == 0 && (zhive_broker_bind_clients (broker, args.clients) ||
+                    zhive_broker_bind_workers (broker, args.workers)))
         rc = 1;
     if (rc == 0 && args.local_workers > 0 &&
         zhive_broker_start_workers (broker, (int) args.local_workers, args.loads,
@@ -298,7 +332,7 @@ main (int argc, char *argv [])
             printf (", %lld local worker(s) (%s)", args.local_workers,
                     args.start_method ? args.start_method : "exec");
         }
-        printf ("\n");
+        printf ("%s\n", args.curve_secret ? ", CURVE" : "");
         fflush (stdout);
         rc = s_run (broker, &args);
     }

@@ -4,8 +4,9 @@
     The API below talks to an actor (one thread, one zloop) over its pipe,
     as malamute's mlm_server does. Settings (VERBOSE, WORKER-PROGRAM,
     HEARTBEAT, MAX-QUEUE, MAX-RETRIES, WORKER-MAX-TASKS, START-METHOD) and
-    DRAIN are one-way; BIND, START-WORKERS and WORKERS-READY carry a serial
-    and get a reply [serial, OK|ERROR, value]; $TERM stops the actor.
+    DRAIN are one-way; BIND, START-WORKERS, WORKERS-READY, CURVE and
+    CURVE-RELOAD carry a serial and get a reply [serial, OK|ERROR, value];
+    $TERM stops the actor. CURVE security is zhive_broker_curve.c.
 
     Inside the actor, one zloop runs: the pipe, the client and worker
     ROUTERs (zhive_broker_peers.c), the worker socket's disconnect monitor,
@@ -87,12 +88,21 @@ s_on_probe (zloop_t *loop, int timer_id, void *arg)
 
 //  A worker connection closed (ZMTP heartbeat timeout, or the peer went):
 //  probe every worker soon, rather than at the next heartbeat. The delay
-//  lets the ROUTER see the closed pipe first.
+//  lets the ROUTER see the closed pipe first. A failed handshake (a peer
+//  without CURVE, or with a wrong key) is logged.
 static int
 s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
 {
     zb_server_t *self = (zb_server_t *) arg;
     zmsg_t *msg = zmsg_recv (sock);
+    char *event = msg ? zframe_strdup (zmsg_first (msg)) : NULL;
+    bool handshake = event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0;
+    free (event);
+    if (handshake) {
+        zb_curve_handshake_failed (self, "workers", msg);
+        zmsg_destroy (&msg);
+        return 0;
+    }
     zmsg_destroy (&msg);
     if (!self->probe_armed && zloop_timer (loop, 5, 1, s_on_probe, self) >= 0)
         self->probe_armed = true;
@@ -194,6 +204,8 @@ s_on_request (zb_server_t *self, const char *command, zmsg_t *msg)
         snprintf (count, sizeof count, "%zu", zhashx_size (self->workers));
         zsock_send (self->pipe, "sss", reply, "OK", count);
     }
+    else if (streq (command, "CURVE") || streq (command, "CURVE-RELOAD"))
+        zb_curve_request (self, command, msg, reply);
     else
         zsock_send (self->pipe, "sss", reply, "ERROR", "unknown command");
     free (serial);
@@ -289,12 +301,14 @@ s_server_destroy (zb_server_t **self_p)
     zhive_idmap_destroy (&self->in_flight);
     free (self->heap);
     zactor_destroy (&self->monitor);
+    zactor_destroy (&self->client_monitor);    //  Before its socket
     zloop_destroy (&self->loop);
     if (self->client_sock) {
         zsock_set_linger (self->client_sock, 500);    //  Let the last errors go out
     }
     zsock_destroy (&self->client_sock);
     zsock_destroy (&self->worker_sock);
+    zb_curve_destroy (self);    //  After the sockets: the ZAP handler
     zhive_proto_destroy (&self->in);
     zhive_proto_destroy (&self->out);
     zhive_pack_destroy (&self->pack);
@@ -311,7 +325,8 @@ s_monitor_start (zb_server_t *self)
     self->monitor = zactor_new (zmonitor, self->worker_sock);
     if (!self->monitor)
         return -1;
-    zstr_sendx (self->monitor, "LISTEN", "DISCONNECTED", NULL);
+    zstr_sendx (self->monitor, "LISTEN", "DISCONNECTED", "HANDSHAKE_FAILED_PROTOCOL",
+                "HANDSHAKE_FAILED_NO_DETAIL", NULL);
     zstr_sendx (self->monitor, "START", NULL);
     zsock_wait (self->monitor);
     return zloop_reader (self->loop, zactor_sock (self->monitor), s_on_monitor, self);
@@ -384,7 +399,8 @@ s_refuse_until_term (zsock_t *pipe, const char *why, bool stopped)
         char *serial = zmsg_popstr (msg);
         bool term = !command || streq (command, "$TERM");
         bool request = command && (streq (command, "BIND") || streq (command, "START-WORKERS") ||
-                                   streq (command, "WORKERS-READY"));
+                                   streq (command, "WORKERS-READY") || streq (command, "CURVE") ||
+                                   streq (command, "CURVE-RELOAD"));
         if (!term && request && serial) {
             zsock_send (pipe, "sss", serial, "ERROR", why);
             if (stopped)
@@ -676,6 +692,32 @@ void
 zhive_broker_drain (zhive_broker_t *self, int timeout_ms)
 {
     s_tell (self, "DRAIN", 1, (uint64_t) timeout_ms);
+}
+
+int
+zhive_broker_set_curve (zhive_broker_t *self, const char *secret_cert_path, const char *allow_dir)
+{
+    zmsg_t *request = zmsg_new ();
+    zmsg_addstr (request, secret_cert_path ? secret_cert_path : "");
+    zmsg_addstr (request, allow_dir ? allow_dir : "");
+    char *value;
+    int rc = s_call (self, "CURVE", request, &value);
+    if (rc)
+        fprintf (stderr, "zhive-broker: %s\n", value ? value : "the broker does not answer");
+    free (value);
+    return rc;
+}
+
+int
+zhive_broker_reload_curve (zhive_broker_t *self)
+{
+    char *value;
+    int rc = s_call (self, "CURVE-RELOAD", zmsg_new (), &value);
+    if (rc)
+        fprintf (stderr, "zhive-broker: %s\n", value ? value : "the broker does not answer");
+    int count = rc == 0 && value ? atoi (value) : -1;
+    free (value);
+    return count;
 }
 
 int

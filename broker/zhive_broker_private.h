@@ -213,6 +213,12 @@ struct _zb_server_t {
     int drain_ms;                 //  The drain time asked for
     int64_t drain_until;          //  When the drain gives up
     bool drained;                 //  Stopped on its own after a drain
+    zcert_t *curve_cert;          //  CURVE: the broker's certificate; NULL: plain
+    char *curve_secret_path;      //  CURVE: its file, passed on to local workers
+    char *curve_allow_dir;        //  CURVE: directory of allowed public keys, or NULL
+    zhashx_t *curve_allowed;      //  CURVE: allowed Z85 key -> the file it came from
+    zsock_t *zap;                 //  CURVE: the ZAP handler (REP)
+    zactor_t *client_monitor;     //  CURVE: failed handshakes on the client socket
 };
 
 //  ---------------------------------------------------------------------
@@ -370,6 +376,21 @@ int zb_procs_kill (zb_server_t *self, uint64_t pid, const char *why);
 
 //  Stop every local worker (and zygote) and free the groups
 void zb_procs_stop (zb_server_t *self);
+
+//  ---------------------------------------------------------------------
+//  CURVE security (zhive_broker_curve.c)
+
+//  Pipe requests CURVE secret-path allow-dir ("" for none) and
+//  CURVE-RELOAD: act and answer [serial, OK|ERROR, value]
+void zb_curve_request (zb_server_t *self, const char *command, zmsg_t *msg, const char *serial);
+
+//  Log a HANDSHAKE_FAILED_* event of a socket monitor ("clients" or
+//  "workers" socket); reads the event's frames
+void zb_curve_handshake_failed (zb_server_t *self, const char *which, zmsg_t *event);
+
+//  Free the CURVE state; the ZAP handler is closed. Call after the
+//  sockets are destroyed (and the client monitor before them)
+void zb_curve_destroy (zb_server_t *self);
 
 #pragma GCC visibility pop
 

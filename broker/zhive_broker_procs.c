@@ -631,9 +631,9 @@ zb_procs_start (zb_server_t *self, zmsg_t *msg, char *error, size_t error_size)
         self->groups = groups;
     zb_group_t *group = groups ? (zb_group_t *) calloc (1, sizeof (zb_group_t)) : NULL;
     //  program --connect E [--load L]... [--concurrency N] --heartbeat MS
-    //  --liveness N [--max-tasks N] NULL
+    //  --liveness N [--max-tasks N] [--curve-secret F --broker-key F] NULL
     size_t loads = zmsg_size (msg);
-    char **argv = group ? (char **) calloc (2 * loads + 12, sizeof (char *)) : NULL;
+    char **argv = group ? (char **) calloc (2 * loads + 16, sizeof (char *)) : NULL;
     zb_child_t *children =
         argv ? (zb_child_t *) calloc ((size_t) count, sizeof (zb_child_t)) : NULL;
     bool ok = children != NULL;
@@ -657,6 +657,14 @@ zb_procs_start (zb_server_t *self, zmsg_t *msg, char *error, size_t error_size)
         if (self->worker_max_tasks) {
             argv [arg++] = strdup ("--max-tasks");
             argv [arg++] = zsys_sprintf ("%" PRIu64, self->worker_max_tasks);
+        }
+        if (self->curve_cert) {
+            //  The broker's own certificate, whose key it always allows;
+            //  its secret file holds the public key too
+            argv [arg++] = strdup ("--curve-secret");
+            argv [arg++] = strdup (self->curve_secret_path);
+            argv [arg++] = strdup ("--broker-key");
+            argv [arg++] = strdup (self->curve_secret_path);
         }
         for (size_t at = 0; at < arg; at++)
             ok = ok && argv [at];

@@ -83,6 +83,28 @@ void zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks
 //  before zhive_broker_start_workers.
 int zhive_broker_set_start_method (zhive_broker_t *self, const char *method);
 
+//  CURVE security: encrypt both sockets with the broker's certificate and
+//  let in only clients and workers whose public keys are in allow_dir
+//  (public certificates as `zhive keygen` writes them; files ending in
+//  _secret are skipped) or are the broker's own. Local workers get the
+//  broker's certificate (--curve-secret and --broker-key, both the
+//  secret_cert_path file). allow_dir NULL: only the broker's own key, so
+//  only its local workers and clients holding its certificate. The broker
+//  becomes the process's ZAP handler (RFC 27): one CURVE broker per
+//  process. Refused keys and failed handshakes are logged to stderr. Call
+//  before binding. Returns 0, or -1 with a message on stderr (the
+//  certificate cannot be read or has no secret key, allow_dir cannot be
+//  read, another ZAP handler runs, or already bound).
+int zhive_broker_set_curve (zhive_broker_t *self, const char *secret_cert_path,
+                            const char *allow_dir);
+
+//  Read allow_dir again (zhive-broker does it on SIGHUP). New connections
+//  are checked against the new keys; peers already connected stay.
+//  Returns the number of keys allowed from the directory, or -1 with a
+//  message on stderr (CURVE is off, or the directory cannot be read: the
+//  keys allowed before stay).
+int zhive_broker_reload_curve (zhive_broker_t *self);
+
 //  Graceful stop: refuse new tasks (BrokerShutdown), finish the accepted
 //  ones, then stop; tasks still unanswered after timeout_ms get
 //  BrokerShutdown. Returns at once; the actor signals (zsock_wait on

@@ -61,6 +61,18 @@ typedef struct {
 //  not valid, or ETIMEDOUT if no broker answered in time.
 zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
 
+//  The same, with CURVE security, for a broker that runs it (zhive-broker
+//  --curve-secret, --curve-allow): this client's secret certificate (the
+//  NAME_secret file of `zhive keygen NAME`, whose public key must be in the
+//  broker's allow directory) and the broker's public certificate. The link
+//  is encrypted and the broker is authenticated. A broker that refuses the
+//  key (or a wrong broker key) looks like no broker: NULL with errno
+//  ETIMEDOUT. A certificate that cannot be read: NULL with a message on
+//  stderr and errno that of opening the file (ENOENT, EACCES, ...), or
+//  EPROTO (not a usable certificate, e.g. no secret key in the first one).
+zhive_client_t *zhive_client_new_curve (const char *endpoint, int timeout_ms,
+                                        const char *secret_cert_path, const char *broker_cert_path);
+
 //  Destroy the client. Tasks and maps still open are destroyed with it;
 //  their handles must not be used afterwards. Safe with *self_p NULL.
 void zhive_client_destroy (zhive_client_t **self_p);

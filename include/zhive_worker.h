@@ -63,6 +63,21 @@ typedef int (zhive_plugin_init_fn) (zhive_worker_t *worker, const char *args);
 //  Returns NULL (errno EINVAL) if the endpoint is not valid.
 zhive_worker_t *zhive_worker_new (const char *endpoint);
 
+//  The same, with CURVE security, for a broker that runs it (zhive-broker
+//  --curve-secret, --curve-allow): this worker's secret certificate (the
+//  NAME_secret file of `zhive keygen NAME`, whose public key must be in the
+//  broker's allow directory) and the broker's public certificate. The link
+//  is encrypted and the broker is authenticated. If the broker refuses the
+//  key, zhive_worker_run says so on stderr and returns -1 (libzmq does not
+//  retry a refused key; zhive-worker exits 1, for its supervisor to start
+//  it again). A wrong broker key is logged and retried. Returns
+//  NULL with a message on stderr if a certificate cannot be read or the
+//  secret one has no secret key (errno that of opening the file, e.g.
+//  ENOENT, or EPROTO for a file that is not a usable certificate), or
+//  EINVAL if the endpoint is not valid.
+zhive_worker_t *zhive_worker_new_curve (const char *endpoint, const char *secret_cert_path,
+                                        const char *broker_cert_path);
+
 //  Destroy the worker, dropping jobs still running. Safe with *self_p NULL.
 void zhive_worker_destroy (zhive_worker_t **self_p);
 
@@ -85,6 +100,15 @@ void zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int live
 //  finish them, say BYE and return 0 from zhive_worker_run. READY tells
 //  the broker how many are left. Set before zhive_worker_run.
 void zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks);
+
+//  Turn CURVE on for a worker made with zhive_worker_new (certificates as
+//  for zhive_worker_new_curve): it reconnects at once with them. The plain
+//  connection made by zhive_worker_new may have reached the broker
+//  meanwhile, which logs it as a peer without CURVE; new_curve does not
+//  do that. Set before zhive_worker_run. Returns 0, or -1 with a message
+//  on stderr if a certificate cannot be read.
+int zhive_worker_set_curve (zhive_worker_t *self, const char *secret_cert_path,
+                            const char *broker_cert_path);
 
 //  Graceful stop: tell the broker to send no more tasks (DRAINING), finish
 //  the jobs in flight, then say BYE and return 0 from zhive_worker_run.

@@ -604,9 +604,7 @@ s_handle (zhive_client_t *self)
                 return s_deliver_chunk (self, map, msg->id,
                                         (const char *) zmq_msg_data (&msg->payload),
                                         zmq_msg_size (&msg->payload), NULL);
-            return s_deliver (self, msg->id,
-                              zhive_result_new_value (zmq_msg_data (&msg->payload),
-                                                      zmq_msg_size (&msg->payload)));
+            return s_deliver (self, msg->id, zhive_result_new_frame (&msg->payload));
         }
         case ZHIVE_ERROR: {
             if (msg->id == 0) {
@@ -776,12 +774,10 @@ zhive_client_new_curve (const char *endpoint, int timeout_ms, const char *secret
 {
     char error [512];
     char server_key [ZHIVE_CURVE_KEY_SIZE];
-    zcert_t *cert = zhive_curve_load_secret (secret_cert_path, error, sizeof error);
-    if (!cert || zhive_curve_load_public (broker_cert_path, server_key, error, sizeof error)) {
-        int error_number = errno;
+    zcert_t *cert =
+        zhive_curve_load_pair (secret_cert_path, broker_cert_path, server_key, error, sizeof error);
+    if (!cert) {
         fprintf (stderr, "zhive: %s\n", error);
-        zcert_destroy (&cert);
-        errno = error_number == ENOENT || error_number == EACCES ? error_number : EPROTO;
         return NULL;
     }
     zhive_client_t *self = s_client_new (endpoint, timeout_ms, cert, server_key);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define S_FILE_MAX 65536    //  Certificates are small; read no more than this
+
 //  Reads path's keys: the public one always, the secret one if asked.
 //  Returns the certificate or NULL with a message.
 static zcert_t *
@@ -39,7 +41,10 @@ s_load (const char *path, bool secret, char *error, size_t size)
         return NULL;
     }
     fclose (file);
-    zconfig_t *root = zconfig_load (path);
+    //  Not zconfig_load: it leaks on a file that does not parse
+    zchunk_t *chunk = zchunk_slurp (path, S_FILE_MAX);
+    zconfig_t *root = chunk ? zconfig_chunk_load (chunk) : NULL;
+    zchunk_destroy (&chunk);
     const char *public_text = root ? zconfig_get (root, "/curve/public-key", NULL) : NULL;
     const char *secret_text = root ? zconfig_get (root, "/curve/secret-key", NULL) : NULL;
     uint8_t public_key [32] = { 0 };
@@ -64,7 +69,7 @@ s_load (const char *path, bool secret, char *error, size_t size)
     }
     zconfig_destroy (&root);
     if (!cert)
-        errno = EINVAL;
+        errno = EPROTO;    //  Not a usable certificate
     return cert;
 }
 
@@ -83,6 +88,19 @@ zhive_curve_load_public (const char *path, char *key, char *error, size_t size)
     snprintf (key, ZHIVE_CURVE_KEY_SIZE, "%s", zcert_public_txt (cert));
     zcert_destroy (&cert);
     return 0;
+}
+
+zcert_t *
+zhive_curve_load_pair (const char *secret_path, const char *server_path, char *server_key,
+                       char *error, size_t size)
+{
+    zcert_t *cert = zhive_curve_load_secret (secret_path, error, size);
+    if (cert && zhive_curve_load_public (server_path, server_key, error, size)) {
+        int error_number = errno;
+        zcert_destroy (&cert);
+        errno = error_number;
+    }
+    return cert;
 }
 
 int

@@ -7,6 +7,7 @@
     checks a task's arguments before unpacking them.
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_pack.h"
 #include "zhive_result.h"
 #include "zhive_private.h"
@@ -165,6 +166,16 @@ zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size)
         offset += (size_t) length;
     }
     return s_write (self, bytes, size);
+}
+
+char *
+zhive_pack_detach (zhive_pack_t *self, size_t *size)
+{
+    char *data = self->data;
+    *size = self->size;
+    self->data = NULL;
+    self->size = self->capacity = 0;
+    return data;
 }
 
 msgpack_packer *
@@ -473,8 +484,11 @@ struct _zhive_result_t {
     char *message;           //  Error message
     char *worker;            //  Worker that raised the error
     size_t index;            //  Position of the input in a map
-    size_t size;             //  Size of data
-    char data [];            //  msgpack bytes of the value, in the same block
+    size_t size;             //  Size of the value's bytes
+    const char *bytes;       //  The value's bytes: inline, or in frame
+    zmq_msg_t frame;         //  A large value's frame, kept as received
+    bool has_frame;          //  frame holds the value
+    char data [];            //  A small value's bytes, in the same block
 };
 
 zhive_result_t *
@@ -510,7 +524,33 @@ zhive_result_new_value (const void *data, size_t size)
     self->type = self->message = self->worker = NULL;
     self->index = 0;
     self->size = size;
+    self->has_frame = false;
     memcpy (self->data, data, size);
+    self->bytes = self->data;
+    return self;
+}
+
+zhive_result_t *
+zhive_result_new_frame (zmq_msg_t *frame)
+{
+    const char *data = (const char *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
+    if (size < ZHIVE_ZERO_COPY_MIN)
+        return zhive_result_new_value (data, size);
+    ssize_t length = zhive_msgpack_skip (data, size);
+    if (length < 0 || (size_t) length != size)
+        return zhive_result_new_error (ZHIVE_ERR_MALFORMED,
+                                       "result is not exactly one msgpack value", "");
+    //  Large: keep the frame itself rather than copy its bytes
+    zhive_result_t *self = (zhive_result_t *) calloc (1, sizeof (zhive_result_t));
+    if (!self)
+        return NULL;
+    self->ok = true;
+    self->size = size;
+    zmq_msg_init (&self->frame);
+    zmq_msg_move (&self->frame, frame);
+    self->has_frame = true;
+    self->bytes = (const char *) zmq_msg_data (&self->frame);
     return self;
 }
 
@@ -522,6 +562,8 @@ zhive_result_destroy (zhive_result_t **self_p)
     zhive_result_t *self = *self_p;
     if (self->unpacked)
         msgpack_zone_destroy (&self->zone);
+    if (self->has_frame)
+        zmq_msg_close (&self->frame);
     free (self->type);
     free (self->message);
     free (self->worker);
@@ -545,7 +587,7 @@ zhive_result_value (const zhive_result_t *self)
         zhive_result_t *cache = (zhive_result_t *) self;
         msgpack_zone_init (&cache->zone, 256);
         size_t offset = 0;
-        if (msgpack_unpack (cache->data, cache->size, &offset, &cache->zone, &cache->value) !=
+        if (msgpack_unpack (cache->bytes, cache->size, &offset, &cache->zone, &cache->value) !=
             MSGPACK_UNPACK_SUCCESS) {
             msgpack_zone_destroy (&cache->zone);
             return NULL;
@@ -562,7 +604,7 @@ zhive_result_data (const zhive_result_t *self, size_t *size)
         return NULL;
     if (size)
         *size = self->size;
-    return self->data;
+    return self->bytes;
 }
 
 const char *

@@ -45,3 +45,22 @@ expect_err () {
         fail "$2: stderr lacks '$1': $(head -c 2000 "$TMP/err")"
     fi
 }
+
+#  free_ports [N]: N (default 2) distinct free ports on 127.0.0.1, chosen by
+#  the kernel, on one line
+free_ports () {
+    python3 -c '
+import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))' "${1:-2}"
+}
+
+#  kill_pids: SIGKILL every pid in the array PIDS (for an EXIT trap)
+kill_pids () {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}

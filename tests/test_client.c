@@ -135,6 +135,25 @@ test_apply (void **state)
     assert_memory_equal (data, zhive_pack_data (args), size);
     zhive_result_destroy (&result);
 
+    //  A large argument (past the zero-copy size) comes back intact
+    size_t big_size = 300 * 1024;
+    char *big = (char *) malloc (big_size);
+    for (size_t i = 0; i < big_size; i++)
+        big [i] = (char) (i * 7);
+    zhive_pack_reset (args);
+    zhive_pack_array (args, 1);
+    zhive_pack_bytes (args, big, big_size);
+    result = zhive_client_apply (s_client, "echo", args, &opts);
+    assert_true (zhive_result_ok (result));
+    const char *bytes;
+    size_t bytes_size;
+    assert_int_equal (
+        zhive_value_str (zhive_value_at (zhive_result_value (result), 0), &bytes, &bytes_size), 0);
+    assert_int_equal (bytes_size, big_size);
+    assert_memory_equal (bytes, big, big_size);
+    zhive_result_destroy (&result);
+    free (big);
+
     //  No arguments at all
     result = zhive_client_apply (s_client, "echo", NULL, &opts);
     assert_true (zhive_result_ok (result));

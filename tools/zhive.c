@@ -5,6 +5,7 @@
         seq 1 100 | zhive map fib
         zhive status
         zhive call echo '[1,"a"]' --local 2 --load ./libzhive-examples.so
+        zhive keygen alice
 
     Everything the command line gives (options, JSON arguments, stdin) is
     checked before anything is sent; bad input exits 2 with a message.
@@ -14,6 +15,7 @@
     =========================================================================
 */
 #include "zhive.h"
+#include "zhive_curve.h"
 #include "zhive_json.h"
 #include <assert.h>
 #include <errno.h>
@@ -63,6 +65,9 @@ typedef struct {
     bool help;             //  Print usage and exit
     bool version;          //  Print version and exit
     zlistx_t *words;       //  Positional arguments (char *, borrowed)
+    const char *secret;    //  CURVE: our secret certificate, or NULL
+    const char *server;    //  CURVE: the broker's public certificate, or NULL
+    bool force;            //  keygen: replace existing files
 } s_options_t;
 
 //  The progress bar on stderr
@@ -109,6 +114,10 @@ s_usage (FILE *stream)
              "                          line, in input order, as results arrive.\n"
              "  starmap FUNCTION        as map, but each line is a JSON array of arguments.\n"
              "  status                  show the broker's workers and queues.\n"
+             "  keygen NAME             write a CURVE key pair: NAME (the public key, to put in\n"
+             "                          a broker's --curve-allow directory, or to give as\n"
+             "                          --broker-key) and NAME_secret (mode 0600). Refuses to\n"
+             "                          replace existing files unless --force.\n"
              "  help                    show this text.\n"
              "\n"
              "Options (before or after the command):\n"
@@ -138,6 +147,12 @@ s_usage (FILE *stream)
              "                          plugin the local workers load; repeatable, required\n"
              "                          with --local\n"
              "  -c, --concurrency N     tasks at once per local worker (default: the worker's)\n"
+             "      --curve-secret FILE CURVE security: our secret certificate (NAME_secret of\n"
+             "                          keygen; default $ZHIVE_CURVE_SECRET). With --local, the\n"
+             "                          local pool runs CURVE with it (no --broker-key needed)\n"
+             "      --broker-key FILE   CURVE: the broker's public certificate (default\n"
+             "                          $ZHIVE_BROKER_KEY); goes with --curve-secret\n"
+             "      --force             keygen: replace existing key files\n"
              "  -v, --verbose           local pool: log joins, losses and bad input to stderr\n"
              "  -h, --help              show this text\n"
              "  -V, --version           show the version\n"
@@ -156,7 +171,7 @@ s_usage (FILE *stream)
              "       starmap stop at the first failure, after printing the results before it.\n"
              "       With --keep-going: 1 if any task failed.\n"
              "  2    bad usage or input: unknown command or option, bad number, bad JSON,\n"
-             "       invalid endpoint, --local without --load\n"
+             "       invalid endpoint, --local without --load, an unreadable certificate\n"
              "  3    no broker answered, the broker went away, or a task timed out\n"
              "       (\"zhive: timeout: ...\"). With --local, also when no local worker\n"
              "       became ready within %d ms.\n"
@@ -229,6 +244,9 @@ s_options_parse (s_options_t *self, int argc, char *argv [])
         { "task-timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'r' },
         { "wait-if-full", no_argument, NULL, 'W' },
+        { "curve-secret", required_argument, NULL, 'S' },
+        { "broker-key", required_argument, NULL, 'K' },
+        { "force", no_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
     };
     opterr = 0;
@@ -258,6 +276,9 @@ s_options_parse (s_options_t *self, int argc, char *argv [])
                     return s_usage_error ("--retries: '%s' is not a number 0..1000000", optarg);
                 break;
             case 'W': self->wait_if_full = true; break;
+            case 'S': self->secret = optarg; break;
+            case 'K': self->server = optarg; break;
+            case 'F': self->force = true; break;
             case 'w':
                 if (s_parse_int (optarg, 1, INT_MAX, &self->window))
                     return s_usage_error ("--window: '%s' is not a positive number", optarg);
@@ -872,7 +893,10 @@ s_local_start (s_session_t *self)
     }
     if (rc == EXIT_OK) {
         zhive_broker_set_verbose (self->broker, options->verbose);
-        if (zhive_broker_bind_clients (self->broker, "tcp://127.0.0.1:*") ||
+        //  CURVE if asked: the broker's own key is the only one it allows,
+        //  and its workers and we use it
+        if ((options->secret && zhive_broker_set_curve (self->broker, options->secret, NULL)) ||
+            zhive_broker_bind_clients (self->broker, "tcp://127.0.0.1:*") ||
             zhive_broker_bind_workers (self->broker, "tcp://127.0.0.1:*") ||
             zhive_broker_start_workers (self->broker, options->local, (const char *const *) loads,
                                         options->concurrency)) {
@@ -902,7 +926,10 @@ s_connect (s_session_t *self)
     int timeout = CONNECT_MAX_MS;
     if (options->timeout_given && options->timeout > 0 && options->timeout < timeout)
         timeout = options->timeout;
-    self->client = zhive_client_new (self->endpoint, timeout);
+    const char *server = options->local ? options->secret : options->server;
+    self->client = options->secret
+                       ? zhive_client_new_curve (self->endpoint, timeout, options->secret, server)
+                       : zhive_client_new (self->endpoint, timeout);
     if (!self->client) {
         if (errno == EINVAL)
             return s_usage_error ("invalid broker endpoint '%s'", self->endpoint);
@@ -911,7 +938,10 @@ s_connect (s_session_t *self)
             return EXIT_INTERRUPTED;
         }
         if (errno == ETIMEDOUT) {
-            s_complain ("no broker answered at %s within %d ms", self->endpoint, timeout);
+            s_complain ("no broker answered at %s within %d ms%s", self->endpoint, timeout,
+                        options->secret ? " (with CURVE: does the broker allow our key, and is "
+                                          "--broker-key its key?)"
+                                        : "");
             return EXIT_UNREACHABLE;
         }
         s_complain ("cannot connect to %s: %s", self->endpoint, strerror (errno));
@@ -919,6 +949,26 @@ s_connect (s_session_t *self)
     }
     zhive_client_set_timeout (self->client, options->timeout > 0 ? options->timeout : -1);
     self->last_news = self->pool_checked = zclock_mono ();
+    return EXIT_OK;
+}
+
+//  keygen NAME [--force]: write a CURVE key pair
+static int
+s_keygen (const s_options_t *options, const char *name, size_t words)
+{
+    if (!name || words > 2)
+        return s_usage_error ("keygen takes one NAME: it writes NAME and NAME_secret");
+    char error [512];
+    if (zhive_curve_keygen (name, options->force, error, sizeof error)) {
+        if (errno == EEXIST)
+            return s_usage_error ("%s", error);
+        s_complain ("%s", error);
+        return EXIT_INTERNAL;
+    }
+    printf ("public key: %s (give it to brokers: their --curve-allow directory, or\n"
+            "            --broker-key if this is a broker's key)\n"
+            "secret key: %s_secret (mode 0600: keep it private, give it as --curve-secret)\n",
+            name, name);
     return EXIT_OK;
 }
 
@@ -946,6 +996,8 @@ s_main (s_options_t *options)
         s_usage (stdout);
         return EXIT_OK;
     }
+    if (streq (command, "keygen"))
+        return s_keygen (options, function, words);
     bool is_call = streq (command, "call");
     bool is_map = streq (command, "map");
     bool is_starmap = streq (command, "starmap");
@@ -968,6 +1020,19 @@ s_main (s_options_t *options)
         return s_usage_error ("--load needs --local N");
     if (options->local && options->broker_given)
         return s_usage_error ("--broker and --local exclude each other");
+    if (!options->local && !options->secret != !options->server)
+        return s_usage_error ("CURVE needs both --curve-secret FILE (our secret certificate) and "
+                              "--broker-key FILE (the broker's public one)");
+    if (options->secret) {
+        //  Checked now for a clear message; with --local the key is the broker's too
+        char error [512], key [ZHIVE_CURVE_KEY_SIZE];
+        zcert_t *cert = zhive_curve_load_pair (options->secret,
+                                               options->local ? options->secret : options->server,
+                                               key, error, sizeof error);
+        if (!cert)
+            return s_usage_error ("%s", error);
+        zcert_destroy (&cert);
+    }
 
     //  Read and check every input before connecting
     int rc = EXIT_OK;
@@ -1023,6 +1088,12 @@ main (int argc, char *argv [])
     options.broker = getenv ("ZHIVE_BROKER");
     if (!options.broker || !*options.broker)
         options.broker = DEFAULT_BROKER;
+    options.secret = getenv ("ZHIVE_CURVE_SECRET");
+    if (options.secret && !*options.secret)
+        options.secret = NULL;
+    options.server = getenv ("ZHIVE_BROKER_KEY");
+    if (options.server && !*options.server)
+        options.server = NULL;
     options.loads = zlistx_new ();
     options.words = zlistx_new ();
     int rc = options.loads && options.words ? EXIT_OK : EXIT_INTERNAL;

@@ -3,7 +3,8 @@
 
     zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...
                  [--concurrency N] [--name NAME] [--heartbeat MS]
-                 [--liveness N] [--max-tasks N] [--zygote] [-v|--verbose]
+                 [--liveness N] [--max-tasks N] [--zygote]
+                 [--curve-secret FILE --broker-key FILE] [-v|--verbose]
                  [--help]
 
     The first SIGTERM drains (DRAINING, finish the tasks in flight, BYE);
@@ -31,7 +32,8 @@
 #define S_SYNOPSIS                                                                                 \
     "usage: zhive-worker [--connect ENDPOINT] [--load PLUGIN.so[:ARGS]]...\n"                      \
     "                    [--concurrency N] [--name NAME] [--heartbeat MS] [--liveness N]\n"        \
-    "                    [--max-tasks N] [--zygote] [-v|--verbose] [--help]\n"
+    "                    [--max-tasks N] [--zygote] [--curve-secret FILE --broker-key FILE]\n"     \
+    "                    [-v|--verbose] [--help]\n"
 
 //  Set by the signal handlers, read by the loop's timer
 static volatile sig_atomic_t s_terms;        //  SIGTERMs received (counts to 2)
@@ -48,6 +50,8 @@ typedef struct {
     bool zygote;             //  Run as a zygote
     const char **loads;      //  --load values
     size_t loads_count;      //  How many
+    const char *secret;      //  CURVE: this worker's secret certificate, or NULL
+    const char *server;      //  CURVE: the broker's public certificate, or NULL
 } s_options_t;
 
 static void
@@ -70,6 +74,11 @@ s_usage (FILE *out)
              "                       is reconnected to, 1..1000 (default %d)\n"
              "  --max-tasks N        take N tasks in all, finish them and exit 0, so the pool\n"
              "                       replaces this worker (default 0: no limit)\n"
+             "  --curve-secret FILE  CURVE security: this worker's secret certificate (the\n"
+             "                       NAME_secret file of 'zhive keygen NAME'; the broker must\n"
+             "                       allow NAME's public key)\n"
+             "  --broker-key FILE    CURVE: the broker's public certificate; needs\n"
+             "                       --curve-secret\n"
              "  --zygote             load the plugins, then fork a worker for each 'spawn'\n"
              "                       line on stdin; print 'pid PID' for each, and\n"
              "                       'exit PID STATUS' when one ends; stop at end of stdin\n"
@@ -140,6 +149,8 @@ s_parse (s_options_t *options, int argc, char *argv [])
                                             { "liveness", required_argument, NULL, 'L' },
                                             { "max-tasks", required_argument, NULL, 'm' },
                                             { "zygote", no_argument, NULL, 'z' },
+                                            { "curve-secret", required_argument, NULL, 'S' },
+                                            { "broker-key", required_argument, NULL, 'K' },
                                             { "verbose", no_argument, NULL, 'v' },
                                             { "help", no_argument, NULL, 'h' },
                                             { NULL, 0, NULL, 0 } };
@@ -173,6 +184,8 @@ s_parse (s_options_t *options, int argc, char *argv [])
                     return s_bad_usage ("--max-tasks needs a number 0 or more, not '%s'", optarg);
                 break;
             case 'z': options->zygote = true; break;
+            case 'S': options->secret = optarg; break;
+            case 'K': options->server = optarg; break;
             case 'v': options->verbose = true; break;
             case 'h': s_usage (stdout); return 0;
             case ':': return s_bad_usage ("%s needs a value", argv [optind - 1]);
@@ -187,6 +200,9 @@ s_parse (s_options_t *options, int argc, char *argv [])
         return s_bad_usage ("unexpected argument '%s'", argv [optind]);
     if (options->loads_count == 0)
         return s_bad_usage ("%s", "nothing to serve: give --load PLUGIN.so");
+    if (!options->secret != !options->server)
+        return s_bad_usage ("%s", "CURVE needs both --curve-secret FILE (this worker's secret "
+                                  "certificate) and --broker-key FILE (the broker's public one)");
     if (options->zygote && options->name)
         return s_bad_usage ("%s", "--name cannot be used with --zygote: each worker is HOST:PID");
     return -1;
@@ -240,7 +256,12 @@ s_catch_signals (void)
 static int
 s_serve (const s_options_t *options)
 {
-    zhive_worker_t *worker = zhive_worker_new (options->endpoint);
+    zhive_worker_t *worker =
+        options->secret
+            ? zhive_worker_new_curve (options->endpoint, options->secret, options->server)
+            : zhive_worker_new (options->endpoint);
+    if (!worker && options->secret && errno != EINVAL)
+        return 1;    //  It said why: a certificate
     if (!worker)
         return s_bad_usage ("cannot connect to '%s': not a valid endpoint", options->endpoint);
     zhive_worker_set_concurrency (worker, (int) options->concurrency);
@@ -293,8 +314,9 @@ s_zygote (const s_options_t *options, void ***handles)
 int
 main (int argc, char *argv [])
 {
-    s_options_t options = { S_ENDPOINT, NULL,  S_CONCURRENCY, S_HEARTBEAT_MS, S_LIVENESS,
-                            0,          false, false,         NULL,           0 };
+    s_options_t options = { S_ENDPOINT, NULL, S_CONCURRENCY, S_HEARTBEAT_MS,
+                            S_LIVENESS, 0,    false,         false,
+                            NULL,       0,    NULL,          NULL };
     options.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
     if (!options.loads)
         return 1;

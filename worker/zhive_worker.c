@@ -25,8 +25,10 @@
     =========================================================================
 */
 #include "zhive_worker_private.h"
+#include "zhive_curve.h"
 #include "zhive_idmap.h"
 #include "zhive_job.h"
+#include "zhive_private.h"
 #include "zhive_proto.h"
 #include "zhive_result.h"
 #include "zhive_watchdog.h"
@@ -90,6 +92,8 @@ struct _zhive_worker_t {
     bool disconnected;                 //  The connection to the broker was lost
     zhive_pack_t *chunk_answer;        //  Reused buffer for chunk answers
     zhive_job_t *spare;                //  A finished job kept for reuse, or NULL
+    zcert_t *curve_cert;               //  CURVE: this worker's keys; NULL: plain
+    char curve_server [ZHIVE_CURVE_KEY_SIZE];    //  CURVE: the broker's public key
 };
 
 //  ---------------------------------------------------------------------
@@ -298,6 +302,29 @@ s_check_finished (zhive_worker_t *self)
     self->finish_timer = timer > 0 ? timer : 0;
 }
 
+static void
+s_free_buffer (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+//  A large reply goes out in the handler's own buffer, not a copy of it
+static int
+s_payload_handover (zhive_proto_t *out, zhive_pack_t *reply)
+{
+    size_t size;
+    char *data = zhive_pack_detach (reply, &size);
+    zmq_msg_t frame;
+    if (zmq_msg_init_data (&frame, data, size, s_free_buffer, NULL)) {
+        free (data);
+        return -1;
+    }
+    zhive_proto_move_payload (out, &frame);
+    zmq_msg_close (&frame);
+    return 0;
+}
+
 //  Sends the job's answer and frees it: FAILED if it failed, else DONE
 void
 zhive_worker_answer (zhive_worker_t *self, zhive_job_t *job)
@@ -321,8 +348,10 @@ zhive_worker_answer (zhive_worker_t *self, zhive_job_t *job)
             zhive_proto_t *out = self->out;
             out->command = ZHIVE_DONE;
             out->id = job->ticket;
-            if (zhive_proto_set_payload (out, size ? zhive_pack_data (job->reply) : &nil,
-                                         size ? (size_t) size : 1))
+            if (size >= ZHIVE_ZERO_COPY_MIN
+                    ? s_payload_handover (out, job->reply)
+                    : zhive_proto_set_payload (out, size ? zhive_pack_data (job->reply) : &nil,
+                                               size ? (size_t) size : 1))
                 s_error (self, "out of memory answering ticket %" PRIu64, job->ticket);
             else {
                 s_log (self, "DONE ticket %" PRIu64 " (%s, %zd bytes)", job->ticket, function,
@@ -543,9 +572,19 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
             self->disconnected = false;
             s_send_ready (self);
         }
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            //  libzmq does not reconnect after a refusal: nothing to wait for
+            s_error (self, "the broker refused this worker's CURVE key (is its public key in the "
+                           "broker's allow directory?); stopping");
+            self->failed = true;
+        }
+        else if (event &
+                 (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+            s_error (self, "the CURVE handshake with the broker failed (is the broker key right, "
+                           "and does the broker run CURVE?); retrying");
     }
     zmsg_destroy (&msg);
-    return self->stopping ? -1 : 0;
+    return self->stopping || self->failed ? -1 : 0;
 }
 
 static int
@@ -588,6 +627,11 @@ s_dealer_open (zhive_worker_t *self)
                              (int) (timeout < S_HEARTBEAT_TTL ? timeout : S_HEARTBEAT_TTL));
     self->dealer_ivl = self->heartbeat_ivl;
     self->dealer_liveness = self->liveness;
+    if (self->curve_cert &&
+        zhive_curve_apply_client (self->dealer, self->curve_cert, self->curve_server)) {
+        errno = EINVAL;
+        return -1;
+    }
 
     //  Watch the connection before making it, so no event is missed. The
     //  name must be unique: a closed socket's inproc name lingers a while
@@ -596,8 +640,11 @@ s_dealer_open (zhive_worker_t *self)
     if (uuid)
         snprintf (monitor, sizeof monitor, "inproc://zhive-worker-monitor-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
-    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor,
-                                        ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) == 0)
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED;
+    if (self->curve_cert)
+        events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor, events) == 0)
         self->monitor = zsock_new_pair (monitor);    //  connects: '>' is the default
     if (!self->monitor) {
         errno = ENOMEM;
@@ -619,10 +666,36 @@ s_dealer_close (zhive_worker_t *self)
     zsock_destroy (&self->dealer);
 }
 
+//  The settings the dealer was made with changed before run: make it again
+static int
+s_dealer_reopen (zhive_worker_t *self)
+{
+    zsock_set_linger (self->dealer, 0);    //  Nothing was sent on it
+    s_dealer_close (self);
+    if (s_dealer_open (self)) {
+        s_error (self, "cannot connect to %s again: %s", self->endpoint, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 //  ---------------------------------------------------------------------
 
-zhive_worker_t *
-zhive_worker_new (const char *endpoint)
+//  Loads a worker's CURVE certificate and the broker's key; prints why not
+static zcert_t *
+s_curve_load (const char *secret_cert_path, const char *broker_cert_path, char *server)
+{
+    char error [512];
+    zcert_t *cert =
+        zhive_curve_load_pair (secret_cert_path, broker_cert_path, server, error, sizeof error);
+    if (!cert)
+        fprintf (stderr, "zhive-worker: %s\n", error);
+    return cert;
+}
+
+//  A worker, plain or (*cert_p not NULL: taken) a CURVE client of server
+static zhive_worker_t *
+s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
 {
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
@@ -631,6 +704,11 @@ zhive_worker_new (const char *endpoint)
     zhive_worker_t *self = (zhive_worker_t *) calloc (1, sizeof (zhive_worker_t));
     if (!self)
         return NULL;
+    if (*cert_p) {
+        self->curve_cert = *cert_p;
+        *cert_p = NULL;
+        snprintf (self->curve_server, sizeof self->curve_server, "%s", server);
+    }
     self->concurrency = S_CONCURRENCY;
     self->heartbeat_ivl = S_HEARTBEAT_MS;
     self->liveness = S_LIVENESS;
@@ -666,6 +744,26 @@ zhive_worker_new (const char *endpoint)
     return self;
 }
 
+zhive_worker_t *
+zhive_worker_new (const char *endpoint)
+{
+    zcert_t *cert = NULL;
+    return s_worker_new (endpoint, &cert, NULL);
+}
+
+zhive_worker_t *
+zhive_worker_new_curve (const char *endpoint, const char *secret_cert_path,
+                        const char *broker_cert_path)
+{
+    char server [ZHIVE_CURVE_KEY_SIZE];
+    zcert_t *cert = s_curve_load (secret_cert_path, broker_cert_path, server);
+    if (!cert)
+        return NULL;
+    zhive_worker_t *self = s_worker_new (endpoint, &cert, server);
+    zcert_destroy (&cert);    //  Still ours if the worker was not made
+    return self;
+}
+
 void
 zhive_worker_destroy (zhive_worker_t **self_p)
 {
@@ -678,6 +776,7 @@ zhive_worker_destroy (zhive_worker_t **self_p)
     zloop_destroy (&self->loop);
     s_dealer_close (self);
     zhive_watchdog_destroy (&self->watchdog);
+    zcert_destroy (&self->curve_cert);
     zhive_idmap_destroy (&self->tickets);
     zhive_pack_destroy (&self->chunk_answer);
     zhive_job_destroy (&self->spare);
@@ -747,6 +846,27 @@ void
 zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks)
 {
     self->max_tasks = max_tasks;
+}
+
+int
+zhive_worker_set_curve (zhive_worker_t *self, const char *secret_cert_path,
+                        const char *broker_cert_path)
+{
+    if (self->started) {
+        s_error (self, "set CURVE before zhive_worker_run");
+        errno = EINVAL;
+        return -1;
+    }
+    char server [ZHIVE_CURVE_KEY_SIZE];
+    zcert_t *cert = s_curve_load (secret_cert_path, broker_cert_path, server);
+    if (!cert)
+        return -1;
+    zcert_destroy (&self->curve_cert);
+    self->curve_cert = cert;
+    memcpy (self->curve_server, server, sizeof server);
+    //  At once: the plain connection made by new may be knocking on a
+    //  CURVE broker (zhive_worker_new_curve avoids it altogether)
+    return s_dealer_reopen (self);
 }
 
 int
@@ -865,14 +985,9 @@ zhive_worker_run (zhive_worker_t *self)
         errno = EINVAL;
         return -1;
     }
-    if (self->heartbeat_ivl != self->dealer_ivl || self->liveness != self->dealer_liveness) {
-        zsock_set_linger (self->dealer, 0);    //  Nothing was sent on it
-        s_dealer_close (self);
-        if (s_dealer_open (self)) {
-            s_error (self, "cannot connect to %s again: %s", self->endpoint, strerror (errno));
-            return -1;
-        }
-    }
+    if ((self->heartbeat_ivl != self->dealer_ivl || self->liveness != self->dealer_liveness) &&
+        s_dealer_reopen (self))
+        return -1;
     if (zloop_reader (self->loop, self->dealer, s_on_broker, self) ||
         zloop_reader (self->loop, self->monitor, s_on_monitor, self)) {
         s_error (self, "cannot watch the broker socket");
