@@ -15,25 +15,12 @@ LIMIT=60                                #  seconds any one command may take
 TMP=$(mktemp -d)
 PIDS=()                                 #  background processes to kill on exit
 cleanup () {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    kill_pids
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
-
-#  Two distinct free ports, chosen by the kernel
-free_ports () {
-    python3 -c '
-import socket
-sockets = [socket.socket() for _ in range(2)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in sockets))'
-}
 
 #  stop_broker PID NAME: SIGTERM, then it must exit within 10 s and leave
 #  none of its zhive-worker children behind
