@@ -81,6 +81,12 @@ zhive_worker_t *zhive_worker_new_curve (const char *endpoint, const char *secret
 //  Destroy the worker, dropping jobs still running. Safe with *self_p NULL.
 void zhive_worker_destroy (zhive_worker_t **self_p);
 
+//  Add a failover broker endpoint. A worker with more than one tries them
+//  in order: when it has had no connection for 2 × interval × liveness it
+//  moves to the next, and round again. Call before zhive_worker_run.
+//  Returns -1 (errno EINVAL) for an empty endpoint or a running worker.
+int zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint);
+
 //  Most tasks run at once (default 16). Set before zhive_worker_run.
 void zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
 

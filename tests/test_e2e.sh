@@ -172,6 +172,31 @@ kill -0 "$BROKER" 2>/dev/null || fail "the broker died: $(tail -c 2000 "$TMP/bro
 
 stop_broker "$BROKER" "broker with local workers"
 
+echo "--- a worker fails over to its second broker when the first dies"
+read -r CLIENTS_A WORKERS_A < <(free_ports)
+read -r CLIENTS_B WORKERS_B < <(free_ports)
+"$ZHIVE_BIN/zhive-broker" --clients "tcp://127.0.0.1:$CLIENTS_A" \
+    --workers "tcp://127.0.0.1:$WORKERS_A" 2>"$TMP/broker-a.log" &
+BROKER_A=$!
+PIDS+=("$BROKER_A")
+"$ZHIVE_BIN/zhive-broker" --clients "tcp://127.0.0.1:$CLIENTS_B" \
+    --workers "tcp://127.0.0.1:$WORKERS_B" 2>"$TMP/broker-b.log" &
+BROKER_B=$!
+PIDS+=("$BROKER_B")
+"$ZHIVE_BIN/zhive-worker" --connect "tcp://127.0.0.1:$WORKERS_A" \
+    --connect "tcp://127.0.0.1:$WORKERS_B" --heartbeat 200 --liveness 2 \
+    --load "$ZHIVE_PLUGIN" 2>"$TMP/failover-worker.log" &
+PIDS+=("$!")
+run "$ZHIVE" --broker "tcp://127.0.0.1:$CLIENTS_A" --timeout 10000 call fib '[10]'
+expect_rc 0 "failover: call through the first broker" && expect_out "55" "failover: first broker"
+kill -KILL "$BROKER_A"
+wait "$BROKER_A" 2>/dev/null || true
+#  The worker moves on after 2 x 200 ms x 2 without a connection
+run "$ZHIVE" --broker "tcp://127.0.0.1:$CLIENTS_B" --timeout 15000 call fib '[11]'
+expect_rc 0 "failover: call through the second broker" && expect_out "89" "failover: second broker"
+grep -qF "trying tcp://127.0.0.1:$WORKERS_B" "$TMP/failover-worker.log" \
+    || fail "failover: the worker did not say it moved on: $(head -c 1000 "$TMP/failover-worker.log")"
+
 echo "--- the example C service (examples/service.c) on its own embedded pool"
 run "$ZHIVE_BIN/zhive-example-service" --local "$ZHIVE_PLUGIN"
 expect_rc 0 "example service"

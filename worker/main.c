@@ -40,18 +40,21 @@ static volatile sig_atomic_t s_terms;        //  SIGTERMs received (counts to 2)
 static volatile sig_atomic_t s_interrupt;    //  SIGINT received
 
 typedef struct {
-    const char *endpoint;    //  Broker's worker endpoint
-    const char *name;        //  Worker name, or NULL for HOST:PID
-    long concurrency;        //  Most tasks at once
-    long heartbeat;          //  Heartbeat interval, ms
-    long liveness;           //  Silent intervals before the broker is gone
-    long max_tasks;          //  Tasks in all, 0 for no limit
-    bool verbose;            //  Log to stderr
-    bool zygote;             //  Run as a zygote
-    const char **loads;      //  --load values
-    size_t loads_count;      //  How many
-    const char *secret;      //  CURVE: this worker's secret certificate, or NULL
-    const char *server;      //  CURVE: the broker's public certificate, or NULL
+    const char *endpoint;     //  Broker's worker endpoint (the first --connect)
+    const char *more [16];    //  Failover endpoints (later --connect), in order
+    size_t more_count;        //  How many
+    const char *name;         //  Worker name, or NULL for HOST:PID
+    long concurrency;         //  Most tasks at once
+    long heartbeat;           //  Heartbeat interval, ms
+    long liveness;            //  Silent intervals before the broker is gone
+    long max_tasks;           //  Tasks in all, 0 for no limit
+    bool verbose;             //  Log to stderr
+    bool connect_given;       //  --connect was given once already
+    bool zygote;              //  Run as a zygote
+    const char **loads;       //  --load values
+    size_t loads_count;       //  How many
+    const char *secret;       //  CURVE: this worker's secret certificate, or NULL
+    const char *server;       //  CURVE: the broker's public certificate, or NULL
 } s_options_t;
 
 static void
@@ -63,7 +66,9 @@ s_usage (FILE *out)
              "Connects to a zhive broker's worker endpoint and runs the tasks it sends,\n"
              "with the functions the loaded plugins register.\n"
              "\n"
-             "  --connect ENDPOINT   broker's worker endpoint (default " S_ENDPOINT ")\n"
+             "  --connect ENDPOINT   broker's worker endpoint (default " S_ENDPOINT "); repeat\n"
+             "                       it for failover brokers, tried in order when the\n"
+             "                       current one is gone for 2 x interval x liveness\n"
              "  --load PLUGIN[:ARGS] load a task plugin (repeatable); ARGS, after the first\n"
              "                       ':' that follows \".so\", go to its zhive_plugin_init\n"
              "  --concurrency N      most tasks run at once, 1..1000000 (default %d)\n"
@@ -158,7 +163,16 @@ s_parse (s_options_t *options, int argc, char *argv [])
     int option;
     while ((option = getopt_long (argc, argv, ":vh", table, NULL)) != -1) {
         switch (option) {
-            case 'c': options->endpoint = optarg; break;
+            case 'c':
+                if (!options->connect_given)
+                    options->endpoint = optarg;
+                else if (options->more_count < 16)
+                    options->more [options->more_count++] = optarg;
+                else
+                    return s_bad_usage ("at most 17 --connect endpoints (got more after '%s')",
+                                        optarg);
+                options->connect_given = true;
+                break;
             case 'l': options->loads [options->loads_count++] = optarg; break;
             case 'n':
                 if (s_parse_number (optarg, 1, 1000000, &options->concurrency))
@@ -264,6 +278,11 @@ s_serve (const s_options_t *options)
         return 1;    //  It said why: a certificate
     if (!worker)
         return s_bad_usage ("cannot connect to '%s': not a valid endpoint", options->endpoint);
+    for (size_t i = 0; i < options->more_count; i++)
+        if (zhive_worker_add_endpoint (worker, options->more [i])) {
+            zhive_worker_destroy (&worker);
+            return s_bad_usage ("--connect '%s': not a valid endpoint", options->more [i]);
+        }
     zhive_worker_set_concurrency (worker, (int) options->concurrency);
     zhive_worker_set_verbose (worker, options->verbose);
     zhive_worker_set_heartbeat (worker, (int) options->heartbeat, (int) options->liveness);
@@ -314,9 +333,10 @@ s_zygote (const s_options_t *options, void ***handles)
 int
 main (int argc, char *argv [])
 {
-    s_options_t options = { S_ENDPOINT, NULL, S_CONCURRENCY, S_HEARTBEAT_MS,
-                            S_LIVENESS, 0,    false,         false,
-                            NULL,       0,    NULL,          NULL };
+    s_options_t options = { .endpoint = S_ENDPOINT,
+                            .concurrency = S_CONCURRENCY,
+                            .heartbeat = S_HEARTBEAT_MS,
+                            .liveness = S_LIVENESS };
     options.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
     if (!options.loads)
         return 1;

@@ -90,6 +90,10 @@ struct _zhive_worker_t {
     int stop_timer;                    //  Timer that ends the loop after a stop, or 0
     int finish_timer;                  //  Timer that ends the loop once closed and idle, or 0
     bool disconnected;                 //  The connection to the broker was lost
+    bool connected;                    //  A connection to the broker is up now
+    zlistx_t *failover;                //  More broker endpoints, tried in turn (char *)
+    int failover_timer;                //  Checks the connection when there are some, or 0
+    int unconnected_ticks;             //  Checks in a row that found no connection
     zhive_pack_t *chunk_answer;        //  Reused buffer for chunk answers
     zhive_job_t *spare;                //  A finished job kept for reuse, or NULL
     zcert_t *curve_cert;               //  CURVE: this worker's keys; NULL: plain
@@ -563,6 +567,10 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
     if (frame && zframe_size (frame) >= sizeof (uint16_t)) {
         uint16_t event;
         memcpy (&event, zframe_data (frame), sizeof event);
+        if (event == ZMQ_EVENT_CONNECTED)
+            self->connected = true;
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            self->connected = false;
         if (event == ZMQ_EVENT_DISCONNECTED) {
             s_log (self, "lost the broker; reconnecting");
             self->disconnected = true;
@@ -744,6 +752,28 @@ s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
     return self;
 }
 
+int
+zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint)
+{
+    if (!endpoint || !*endpoint || self->started) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!self->failover) {
+        self->failover = zlistx_new ();
+        if (!self->failover)
+            return -1;
+        zlistx_set_destructor (self->failover, (zlistx_destructor_fn *) zstr_free);
+    }
+    char *copy = strdup (endpoint);
+    if (!copy || !zlistx_add_end (self->failover, copy)) {
+        free (copy);
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 zhive_worker_t *
 zhive_worker_new (const char *endpoint)
 {
@@ -798,6 +828,7 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         zlistx_destroy (&self->plugins);
     }
     free (self->endpoint);
+    zlistx_destroy (&self->failover);
     free (self);
     *self_p = NULL;
 }
@@ -956,9 +987,43 @@ zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
 }
 
 //  Ends the loop's readers and our timers after it stopped
+//  Failover: with more than one broker endpoint, a worker that has had no
+//  connection for two checks (2 × interval × liveness) moves on to the
+//  next endpoint, in turn; the lost broker requeues what this worker held
+static int
+s_on_failover (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) timer_id;
+    zhive_worker_t *self = (zhive_worker_t *) arg;
+    if (self->connected || ++self->unconnected_ticks < 2)
+        return 0;
+    self->unconnected_ticks = 0;
+    //  The endpoints rotate: the current one goes to the back of the list
+    char *next = (char *) zlistx_detach (self->failover, NULL);
+    if (!next)
+        return 0;
+    zlistx_add_end (self->failover, self->endpoint);
+    s_error (self, "no broker at %s; trying %s", self->endpoint, next);
+    self->endpoint = next;
+    zloop_reader_end (loop, self->dealer);
+    zloop_reader_end (loop, self->monitor);
+    if (s_dealer_reopen (self))
+        return -1;
+    self->disconnected = true;    //  READY goes out when it connects
+    if (zloop_reader (loop, self->dealer, s_on_broker, self) ||
+        zloop_reader (loop, self->monitor, s_on_monitor, self))
+        return -1;
+    zloop_reader_set_tolerant (loop, self->dealer);
+    return 0;
+}
+
 static void
 s_loop_clear (zhive_worker_t *self)
 {
+    if (self->failover_timer) {
+        zloop_timer_end (self->loop, self->failover_timer);
+        self->failover_timer = 0;
+    }
     zloop_reader_end (self->loop, self->dealer);
     zloop_reader_end (self->loop, self->monitor);
     if (self->stop_timer) {
@@ -995,6 +1060,11 @@ zhive_worker_run (zhive_worker_t *self)
         return -1;
     }
     zloop_reader_set_tolerant (self->loop, self->dealer);
+    if (self->failover && zlistx_size (self->failover)) {
+        int timer = zloop_timer (self->loop, (size_t) self->heartbeat_ivl * self->liveness, 0,
+                                 s_on_failover, self);
+        self->failover_timer = timer > 0 ? timer : 0;
+    }
     if (s_send_ready (self)) {
         s_loop_clear (self);
         return -1;
