@@ -183,6 +183,12 @@ PIDS+=("$BROKER_A")
     --workers "tcp://127.0.0.1:$WORKERS_B" 2>"$TMP/broker-b.log" &
 BROKER_B=$!
 PIDS+=("$BROKER_B")
+#  Both brokers answer before the worker starts (else it may rightly move on
+#  from a broker that is not up yet)
+run "$ZHIVE" --broker "tcp://127.0.0.1:$CLIENTS_A" --timeout 10000 status
+expect_rc 0 "failover: broker A is up"
+run "$ZHIVE" --broker "tcp://127.0.0.1:$CLIENTS_B" --timeout 10000 status
+expect_rc 0 "failover: broker B is up"
 "$ZHIVE_BIN/zhive-worker" --connect "tcp://127.0.0.1:$WORKERS_A" \
     --connect "tcp://127.0.0.1:$WORKERS_B" --heartbeat 200 --liveness 2 \
     --load "$ZHIVE_PLUGIN" 2>"$TMP/failover-worker.log" &
