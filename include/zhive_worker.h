@@ -82,8 +82,9 @@ zhive_worker_t *zhive_worker_new_curve (const char *endpoint, const char *secret
 void zhive_worker_destroy (zhive_worker_t **self_p);
 
 //  Add a failover broker endpoint. A worker with more than one tries them
-//  in order: when it has had no connection for 2 × interval × liveness it
-//  moves to the next, and round again. Call before zhive_worker_run.
+//  in order: when it has had no connection for 2 × interval × liveness (at
+//  least 2 s) it moves to the next, and round again. Call before
+//  zhive_worker_run.
 //  Returns -1 (errno EINVAL) for an empty endpoint or a running worker.
 int zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint);
 

@@ -68,7 +68,7 @@ s_usage (FILE *out)
              "\n"
              "  --connect ENDPOINT   broker's worker endpoint (default " S_ENDPOINT "); repeat\n"
              "                       it for failover brokers, tried in order when the\n"
-             "                       current one is gone for 2 x interval x liveness\n"
+             "                       current one is gone for 2 x interval x liveness (>= 2 s)\n"
              "  --load PLUGIN[:ARGS] load a task plugin (repeatable); ARGS, after the first\n"
              "                       ':' that follows \".so\", go to its zhive_plugin_init\n"
              "  --concurrency N      most tasks run at once, 1..1000000 (default %d)\n"

@@ -1061,8 +1061,12 @@ zhive_worker_run (zhive_worker_t *self)
     }
     zloop_reader_set_tolerant (self->loop, self->dealer);
     if (self->failover && zlistx_size (self->failover)) {
-        int timer = zloop_timer (self->loop, (size_t) self->heartbeat_ivl * self->liveness, 0,
-                                 s_on_failover, self);
+        //  At least a reconnect interval, so a broker still starting up gets
+        //  a second connection attempt before the worker moves on
+        size_t period = (size_t) self->heartbeat_ivl * self->liveness;
+        if (period < S_RECONNECT_MS)
+            period = S_RECONNECT_MS;
+        int timer = zloop_timer (self->loop, period, 0, s_on_failover, self);
         self->failover_timer = timer > 0 ? timer : 0;
     }
     if (s_send_ready (self)) {
