@@ -434,6 +434,52 @@ test_unknown_worker_gets_no_tasks (void **state)
 }
 
 //  ---------------------------------------------------------------------
+//  The refusal can come before zhive_worker_run starts (a slow plugin load):
+//  run still says why, not that READY could not be sent
+
+static int
+s_echo (zhive_job_t *job, void *state)
+{
+    (void) state;
+    return zhive_pack_object (zhive_job_reply (job), zhive_job_args (job));
+}
+
+static void
+test_worker_refused_before_run (void **state)
+{
+    (void) state;
+    //  The broker logs the refusal once it is done
+    s_log_t log;
+    s_log_begin (&log, "refused-early.log");
+    zhive_broker_t *broker = s_broker_new (true);
+    zhive_worker_t *worker = zhive_worker_new_curve (zhive_broker_workers_endpoint (broker),
+                                                     PATH ("eve_secret"), PATH ("broker"));
+    assert_non_null (worker);
+    assert_int_equal (zhive_worker_register (worker, "echo", s_echo, NULL, ZHIVE_SYNC), 0);
+    char *eve = s_public_key ("eve");
+    char expected [256];
+    snprintf (expected, sizeof expected, "refused a connection from 127.0.0.1: key %s", eve);
+    for (int i = 0; i < 200; i++) {
+        zclock_sleep (50);
+        char *text = s_read_file (log.path);
+        bool seen = strstr (text, expected) != NULL;
+        free (text);
+        if (seen)
+            break;
+    }
+    zclock_sleep (200);    //  And libzmq has dropped the pipe
+    assert_int_equal (zhive_worker_run (worker), -1);
+    char *text = s_log_end (&log);
+    assert_non_null (strstr (text, expected));
+    assert_non_null (strstr (text, "the broker refused this worker's CURVE key"));
+    assert_null (strstr (text, "cannot send READY"));
+    free (text);
+    free (eve);
+    zhive_worker_destroy (&worker);
+    zhive_broker_destroy (&broker);
+}
+
+//  ---------------------------------------------------------------------
 //  After its key is added to the allow directory and the broker reloads,
 //  a refused client is let in
 
@@ -691,6 +737,7 @@ main (void)
         cmocka_unit_test (test_allowed_worker_and_client),
         cmocka_unit_test (test_unknown_and_plain_clients_refused),
         cmocka_unit_test (test_unknown_worker_gets_no_tasks),
+        cmocka_unit_test (test_worker_refused_before_run),
         cmocka_unit_test (test_reload_lets_a_new_key_in),
         cmocka_unit_test (test_no_plaintext_on_the_wire),
     };

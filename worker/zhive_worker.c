@@ -141,6 +141,15 @@ s_send (zhive_worker_t *self)
 {
     int command = self->out->command;
     if (zhive_proto_send (self->out, self->dealer)) {
+        int error = zmq_errno ();
+        //  READY finds no connection when the broker has just refused the
+        //  handshake (libzmq then drops the pipe): the monitor says why,
+        //  and READY goes out again on the next connection
+        if (command == ZHIVE_READY && error == EAGAIN) {
+            zhive_proto_clear_payload (self->out);
+            errno = EAGAIN;
+            return -1;
+        }
         s_error (self, "cannot send %s to the broker: %s", zhive_proto_command_name (command),
                  zmq_strerror (zmq_errno ()));
         zhive_proto_clear_payload (self->out);
@@ -193,10 +202,17 @@ s_send_ready (zhive_worker_t *self)
     out->functions = names;
     out->functions_count = count;
     int rc = s_send (self);
+    bool deferred = rc != 0 && errno == EAGAIN;
     out->functions = NULL;
     out->functions_count = 0;
     out->max_tasks = 0;
     free (names);
+    if (deferred) {
+        //  Not an error: the monitor says what became of the connection
+        s_log (self, "no connection to the broker; READY goes out when it connects");
+        self->disconnected = true;
+        return 0;
+    }
     if (rc == 0)
         s_log (self, "READY sent: concurrency %u, %zu functions, max_tasks %" PRIu64,
                self->concurrency, count, self->max_tasks ? self->max_tasks - self->taken : 0);
@@ -986,7 +1002,6 @@ zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
     return 0;
 }
 
-//  Ends the loop's readers and our timers after it stopped
 //  Failover: with more than one broker endpoint, a worker that has had no
 //  connection for two checks (2 × interval × liveness) moves on to the
 //  next endpoint, in turn; the lost broker requeues what this worker held
@@ -1017,6 +1032,7 @@ s_on_failover (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Ends the loop's readers and our timers after it stopped
 static void
 s_loop_clear (zhive_worker_t *self)
 {
