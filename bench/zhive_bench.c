@@ -20,6 +20,7 @@
                               WORKERS of them); used for profiling
         ZHIVE_BENCH_LIMIT_S   time limit per workload in seconds (default 120)
         ZHIVE_BENCH_CONCURRENCY  worker concurrency for echo workloads (0: default)
+        ZHIVE_BENCH_PREFETCH_MS  the embedded broker's prefetch (default: the broker's)
 
     Every wait is bounded; every process started here (the embedded
     broker's local workers, the separate broker of `rss`) is stopped by pid.
@@ -162,6 +163,9 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
             return -1;
         }
         zhive_broker_set_worker_program (pool->broker, env->worker_program);
+        const char *prefetch = getenv ("ZHIVE_BENCH_PREFETCH_MS");
+        if (prefetch && *prefetch)
+            zhive_broker_set_prefetch (pool->broker, atoi (prefetch));
         const char *loads [] = { env->plugin, NULL };
         if (zhive_broker_start_workers (pool->broker, workers, loads, concurrency)) {
             fprintf (stderr, "zhive_bench: cannot start %d local workers\n", workers);

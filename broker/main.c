@@ -62,6 +62,9 @@ s_usage (FILE *stream)
              "      --max-retries N          times a task runs again after losing its worker\n"
              "                               (default 3)\n"
              "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
+             "      --prefetch-ms MS         besides a task per slot, a worker may hold tasks\n"
+             "                               queued while its answers come back within MS\n"
+             "                               (default 50; 0: one task per slot)\n"
              "      --curve-secret FILE      CURVE security: encrypt both endpoints with this\n"
              "                               secret certificate (NAME_secret of zhive keygen)\n"
              "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
@@ -107,6 +110,7 @@ enum {
     S_OPT_MAX_QUEUE_PER_FUNCTION,
     S_OPT_MAX_RETRIES,
     S_OPT_DRAIN_TIMEOUT,
+    S_OPT_PREFETCH,
     S_OPT_CURVE_SECRET,
     S_OPT_CURVE_ALLOW
 };
@@ -121,6 +125,7 @@ static const s_numeric_t s_numerics [] = {
     { "max-queue-per-function", S_OPT_MAX_QUEUE_PER_FUNCTION, 0, LLONG_MAX },
     { "max-retries", S_OPT_MAX_RETRIES, 0, 1000000 },
     { "drain-timeout", S_OPT_DRAIN_TIMEOUT, 0, INT_MAX },
+    { "prefetch-ms", S_OPT_PREFETCH, 0, 3600000 },
 };
 
 //  Settings from the command line
@@ -140,6 +145,7 @@ typedef struct {
     long long max_queue_function;    //  Queue limit per function
     long long max_retries;           //  Default retries
     long long drain_timeout;         //  Drain time on the first SIGTERM
+    long long prefetch;              //  Queued work per worker beyond its slots, ms
     bool verbose;                    //  Log to stderr
     const char *curve_secret;        //  CURVE: the broker's secret certificate, or NULL
     const char *curve_allow;         //  CURVE: directory of allowed public keys, or NULL
@@ -164,6 +170,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "max-queue-per-function", required_argument, NULL, S_OPT_MAX_QUEUE_PER_FUNCTION },
         { "max-retries", required_argument, NULL, S_OPT_MAX_RETRIES },
         { "drain-timeout", required_argument, NULL, S_OPT_DRAIN_TIMEOUT },
+        { "prefetch-ms", required_argument, NULL, S_OPT_PREFETCH },
         { "curve-secret", required_argument, NULL, S_OPT_CURVE_SECRET },
         { "curve-allow", required_argument, NULL, S_OPT_CURVE_ALLOW },
         { "verbose", no_argument, NULL, 'v' },
@@ -191,6 +198,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
                 case S_OPT_MAX_QUEUE: args->max_queue = value; break;
                 case S_OPT_MAX_QUEUE_PER_FUNCTION: args->max_queue_function = value; break;
                 case S_OPT_MAX_RETRIES: args->max_retries = value; break;
+                case S_OPT_PREFETCH: args->prefetch = value; break;
                 default: args->drain_timeout = value; break;
             }
         }
@@ -284,8 +292,14 @@ main (int argc, char *argv [])
     sigaction (SIGINT, &action, NULL);
 
     s_args_t args = {
-        "tcp://*:5555", "tcp://*:5556", NULL, NULL, NULL, 0, 0, 0, 0, 1000, 3, 1000000, 0, 3,
-        10000,          false,          NULL, NULL
+        .clients = "tcp://*:5555",
+        .workers = "tcp://*:5556",
+        .heartbeat = 1000,
+        .liveness = 3,
+        .max_queue = 1000000,
+        .max_retries = 3,
+        .drain_timeout = 10000,
+        .prefetch = 50,
     };
     args.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
     if (!args.loads)
@@ -309,6 +323,7 @@ main (int argc, char *argv [])
     zhive_broker_set_heartbeat (broker, (int) args.heartbeat, (int) args.liveness);
     zhive_broker_set_max_queue (broker, (size_t) args.max_queue, (size_t) args.max_queue_function);
     zhive_broker_set_max_retries (broker, (int) args.max_retries);
+    zhive_broker_set_prefetch (broker, (int) args.prefetch);
     zhive_broker_set_worker_max_tasks (broker, (uint64_t) args.max_tasks);
     if (args.start_method)
         zhive_broker_set_start_method (broker, args.start_method);

@@ -3,7 +3,7 @@
 
     The API below talks to an actor (one thread, one zloop) over its pipe,
     as malamute's mlm_server does. Settings (VERBOSE, WORKER-PROGRAM,
-    HEARTBEAT, MAX-QUEUE, MAX-RETRIES, WORKER-MAX-TASKS, START-METHOD) and
+    HEARTBEAT, MAX-QUEUE, MAX-RETRIES, PREFETCH, WORKER-MAX-TASKS, START-METHOD) and
     DRAIN are one-way; BIND, START-WORKERS, WORKERS-READY, CURVE and
     CURVE-RELOAD carry a serial and get a reply [serial, OK|ERROR, value];
     $TERM stops the actor. CURVE security is zhive_broker_curve.c.
@@ -59,6 +59,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     zb_server_t *self = (zb_server_t *) arg;
     int64_t now = zclock_mono ();
+    zb_clock (self);
     zb_deadlines_check (self, now);
     zb_kept_expire (self, now);
     zb_procs_check (self);
@@ -71,6 +72,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
+    zb_clock ((zb_server_t *) arg);
     zb_heartbeat ((zb_server_t *) arg);
     return 0;
 }
@@ -242,6 +244,8 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         int64_t retries = (int64_t) s_pop_number (msg);
         self->retries = retries >= 0 ? retries : ZB_RETRIES;
     }
+    else if (streq (command, "PREFETCH"))
+        self->prefetch_us = (int64_t) s_pop_number (msg) * 1000;
     else if (streq (command, "WORKER-MAX-TASKS"))
         self->worker_max_tasks = s_pop_number (msg);
     else if (streq (command, "START-METHOD")) {
@@ -343,6 +347,8 @@ s_server_new (zsock_t *pipe)
     self->heartbeat_timer = -1;
     self->max_waiting = ZB_MAX_WAITING;
     self->retries = ZB_RETRIES;
+    self->prefetch_us = ZB_PREFETCH_MS * 1000;
+    zb_clock (self);
     if (gethostname (self->hostname, sizeof self->hostname - 1))
         snprintf (self->hostname, sizeof self->hostname, "localhost");
     self->loop = zloop_new ();
@@ -669,6 +675,12 @@ void
 zhive_broker_set_max_retries (zhive_broker_t *self, int retries)
 {
     s_tell (self, "MAX-RETRIES", 1, (uint64_t) retries);
+}
+
+void
+zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms)
+{
+    s_tell (self, "PREFETCH", 1, (uint64_t) (prefetch_ms > 0 ? prefetch_ms : 0));
 }
 
 void

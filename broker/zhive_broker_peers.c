@@ -191,6 +191,7 @@ static void
 s_read (zb_server_t *self, zsock_t *sock, void (*on_message) (zb_server_t *),
         void (*on_malformed) (zb_server_t *, const char *))
 {
+    zb_clock (self);
     for (int count = 0; count < ZB_BURST; count++) {
         int rc = zhive_proto_recv (self->in, sock, ZMQ_DONTWAIT);
         if (rc == -1)
@@ -323,6 +324,7 @@ s_worker_answer (zb_server_t *self)
                 worker ? worker->name : "an unregistered peer");
         return;
     }
+    zb_worker_measure (self, worker, task->sent_us);
     zb_task_unhold (self, task);
     worker->done++;
     if (!task->client)

@@ -37,6 +37,8 @@
 #define ZB_BURST        256        //  Most messages read from one socket per wakeup
 #define ZB_RETRIES      3          //  Default redispatches after losing a worker
 #define ZB_MAX_WAITING  1000000    //  Default limit of tasks waiting in all queues
+#define ZB_PREFETCH_MS  50         //  Default queued work a worker may hold beyond its slots
+#define ZB_PREFETCH_MAX 1024       //  Most tasks a worker holds beyond its slots
 #define ZB_HEARTBEAT_MS 1000       //  Default heartbeat interval
 #define ZB_LIVENESS     3          //  Default silent intervals before a peer is dead
 #define ZB_GRACE_MIN_MS 2000       //  Least grace past a deadline before a local worker is killed
@@ -105,6 +107,7 @@ struct _zb_task_t {
     int64_t retries;        //  Redispatches allowed after losing a worker
     int64_t attempts;       //  Dispatches that lost their worker so far
     uint32_t chunk;         //  Items in a chunked payload, 0 = one task
+    int64_t sent_us;        //  When it was dispatched (zb_server_t now_us)
     zb_worker_t *worker;    //  Worker holding it; NULL while queued
     zb_task_t *prev;        //  Previous in its list
     zb_task_t *next;        //  Next in its list
@@ -134,6 +137,7 @@ struct _zb_worker_t {
     int64_t joined;                    //  When its first READY came (zclock_mono)
     uint64_t done;                     //  Tasks it answered (DONE or FAILED)
     zb_list_t held;                    //  Tasks it holds, in dispatch order
+    uint32_t prefetch;                 //  Tasks it may hold beyond its slots
     zb_queue_t **queues;               //  Queues of the functions it offers
     size_t queues_count;               //  Entries in queues
     size_t next_queue;                 //  Round-robin position in queues
@@ -186,6 +190,8 @@ struct _zb_server_t {
     size_t heap_size;             //  Entries in heap
     size_t heap_max;              //  Allocated entries in heap
     uint64_t next_ticket;         //  Ticket for the next dispatch
+    int64_t now_us;               //  Monotonic clock in µs, read once per burst of messages
+    int64_t prefetch_us;          //  Work a worker may hold queued beyond its slots, 0 = none
     size_t tasks;                 //  Tasks held, all states
     size_t waiting;               //  Tasks waiting in all queues
     size_t unanswered;            //  Tasks whose client still waits
@@ -320,6 +326,12 @@ void zb_queue_remove_worker (zb_queue_t *queue, zb_worker_t *worker);
 
 //  Tasks a worker may still be sent right now
 size_t zb_worker_credit (const zb_worker_t *worker);
+
+//  A worker answered a task sent at sent_us: learn how long its tasks take
+void zb_worker_measure (zb_server_t *self, zb_worker_t *worker, int64_t sent_us);
+
+//  Read the clock into self->now_us (once per burst of messages or timer)
+void zb_clock (zb_server_t *self);
 
 //  Forget a worker; tasks it held go back to their queues or fail with
 //  WorkerLost past their retries. Call zb_settle afterwards.

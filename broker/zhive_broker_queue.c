@@ -3,9 +3,13 @@
 
     One FIFO queue per function: an intrusive list of tasks, plus the
     workers that offer the function. A worker's credit is its concurrency
-    minus the tasks it holds, no more than its task limit (READY max_tasks)
-    allows, and none while it drains; a task goes only to a worker that
-    offers its function and has credit. The in-flight table (ticket ->
+    plus its prefetch, minus the tasks it holds, no more than its task
+    limit (READY max_tasks) allows, and none while it drains; a task goes
+    only to a worker that offers its function and has credit. Prefetch is
+    what keeps a worker of tiny tasks busy between two messages from us:
+    the tasks it may hold queued beyond its slots, grown while its answers
+    come back within prefetch_us of their dispatch (none at first, none for
+    tasks slower than that, at most ZB_PREFETCH_MAX). The in-flight table (ticket ->
     task) finds the task of an answer. A min-heap orders tasks by deadline
     for one periodic timer.
     =========================================================================
@@ -276,8 +280,8 @@ zb_worker_credit (const zb_worker_t *worker)
 {
     if (worker->draining)
         return 0;
-    size_t credit =
-        worker->concurrency > worker->held.size ? worker->concurrency - worker->held.size : 0;
+    size_t slots = (size_t) worker->concurrency + worker->prefetch;
+    size_t credit = slots > worker->held.size ? slots - worker->held.size : 0;
     if (worker->max_tasks) {
         uint64_t left =
             worker->max_tasks > worker->dispatched ? worker->max_tasks - worker->dispatched : 0;
@@ -285,6 +289,31 @@ zb_worker_credit (const zb_worker_t *worker)
             credit = (size_t) left;
     }
     return credit;
+}
+
+void
+zb_clock (zb_server_t *self)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    self->now_us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+//  Prefetch follows the time tasks spend at the worker, from dispatch to
+//  answer: one more while answers come back within prefetch_us, one less
+//  while they do not. Queued work then settles at about prefetch_us (each
+//  extra task waits behind the others), a worker starved between our
+//  messages answers fast and gets more, and tasks slower than prefetch_us
+//  get none.
+void
+zb_worker_measure (zb_server_t *self, zb_worker_t *worker, int64_t sent_us)
+{
+    if (self->now_us - sent_us < self->prefetch_us) {
+        if (worker->prefetch < ZB_PREFETCH_MAX)
+            worker->prefetch++;
+    }
+    else if (worker->prefetch)
+        worker->prefetch--;
 }
 
 void
@@ -377,6 +406,7 @@ s_task_dispatch (zb_server_t *self, zb_task_t *task, zb_worker_t *worker)
     }
     task->ticket = ticket;
     task->worker = worker;
+    task->sent_us = self->now_us;
     s_list_push_back (&worker->held, task);
     task->queue->in_flight++;
     worker->dispatched++;

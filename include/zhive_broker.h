@@ -73,6 +73,16 @@ void zhive_broker_set_max_queue (zhive_broker_t *self, size_t total, size_t per_
 //  SUBMIT may carry its own.
 void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
 
+//  Prefetch: besides a task per slot (its concurrency), a worker may hold
+//  tasks queued, one more for each answer that comes back within
+//  prefetch_ms of its dispatch and one less for each that does not (at
+//  most 1024; none at first, none for tasks slower than prefetch_ms). It
+//  saves a worker of tiny tasks from waiting on the network between tasks,
+//  and costs a task about prefetch_ms of waiting behind others at most (a
+//  worker that joins late misses only that much of the backlog). Default
+//  50; 0 = exactly one task per slot.
+void zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms);
+
 //  Local workers: `--max-tasks N` passed to each (0 = no limit), so each is
 //  replaced after N tasks. Call before zhive_broker_start_workers.
 void zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks);

@@ -35,6 +35,7 @@ typedef struct {
     int max_retries;              //  Default retries, -1 for the default
     uint64_t worker_max_tasks;    //  --max-tasks for local workers
     const char *start_method;     //  NULL for the default
+    int prefetch_ms;              //  Prefetch; 0: one task per slot (most tests count credit)
 } s_config_t;
 
 static int
@@ -46,6 +47,7 @@ s_setup (void **state)
     fixture->broker = zhive_broker_new ();
     assert_non_null (fixture->broker);
     zhive_broker_set_verbose (fixture->broker, getenv ("ZHIVE_TEST_VERBOSE") != NULL);
+    zhive_broker_set_prefetch (fixture->broker, config ? config->prefetch_ms : 0);
     if (config) {
         if (config->heartbeat_ms)
             zhive_broker_set_heartbeat (fixture->broker, config->heartbeat_ms, config->liveness);
@@ -437,6 +439,78 @@ test_credit (void **state)
     s_done (worker, tickets [4], "\xc0", 1);
     //  Results in the order answered; FIFO dispatch means ids 1..5
     for (uint64_t id = 1; id <= 5; id++)
+        s_expect_result (client, id, "\xc0", 1);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  Prefetch: a worker that answers well within the prefetch time is sent
+//  more tasks than it has slots; one whose tasks take longer is not
+static s_config_t s_prefetch_long = { 0, 0, 0, 0, -1, 0, NULL, 2000 };
+static s_config_t s_prefetch_short = { 0, 0, 0, 0, -1, 0, NULL, 30 };
+
+//  Answers each TASK after `delay_ms` (at once if 0) until `count` are
+//  answered; returns the most it held unanswered at any time
+static size_t
+s_answer_tasks (zsock_t *worker, size_t count, int delay_ms)
+{
+    uint64_t held [64];
+    size_t held_count = 0, most = 0, answered = 0;
+    while (answered < count) {
+        //  Take every TASK already here, then answer the oldest
+        zhive_proto_t *msg = zhive_proto_new ();
+        int timeout = held_count ? 0 : S_TIMEOUT;
+        zsock_set_rcvtimeo (worker, timeout);
+        while (zhive_proto_recv (msg, worker, 0) == 0) {
+            if (msg->command == ZHIVE_TASK) {
+                assert_true (held_count < 64);
+                held [held_count++] = msg->id;
+                if (held_count > most)
+                    most = held_count;
+            }
+            zsock_set_rcvtimeo (worker, held_count ? 20 : S_TIMEOUT);
+        }
+        zhive_proto_destroy (&msg);
+        zsock_set_rcvtimeo (worker, S_TIMEOUT);
+        assert_true (held_count > 0);
+        if (delay_ms)
+            zclock_sleep (delay_ms);
+        s_done (worker, held [0], "\xc0", 1);
+        memmove (held, held + 1, --held_count * sizeof held [0]);
+        answered++;
+    }
+    return most;
+}
+
+static void
+test_prefetch_fast_tasks (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    for (uint64_t id = 1; id <= 30; id++)
+        s_submit (client, id, "work", "\x90", -1, -1);
+    s_ready (worker, "w", 1, 1, "work", NULL);
+    //  One slot; answers come back far within 2 s: it gets more than one
+    assert_true (s_answer_tasks (worker, 30, 0) > 1);
+    for (uint64_t id = 1; id <= 30; id++)
+        s_expect_result (client, id, "\xc0", 1);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+static void
+test_prefetch_slow_tasks (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zsock_t *client = s_client (fixture);
+    zsock_t *worker = s_worker (fixture);
+    for (uint64_t id = 1; id <= 6; id++)
+        s_submit (client, id, "work", "\x90", -1, -1);
+    s_ready (worker, "w", 1, 1, "work", NULL);
+    //  Each answer takes 60 ms, past the 30 ms prefetch: one at a time
+    assert_int_equal (s_answer_tasks (worker, 6, 60), 1);
+    for (uint64_t id = 1; id <= 6; id++)
         s_expect_result (client, id, "\xc0", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
@@ -1274,7 +1348,7 @@ s_expect_fake_result (zsock_t *client, uint64_t id)
 //  ---------------------------------------------------------------------
 //  Reliability: heartbeats, reconnects, cancel, limits, drain
 
-static s_config_t s_fast_heartbeat = { 200, 3, 0, 0, -1, 0, NULL };
+static s_config_t s_fast_heartbeat = { 200, 3, 0, 0, -1, 0, NULL, 0 };
 
 //  A worker process that stops (SIGSTOP) while it holds a task: the broker
 //  finds its connection dead within liveness x interval (+ about one
@@ -1440,7 +1514,7 @@ test_cancel_running (void **state)
     zsock_destroy (&worker);
 }
 
-static s_config_t s_small_queues = { 0, 0, 3, 2, -1, 0, NULL };
+static s_config_t s_small_queues = { 0, 0, 3, 2, -1, 0, NULL, 0 };
 
 static void
 test_queue_full (void **state)
@@ -1469,7 +1543,7 @@ test_queue_full (void **state)
     zsock_destroy (&worker);
 }
 
-static s_config_t s_no_retries = { 0, 0, 0, 0, 0, 0, NULL };
+static s_config_t s_no_retries = { 0, 0, 0, 0, 0, 0, NULL, 0 };
 
 static void
 test_max_retries (void **state)
@@ -1642,7 +1716,7 @@ s_fake_local_workers (s_fixture_t *fixture, int count)
     return s_client (fixture);
 }
 
-static s_config_t s_fast_recycle = { 100, 3, 0, 0, -1, 0, NULL };
+static s_config_t s_fast_recycle = { 100, 3, 0, 0, -1, 0, NULL, 0 };
 
 //  A local worker that holds a task past its deadline and the grace is
 //  killed and replaced; its other tasks run on the replacement
@@ -1668,7 +1742,7 @@ test_overrun_kill (void **state)
     zsock_destroy (&client);
 }
 
-static s_config_t s_max_tasks_2 = { 0, 0, 0, 0, -1, 2, NULL };
+static s_config_t s_max_tasks_2 = { 0, 0, 0, 0, -1, 2, NULL, 0 };
 
 //  Local workers passed --max-tasks retire and are replaced at once
 static void
@@ -1725,7 +1799,7 @@ s_zygote_possible (void)
     return status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
 }
 
-static s_config_t s_zygote_config = { 0, 0, 0, 0, -1, 0, "zygote" };
+static s_config_t s_zygote_config = { 0, 0, 0, 0, -1, 0, "zygote", 0 };
 
 //  Start two real local workers through a zygote; returns the zygote's pid
 static pid_t
@@ -1882,6 +1956,10 @@ main (int argc, char *argv [])
         cmocka_unit_test_setup_teardown (test_survives_interrupt, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers_bad_program, s_setup, s_teardown),
+        cmocka_unit_test_prestate_setup_teardown (test_prefetch_fast_tasks, s_setup, s_teardown,
+                                                  &s_prefetch_long),
+        cmocka_unit_test_prestate_setup_teardown (test_prefetch_slow_tasks, s_setup, s_teardown,
+                                                  &s_prefetch_short),
         cmocka_unit_test_prestate_setup_teardown (test_heartbeat_expiry, s_setup, s_teardown,
                                                   &s_fast_heartbeat),
         cmocka_unit_test_prestate_setup_teardown (test_client_heartbeat, s_setup, s_teardown,

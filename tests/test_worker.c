@@ -49,6 +49,7 @@ s_broker_new_heartbeat (const char *endpoint, int heartbeat_ms)
     assert_non_null (self->router);
     zsock_set_rcvtimeo (self->router, S_TIMEOUT);
     zsock_set_sndtimeo (self->router, S_TIMEOUT);
+    zsock_set_sndhwm (self->router, 0);    //  As the real one: thousands of TASKs, none dropped
     if (heartbeat_ms > 0) {
         zsock_set_heartbeat_ivl (self->router, heartbeat_ms);
         zsock_set_heartbeat_timeout (self->router, 3 * heartbeat_ms);
@@ -112,8 +113,10 @@ s_expect (s_broker_t *self, int command)
 {
     int rc = s_recv (self);
     if (rc != command)
-        fail_msg ("expected %s, got %d (%s) %s", zhive_proto_command_name (command), rc,
-                  rc > 0 ? zhive_proto_command_name (rc) : "no message", self->in->error);
+        fail_msg ("expected %s, got %d (%s, ticket %" PRIu64 ") %s",
+                  zhive_proto_command_name (command), rc,
+                  rc > 0 ? zhive_proto_command_name (rc) : "no message", self->in->id,
+                  self->in->error);
 }
 
 //  Expects READY from the worker with this pid, offering `functions`
@@ -843,9 +846,11 @@ test_embedded_direct (void **state)
     s_broker_destroy (&broker);
 }
 
-//  More tasks than slots: the extra one is answered Busy, not run
+//  More tasks than slots (the broker's prefetch): the extra ones wait for a
+//  slot, in order; one cancelled while it waits is answered at once without
+//  running; past the worker's queue limit a task is answered Busy
 static void
-test_busy (void **state)
+test_queued_beyond_slots (void **state)
 {
     (void) state;
     s_broker_t *broker = s_broker_new (NULL);
@@ -854,18 +859,47 @@ test_busy (void **state)
     s_expect_ready (broker, s_example_functions, 2, getpid ());
     s_send_task_int (broker, 1, "sleep", 300);
     s_send_task_int (broker, 2, "sleep", 300);
-    s_send_task_int (broker, 3, "sleep", 300);
-    s_expect_failed (broker, 3, "Busy", "no free slot");
-    bool seen [3] = { false };
-    for (int i = 0; i < 2; i++) {
-        s_expect (broker, ZHIVE_DONE);
-        assert_true (broker->in->id == 1 || broker->in->id == 2);
-        assert_false (seen [broker->in->id]);
-        seen [broker->in->id] = true;
-    }
-    //  Slots are free again
+    s_send_task_int (broker, 3, "sleep", 1);
     s_send_task_int (broker, 4, "sleep", 1);
-    s_expect_done_int (broker, 4, 1);
+    s_send_cancel (broker, 4);
+    s_expect_failed (broker, 4, "Cancelled", "waiting for a slot");
+    //  3 runs only once 1 or 2 has ended
+    bool seen [4] = { false };
+    for (int i = 0; i < 3; i++) {
+        s_expect (broker, ZHIVE_DONE);
+        uint64_t id = broker->in->id;
+        assert_true (id >= 1 && id <= 3);
+        assert_false (seen [id]);
+        if (id == 3)
+            assert_true (seen [1] || seen [2]);
+        seen [id] = true;
+    }
+    //  Fill the slots and the queue: the next task is Busy
+    s_send_task_int (broker, 10, "sleep", 60000);
+    s_send_task_int (broker, 11, "sleep", 60000);
+    const uint64_t queue_max = 4096;
+    for (uint64_t i = 0; i < queue_max; i++)
+        s_send_task_int (broker, 100 + i, "sleep", 0);
+    s_send_task_int (broker, 99, "sleep", 0);
+    s_expect_failed (broker, 99, "Busy", "no free slot");
+    //  Cancelling the long ones frees the slots: everything queued runs
+    s_send_cancel (broker, 10);
+    s_send_cancel (broker, 11);
+    uint64_t done = 0, cancelled = 0;
+    while (done + cancelled < queue_max + 2) {
+        int command = s_recv (broker);
+        if (command == ZHIVE_FAILED) {
+            assert_true (broker->in->id == 10 || broker->in->id == 11);
+            assert_string_equal (broker->in->type, "Cancelled");
+            cancelled++;
+        }
+        else {
+            assert_int_equal (command, ZHIVE_DONE);
+            assert_true (broker->in->id >= 100 && broker->in->id < 100 + queue_max);
+            done++;
+        }
+    }
+    assert_int_equal (cancelled, 2);
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
     s_broker_destroy (&broker);
 }
@@ -1192,7 +1226,7 @@ test_cancel (void **state)
     s_send_task_int (broker, 2, "sleep", 300);
     s_send_cancel (broker, 1);
     s_expect_failed (broker, 1, "Cancelled", "cancelled");
-    //  Its slot is free again: with concurrency 2 this would be Busy else
+    //  Its slot is free again: 3 runs at once, not after 2
     s_send_task_int (broker, 3, "sleep", 10);
     s_expect_done_int (broker, 3, 10);
     s_send_cancel (broker, 2);
@@ -1967,7 +2001,7 @@ main (void)
         cmocka_unit_test (test_load_errors),
         cmocka_unit_test (test_embedded_plugin),
         cmocka_unit_test (test_embedded_direct),
-        cmocka_unit_test (test_busy),
+        cmocka_unit_test (test_queued_beyond_slots),
         cmocka_unit_test (test_broker_bye),
         cmocka_unit_test (test_stop_before_run),
         cmocka_unit_test (test_reconnect),

@@ -41,8 +41,12 @@ struct _zhive_job_t {
     bool failed;                       //  zhive_job_fail called
     char type [ZHIVE_NAME_MAX + 1];    //  Error type given to zhive_job_fail
     char *message;                     //  Error message given to zhive_job_fail
+    bool queued;                       //  Waiting for a free slot (the worker's queue)
+    uint32_t chunk;                    //  Queued: items of a chunked task, 0 = one task
+    int64_t timeout_ms;                //  Queued: the TASK's timeout, -1 for none
+    int64_t queued_at;                 //  Queued: when it came (zclock_mono)
     zhive_job_t *prev;                 //  Previous job in flight (the worker's list)
-    zhive_job_t *next;                 //  Next job in flight
+    zhive_job_t *next;                 //  Next job in flight, or in the queue
 };
 
 //  ---------------------------------------------------------------------

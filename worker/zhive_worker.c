@@ -40,6 +40,7 @@
 #define S_ERR_BUSY        "Busy"     //  the broker sent more tasks than slots
 #define S_CONCURRENCY     16         //  default slots
 #define S_CONCURRENCY_MAX 1000000    //  what READY may announce
+#define S_QUEUE_MAX       4096       //  tasks held waiting for a slot (the broker's prefetch)
 #define S_SNDHWM          100000     //  answers queued while the broker is away
 #define S_RCVHWM          100000     //  messages queued while a sync handler runs
 #define S_LINGER_MS       500        //  time to deliver BYE on destroy
@@ -75,6 +76,10 @@ struct _zhive_worker_t {
     bool verbose;                      //  Log what happens to stderr
     zhive_job_t *jobs;                 //  Jobs in flight (head of the list)
     size_t in_flight;                  //  Length of that list
+    zhive_job_t *queue_head;           //  Jobs waiting for a slot, oldest first
+    zhive_job_t *queue_tail;           //  The newest of them
+    size_t queued;                     //  How many
+    bool pumping;                      //  s_pump is on the stack
     zhive_idmap_t *tickets;            //  Ticket -> job in flight, for CANCEL
     uint64_t done;                     //  Tasks answered with DONE or FAILED
     uint64_t max_tasks;                //  Tasks to take in all, 0 for no limit
@@ -251,9 +256,9 @@ s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *f
 //  ---------------------------------------------------------------------
 //  Jobs in flight
 
-//  Makes a job and links it in; NULL if out of memory
+//  Makes a job, found by its ticket; NULL if out of memory
 static zhive_job_t *
-s_job_link (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
+s_job_new (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
 {
     zhive_job_t *job = self->spare;
     if (job) {
@@ -266,15 +271,62 @@ s_job_link (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq
         zhive_job_destroy (&job);
         return NULL;
     }
+    job->queued = false;
+    job->prev = job->next = NULL;
+    return job;
+}
+
+//  Puts a job among those in flight: it has a slot
+static void
+s_job_activate (zhive_worker_t *self, zhive_job_t *job)
+{
+    job->queued = false;
+    job->prev = NULL;
     job->next = self->jobs;
     if (self->jobs)
         self->jobs->prev = job;
     self->jobs = job;
     self->in_flight++;
-    return job;
 }
 
-//  Unlinks the job and destroys it
+//  Queues a job until a slot is free
+static void
+s_job_enqueue (zhive_worker_t *self, zhive_job_t *job, uint32_t chunk, int64_t timeout_ms)
+{
+    job->queued = true;
+    job->chunk = chunk;
+    job->timeout_ms = timeout_ms;
+    job->queued_at = zclock_mono ();
+    job->prev = self->queue_tail;
+    job->next = NULL;
+    if (self->queue_tail)
+        self->queue_tail->next = job;
+    else
+        self->queue_head = job;
+    self->queue_tail = job;
+    self->queued++;
+}
+
+//  Takes a job out of the queue
+static void
+s_job_dequeue (zhive_worker_t *self, zhive_job_t *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        self->queue_head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        self->queue_tail = job->prev;
+    job->prev = job->next = NULL;
+    job->queued = false;
+    self->queued--;
+}
+
+static void s_pump (zhive_worker_t *self);
+
+//  Unlinks a job in flight and destroys it; a queued job may take its slot
 static void
 s_job_drop (zhive_worker_t *self, zhive_job_t *job)
 {
@@ -294,6 +346,7 @@ s_job_drop (zhive_worker_t *self, zhive_job_t *job)
         self->spare = job;
     else
         zhive_job_destroy (&job);
+    s_pump (self);
 }
 
 //  The finish timer: ends the loop when the worker is closed and idle
@@ -303,7 +356,7 @@ s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     zhive_worker_t *self = (zhive_worker_t *) arg;
-    if (self->in_flight == 0) {
+    if (self->in_flight == 0 && self->queued == 0) {
         self->finished = true;
         return -1;    //  The timer stays registered; run ends it
     }
@@ -316,7 +369,8 @@ s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
 static void
 s_check_finished (zhive_worker_t *self)
 {
-    if (!self->running || self->in_flight || self->finish_timer || !s_closing (self))
+    if (!self->running || self->in_flight || self->queued || self->finish_timer ||
+        !s_closing (self))
         return;
     int timer = zloop_timer (self->loop, 0, 1, s_on_finish_timer, self);
     self->finish_timer = timer > 0 ? timer : 0;
@@ -467,6 +521,32 @@ s_chunk_run (zhive_worker_t *self, zhive_job_t *job, uint32_t count, int64_t tim
     s_check_finished (self);
 }
 
+//  Starts queued jobs while slots are free, oldest first. A job that ends
+//  at once frees its slot for the next one here, not in a nested call.
+static void
+s_pump (zhive_worker_t *self)
+{
+    if (self->pumping || !self->running || self->stopping)
+        return;
+    self->pumping = true;
+    while (self->queue_head && self->in_flight < self->concurrency && !self->stopping) {
+        zhive_job_t *job = self->queue_head;
+        s_job_dequeue (self, job);
+        s_job_activate (self, job);
+        //  The deadline counts the time it waited here
+        int64_t timeout_ms = job->timeout_ms;
+        if (timeout_ms >= 0) {
+            int64_t waited = zclock_mono () - job->queued_at;
+            timeout_ms = timeout_ms > waited ? timeout_ms - waited : 1;
+        }
+        if (job->chunk)
+            s_chunk_run (self, job, job->chunk, timeout_ms);
+        else
+            s_job_start (self, job, timeout_ms);
+    }
+    self->pumping = false;
+}
+
 //  ---------------------------------------------------------------------
 //  Messages from the broker
 
@@ -475,10 +555,11 @@ s_on_task (zhive_worker_t *self)
 {
     zhive_proto_t *in = self->in;
     s_log (self, "TASK ticket %" PRIu64 ": %s", in->id, in->function);
-    if (self->in_flight >= self->concurrency) {
+    if (self->in_flight >= self->concurrency && self->queued >= S_QUEUE_MAX) {
         s_reject (self, in->id, S_ERR_BUSY,
-                  "worker '%s' has no free slot (concurrency %u); the broker sent too many tasks",
-                  self->name, self->concurrency);
+                  "worker '%s' has no free slot (concurrency %u) and %d tasks waiting for one; "
+                  "the broker sent too many",
+                  self->name, self->concurrency, S_QUEUE_MAX);
         return;
     }
     if (self->max_tasks && self->taken >= self->max_tasks) {
@@ -492,17 +573,26 @@ s_on_task (zhive_worker_t *self)
     //  DRAINING: it is run like the others in flight
     self->taken++;
     zhive_handler_t *handler = (zhive_handler_t *) zhashx_lookup (self->lookup, in->function);
-    zhive_job_t *job = handler ? s_job_link (self, handler, in->id, &in->payload) : NULL;
+    zhive_job_t *job = handler ? s_job_new (self, handler, in->id, &in->payload) : NULL;
     in->has_payload = false;
     if (!handler)
         s_reject (self, in->id, ZHIVE_ERR_UNKNOWN_FN, "worker '%s' has no function '%s'",
                   self->name, in->function);
     else if (!job)
         s_reject (self, in->id, ZHIVE_ERR_HANDLER, "worker '%s' is out of memory", self->name);
-    if (job && in->chunk)
-        s_chunk_run (self, job, in->chunk, in->timeout_ms);
-    else if (job)
-        s_job_start (self, job, in->timeout_ms);
+    if (job && (self->in_flight >= self->concurrency || self->queue_head)) {
+        //  Prefetched by the broker: it runs when a slot is free
+        s_log (self, "TASK ticket %" PRIu64 " waits for a slot (%zu waiting)", in->id,
+               self->queued + 1);
+        s_job_enqueue (self, job, in->chunk, in->timeout_ms);
+    }
+    else if (job) {
+        s_job_activate (self, job);
+        if (in->chunk)
+            s_chunk_run (self, job, in->chunk, in->timeout_ms);
+        else
+            s_job_start (self, job, in->timeout_ms);
+    }
     else {
         self->done++;
         s_check_finished (self);
@@ -519,6 +609,17 @@ s_on_cancel (zhive_worker_t *self)
     zhive_job_t *job = (zhive_job_t *) zhive_idmap_lookup (self->tickets, ticket);
     if (!job) {
         s_log (self, "CANCEL ticket %" PRIu64 ": no such task here; ignored", ticket);
+        return;
+    }
+    if (job->queued) {
+        //  Not started: answered Cancelled without running
+        s_job_dequeue (self, job);
+        s_job_activate (self, job);
+        zhive_job_set_failed (
+            job, ZHIVE_ERR_CANCELLED,
+            zsys_sprintf ("task cancelled while waiting for a slot in worker '%s'", self->name));
+        s_log (self, "CANCEL ticket %" PRIu64 ": dropped it before it started", ticket);
+        zhive_worker_answer (self, job);
         return;
     }
     if (!zhive_job_cancel (job, self->name)) {
@@ -817,6 +918,11 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         return;
     zhive_worker_t *self = *self_p;
     //  Jobs still pending: their timers and readers go with the loop
+    while (self->queue_head) {
+        zhive_job_t *job = self->queue_head;
+        s_job_dequeue (self, job);
+        s_job_activate (self, job);
+    }
     while (self->jobs)
         s_job_drop (self, self->jobs);
     zloop_destroy (&self->loop);
