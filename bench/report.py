@@ -143,6 +143,7 @@ def main():
     gm, gn = anchor_value(log("w4-anchors.txt"), "gearmand", "MB_per_s")
     add(4, f"1 MiB echo, window {p('WIN4')}", "MB/s (payload one way)", "higher",
         median_of(z, "zhive_map", "MB_per_s"), zmq, gm,
+        f"median of {p('REPEAT')} run(s) after a warm-up; "
         f"zhive {p('N4')} tasks; anchors {p('N4A')} tasks (gearmand moves ~2 MB/s at 1 MiB, "
         f"so {p('N4')} would pass anchors/run's 120 s limit)", zn, gn)
 
