@@ -55,6 +55,13 @@
 #define S_BYE_STOPPING    "stopping"
 #define S_BYE_MAX_TASKS   "max-tasks reached"
 
+//  A list of jobs threaded through their prev/next links
+typedef struct {
+    zhive_job_t *head;    //  Oldest
+    zhive_job_t *tail;    //  Newest
+    size_t size;          //  How many
+} s_job_list_t;
+
 struct _zhive_worker_t {
     zloop_t *loop;                     //  The one event loop
     char *endpoint;                    //  The broker's worker endpoint
@@ -74,11 +81,8 @@ struct _zhive_worker_t {
     char host [ZHIVE_NAME_MAX + 1];    //  Host name reported to the broker
     uint32_t concurrency;              //  Most jobs at once: the credit READY grants
     bool verbose;                      //  Log what happens to stderr
-    zhive_job_t *jobs;                 //  Jobs in flight (head of the list)
-    size_t in_flight;                  //  Length of that list
-    zhive_job_t *queue_head;           //  Jobs waiting for a slot, oldest first
-    zhive_job_t *queue_tail;           //  The newest of them
-    size_t queued;                     //  How many
+    s_job_list_t running_jobs;         //  Jobs in flight
+    s_job_list_t waiting_jobs;         //  Jobs waiting for a slot, oldest first
     bool pumping;                      //  s_pump is on the stack
     zhive_idmap_t *tickets;            //  Ticket -> job in flight, for CANCEL
     uint64_t done;                     //  Tasks answered with DONE or FAILED
@@ -177,7 +181,7 @@ s_send_draining (zhive_worker_t *self)
     self->out->command = ZHIVE_DRAINING;
     int rc = s_send (self);
     if (rc == 0)
-        s_log (self, "DRAINING sent: %zu tasks in flight", self->in_flight);
+        s_log (self, "DRAINING sent: %zu tasks in flight", self->running_jobs.size);
     return rc;
 }
 
@@ -276,17 +280,32 @@ s_job_new (zhive_worker_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_
     return job;
 }
 
-//  Puts a job among those in flight: it has a slot
 static void
-s_job_activate (zhive_worker_t *self, zhive_job_t *job)
+s_job_list_push (s_job_list_t *list, zhive_job_t *job)
 {
-    job->queued = false;
-    job->prev = NULL;
-    job->next = self->jobs;
-    if (self->jobs)
-        self->jobs->prev = job;
-    self->jobs = job;
-    self->in_flight++;
+    job->prev = list->tail;
+    job->next = NULL;
+    if (list->tail)
+        list->tail->next = job;
+    else
+        list->head = job;
+    list->tail = job;
+    list->size++;
+}
+
+static void
+s_job_list_remove (s_job_list_t *list, zhive_job_t *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        list->head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        list->tail = job->prev;
+    job->prev = job->next = NULL;
+    list->size--;
 }
 
 //  Queues a job until a slot is free
@@ -297,31 +316,16 @@ s_job_enqueue (zhive_worker_t *self, zhive_job_t *job, uint32_t chunk, int64_t t
     job->chunk = chunk;
     job->timeout_ms = timeout_ms;
     job->queued_at = zclock_mono ();
-    job->prev = self->queue_tail;
-    job->next = NULL;
-    if (self->queue_tail)
-        self->queue_tail->next = job;
-    else
-        self->queue_head = job;
-    self->queue_tail = job;
-    self->queued++;
+    s_job_list_push (&self->waiting_jobs, job);
 }
 
-//  Takes a job out of the queue
+//  Moves a job from the queue among those in flight: it has a slot now
 static void
 s_job_dequeue (zhive_worker_t *self, zhive_job_t *job)
 {
-    if (job->prev)
-        job->prev->next = job->next;
-    else
-        self->queue_head = job->next;
-    if (job->next)
-        job->next->prev = job->prev;
-    else
-        self->queue_tail = job->prev;
-    job->prev = job->next = NULL;
+    s_job_list_remove (&self->waiting_jobs, job);
     job->queued = false;
-    self->queued--;
+    s_job_list_push (&self->running_jobs, job);
 }
 
 static void s_pump (zhive_worker_t *self);
@@ -330,13 +334,7 @@ static void s_pump (zhive_worker_t *self);
 static void
 s_job_drop (zhive_worker_t *self, zhive_job_t *job)
 {
-    if (job->prev)
-        job->prev->next = job->next;
-    else
-        self->jobs = job->next;
-    if (job->next)
-        job->next->prev = job->prev;
-    self->in_flight--;
+    s_job_list_remove (&self->running_jobs, job);
     //  A broker that repeats a ticket still running maps it to the newer job
     if (zhive_idmap_lookup (self->tickets, job->ticket) == job)
         zhive_idmap_remove (self->tickets, job->ticket);
@@ -356,7 +354,7 @@ s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     zhive_worker_t *self = (zhive_worker_t *) arg;
-    if (self->in_flight == 0 && self->queued == 0) {
+    if (self->running_jobs.size == 0 && self->waiting_jobs.size == 0) {
         self->finished = true;
         return -1;    //  The timer stays registered; run ends it
     }
@@ -369,8 +367,8 @@ s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
 static void
 s_check_finished (zhive_worker_t *self)
 {
-    if (!self->running || self->in_flight || self->queued || self->finish_timer ||
-        !s_closing (self))
+    if (!self->running || self->running_jobs.size || self->waiting_jobs.size ||
+        self->finish_timer || !s_closing (self))
         return;
     int timer = zloop_timer (self->loop, 0, 1, s_on_finish_timer, self);
     self->finish_timer = timer > 0 ? timer : 0;
@@ -529,10 +527,10 @@ s_pump (zhive_worker_t *self)
     if (self->pumping || !self->running || self->stopping)
         return;
     self->pumping = true;
-    while (self->queue_head && self->in_flight < self->concurrency && !self->stopping) {
-        zhive_job_t *job = self->queue_head;
+    while (self->waiting_jobs.head && self->running_jobs.size < self->concurrency &&
+           !self->stopping) {
+        zhive_job_t *job = self->waiting_jobs.head;
         s_job_dequeue (self, job);
-        s_job_activate (self, job);
         //  The deadline counts the time it waited here
         int64_t timeout_ms = job->timeout_ms;
         if (timeout_ms >= 0) {
@@ -555,7 +553,7 @@ s_on_task (zhive_worker_t *self)
 {
     zhive_proto_t *in = self->in;
     s_log (self, "TASK ticket %" PRIu64 ": %s", in->id, in->function);
-    if (self->in_flight >= self->concurrency && self->queued >= S_QUEUE_MAX) {
+    if (self->running_jobs.size >= self->concurrency && self->waiting_jobs.size >= S_QUEUE_MAX) {
         s_reject (self, in->id, S_ERR_BUSY,
                   "worker '%s' has no free slot (concurrency %u) and %d tasks waiting for one; "
                   "the broker sent too many",
@@ -580,14 +578,14 @@ s_on_task (zhive_worker_t *self)
                   self->name, in->function);
     else if (!job)
         s_reject (self, in->id, ZHIVE_ERR_HANDLER, "worker '%s' is out of memory", self->name);
-    if (job && (self->in_flight >= self->concurrency || self->queue_head)) {
+    if (job && (self->running_jobs.size >= self->concurrency || self->waiting_jobs.head)) {
         //  Prefetched by the broker: it runs when a slot is free
         s_log (self, "TASK ticket %" PRIu64 " waits for a slot (%zu waiting)", in->id,
-               self->queued + 1);
+               self->waiting_jobs.size + 1);
         s_job_enqueue (self, job, in->chunk, in->timeout_ms);
     }
     else if (job) {
-        s_job_activate (self, job);
+        s_job_list_push (&self->running_jobs, job);
         if (in->chunk)
             s_chunk_run (self, job, in->chunk, in->timeout_ms);
         else
@@ -614,7 +612,6 @@ s_on_cancel (zhive_worker_t *self)
     if (job->queued) {
         //  Not started: answered Cancelled without running
         s_job_dequeue (self, job);
-        s_job_activate (self, job);
         zhive_job_set_failed (
             job, ZHIVE_ERR_CANCELLED,
             zsys_sprintf ("task cancelled while waiting for a slot in worker '%s'", self->name));
@@ -918,13 +915,10 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         return;
     zhive_worker_t *self = *self_p;
     //  Jobs still pending: their timers and readers go with the loop
-    while (self->queue_head) {
-        zhive_job_t *job = self->queue_head;
-        s_job_dequeue (self, job);
-        s_job_activate (self, job);
-    }
-    while (self->jobs)
-        s_job_drop (self, self->jobs);
+    while (self->waiting_jobs.head)
+        s_job_dequeue (self, self->waiting_jobs.head);
+    while (self->running_jobs.head)
+        s_job_drop (self, self->running_jobs.head);
     zloop_destroy (&self->loop);
     s_dealer_close (self);
     zhive_watchdog_destroy (&self->watchdog);
@@ -1210,8 +1204,8 @@ zhive_worker_run (zhive_worker_t *self)
     s_loop_clear (self);
     if (self->failed)
         return -1;
-    if (self->in_flight)
-        s_log (self, "stopping: dropping %zu tasks in flight", self->in_flight);
+    if (self->running_jobs.size)
+        s_log (self, "stopping: dropping %zu tasks in flight", self->running_jobs.size);
     self->out->command = ZHIVE_BYE;
     bool max_reached = self->max_tasks && self->taken >= self->max_tasks && !self->stopping;
     zhive_proto_set_message (self->out, max_reached ? S_BYE_MAX_TASKS : S_BYE_STOPPING);
