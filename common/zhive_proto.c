@@ -9,198 +9,19 @@
 */
 #include "zhive_proto.h"
 #include "zhive_private.h"
+#include "zhive_reader.h"
 #include <msgpack.h>
 
 static const uint8_t s_signature [3] = { 'Z', 'H', 'V' };
 
-//  ---------------------------------------------------------------------
-//  Cursor reader over untrusted msgpack bytes
-
-typedef struct {
-    const uint8_t *data;    //  Next byte to read
-    const uint8_t *end;     //  One past the last byte
-} s_cursor_t;
-
-static int
-s_need (s_cursor_t *cur, size_t bytes)
-{
-    return (size_t) (cur->end - cur->data) >= bytes ? 0 : -1;
-}
-
-static uint64_t
-s_be (const uint8_t *p, int bytes)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < bytes; i++)
-        value = (value << 8) | p [i];
-    return value;
-}
-
-//  Reads a positive or negative integer; returns 0 or -1
-static int
-s_read_int (s_cursor_t *cur, int64_t *out, bool *is_unsigned_big)
-{
-    if (s_need (cur, 1))
-        return -1;
-    uint8_t tag = *cur->data++;
-    if (is_unsigned_big)
-        *is_unsigned_big = false;
-    if (tag <= 0x7f) {
-        *out = tag;
-        return 0;
-    }
-    if (tag >= 0xe0) {
-        *out = (int8_t) tag;
-        return 0;
-    }
-    int bytes;
-    bool is_signed;
-    switch (tag) {
-        case 0xcc:
-            bytes = 1;
-            is_signed = false;
-            break;
-        case 0xcd:
-            bytes = 2;
-            is_signed = false;
-            break;
-        case 0xce:
-            bytes = 4;
-            is_signed = false;
-            break;
-        case 0xcf:
-            bytes = 8;
-            is_signed = false;
-            break;
-        case 0xd0:
-            bytes = 1;
-            is_signed = true;
-            break;
-        case 0xd1:
-            bytes = 2;
-            is_signed = true;
-            break;
-        case 0xd2:
-            bytes = 4;
-            is_signed = true;
-            break;
-        case 0xd3:
-            bytes = 8;
-            is_signed = true;
-            break;
-        default: return -1;
-    }
-    if (s_need (cur, bytes))
-        return -1;
-    uint64_t raw = s_be (cur->data, bytes);
-    cur->data += bytes;
-    if (is_signed) {
-        int shift = 64 - 8 * bytes;
-        *out = (int64_t) (raw << shift) >> shift;
-    }
-    else {
-        if (raw > INT64_MAX && is_unsigned_big)
-            *is_unsigned_big = true;
-        *out = (int64_t) raw;
-    }
-    return 0;
-}
-
-static int
-s_read_uint (s_cursor_t *cur, uint64_t *out)
-{
-    int64_t value;
-    bool big;
-    if (s_read_int (cur, &value, &big))
-        return -1;
-    if (value < 0 && !big)
-        return -1;
-    *out = (uint64_t) value;
-    return 0;
-}
-
 //  Reads a chunk size: 0 (one task) or 1..ZHIVE_CHUNK_MAX items
 static int
-s_read_chunk (s_cursor_t *cur, uint32_t *chunk)
+s_read_chunk (zhive_reader_t *cur, uint32_t *chunk)
 {
     uint64_t value;
-    if (s_read_uint (cur, &value) || value > ZHIVE_CHUNK_MAX)
+    if (zhive_reader_uint (cur, &value) || value > ZHIVE_CHUNK_MAX)
         return -1;
     *chunk = (uint32_t) value;
-    return 0;
-}
-
-static int
-s_read_array (s_cursor_t *cur, size_t *count)
-{
-    if (s_need (cur, 1))
-        return -1;
-    uint8_t tag = *cur->data++;
-    if ((tag & 0xf0) == 0x90) {
-        *count = tag & 0x0f;
-        return 0;
-    }
-    int bytes = tag == 0xdc ? 2 : tag == 0xdd ? 4 : 0;
-    if (bytes == 0 || s_need (cur, bytes))
-        return -1;
-    *count = (size_t) s_be (cur->data, bytes);
-    cur->data += bytes;
-    return 0;
-}
-
-//  Reads a str (not bin) and returns a pointer into the buffer and its size
-static int
-s_read_str_ref (s_cursor_t *cur, const char **ptr, size_t *size)
-{
-    if (s_need (cur, 1))
-        return -1;
-    uint8_t tag = *cur->data++;
-    size_t length;
-    if ((tag & 0xe0) == 0xa0)
-        length = tag & 0x1f;
-    else {
-        int bytes = tag == 0xd9 ? 1 : tag == 0xda ? 2 : tag == 0xdb ? 4 : 0;
-        if (bytes == 0 || s_need (cur, bytes))
-            return -1;
-        length = (size_t) s_be (cur->data, bytes);
-        cur->data += bytes;
-    }
-    if (s_need (cur, length))
-        return -1;
-    *ptr = (const char *) cur->data;
-    *size = length;
-    cur->data += length;
-    return 0;
-}
-
-//  Reads a str into a fixed field; refuses strings longer than max or
-//  holding a NUL byte
-static int
-s_read_str (s_cursor_t *cur, char *dest, size_t max)
-{
-    const char *ptr;
-    size_t size;
-    if (s_read_str_ref (cur, &ptr, &size) || size > max || memchr (ptr, 0, size))
-        return -1;
-    memcpy (dest, ptr, size);
-    dest [size] = 0;
-    return 0;
-}
-
-static int
-s_read_str_alloc (s_cursor_t *cur, char **dest, size_t max)
-{
-    const char *ptr;
-    size_t size;
-    if (s_read_str_ref (cur, &ptr, &size) || size > max || memchr (ptr, 0, size))
-        return -1;
-    char *copy = (char *) malloc (size + 1);
-    if (!copy)
-        return -1;
-    memcpy (copy, ptr, size);
-    copy [size] = 0;
-    free (*dest);
-    *dest = copy;
     return 0;
 }
 
@@ -371,9 +192,10 @@ s_drain (void *handle)
 static int
 s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
 {
-    s_cursor_t cur = { data, data + size };
+    zhive_reader_t cur;
+    zhive_reader_init (&cur, data, size);
     size_t fields;
-    if (s_read_array (&cur, &fields))
+    if (zhive_reader_array (&cur, &fields))
         return s_malformed (self, "header is not a msgpack array");
     //  Readers only look at the fields they know; a newer peer may add more
     switch (self->command) {
@@ -382,10 +204,10 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
         case ZHIVE_HEARTBEAT:
         case ZHIVE_DRAINING: break;
         case ZHIVE_SUBMIT:
-            if (fields < 4 || s_read_uint (&cur, &self->id) ||
-                s_read_str (&cur, self->function, ZHIVE_NAME_MAX) ||
-                s_read_int (&cur, &self->timeout_ms, NULL) ||
-                s_read_int (&cur, &self->retries, NULL))
+            if (fields < 4 || zhive_reader_uint (&cur, &self->id) ||
+                zhive_reader_str (&cur, self->function, ZHIVE_NAME_MAX) ||
+                zhive_reader_int (&cur, &self->timeout_ms, NULL) ||
+                zhive_reader_int (&cur, &self->retries, NULL))
                 return s_malformed (self, "SUBMIT needs [id, function, timeout_ms, retries]");
             if (self->function [0] == 0)
                 return s_malformed (self, "SUBMIT has an empty function name");
@@ -397,41 +219,42 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
         case ZHIVE_RESULT:
         case ZHIVE_STATUS_REPLY:
         case ZHIVE_DONE:
-            if (fields < 1 || s_read_uint (&cur, &self->id))
+            if (fields < 1 || zhive_reader_uint (&cur, &self->id))
                 return s_malformed (self, "header needs [id]");
             break;
         case ZHIVE_ERROR:
-            if (fields < 4 || s_read_uint (&cur, &self->id) ||
-                s_read_str (&cur, self->type, ZHIVE_NAME_MAX) ||
-                s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX) ||
-                s_read_str (&cur, self->worker, ZHIVE_NAME_MAX))
+            if (fields < 4 || zhive_reader_uint (&cur, &self->id) ||
+                zhive_reader_str (&cur, self->type, ZHIVE_NAME_MAX) ||
+                zhive_reader_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX) ||
+                zhive_reader_str (&cur, self->worker, ZHIVE_NAME_MAX))
                 return s_malformed (self, "ERROR needs [id, type, message, worker]");
             break;
         case ZHIVE_FAILED:
-            if (fields < 3 || s_read_uint (&cur, &self->id) ||
-                s_read_str (&cur, self->type, ZHIVE_NAME_MAX) ||
-                s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
+            if (fields < 3 || zhive_reader_uint (&cur, &self->id) ||
+                zhive_reader_str (&cur, self->type, ZHIVE_NAME_MAX) ||
+                zhive_reader_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
                 return s_malformed (self, "FAILED needs [ticket, type, message]");
             break;
         case ZHIVE_TASK:
-            if (fields < 2 || s_read_uint (&cur, &self->id) ||
-                s_read_str (&cur, self->function, ZHIVE_NAME_MAX))
+            if (fields < 2 || zhive_reader_uint (&cur, &self->id) ||
+                zhive_reader_str (&cur, self->function, ZHIVE_NAME_MAX))
                 return s_malformed (self, "TASK needs [ticket, function, timeout_ms]");
-            if (fields >= 3 && s_read_int (&cur, &self->timeout_ms, NULL))
+            if (fields >= 3 && zhive_reader_int (&cur, &self->timeout_ms, NULL))
                 return s_malformed (self, "TASK timeout_ms must be an integer");
             if (fields >= 4 && s_read_chunk (&cur, &self->chunk))
                 return s_malformed (self, "TASK chunk must be an integer 0..1000000");
             break;
         case ZHIVE_BYE:
-            if (fields < 1 || s_read_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
+            if (fields < 1 || zhive_reader_str_alloc (&cur, &self->message, ZHIVE_MESSAGE_MAX))
                 return s_malformed (self, "BYE needs [reason]");
             break;
         case ZHIVE_READY: {
             uint64_t pid, concurrency;
             size_t count;
-            if (fields < 5 || s_read_str (&cur, self->worker, ZHIVE_NAME_MAX) ||
-                s_read_str (&cur, self->host, ZHIVE_NAME_MAX) || s_read_uint (&cur, &pid) ||
-                s_read_uint (&cur, &concurrency) || s_read_array (&cur, &count))
+            if (fields < 5 || zhive_reader_str (&cur, self->worker, ZHIVE_NAME_MAX) ||
+                zhive_reader_str (&cur, self->host, ZHIVE_NAME_MAX) ||
+                zhive_reader_uint (&cur, &pid) || zhive_reader_uint (&cur, &concurrency) ||
+                zhive_reader_array (&cur, &count))
                 return s_malformed (self,
                                     "READY needs [name, host, pid, concurrency, [functions]]");
             if (concurrency == 0 || concurrency > 1000000)
@@ -446,7 +269,7 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
             for (size_t i = 0; i < count; i++) {
                 const char *ptr;
                 size_t name_size;
-                if (s_read_str_ref (&cur, &ptr, &name_size) || name_size == 0 ||
+                if (zhive_reader_str_ref (&cur, &ptr, &name_size) || name_size == 0 ||
                     name_size > ZHIVE_NAME_MAX || memchr (ptr, 0, name_size))
                     return s_malformed (self, "READY function names must be 1..255 byte strings");
                 self->functions [i] = strndup (ptr, name_size);
@@ -454,7 +277,7 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
                     return s_malformed (self, "out of memory");
                 self->functions_count++;
             }
-            if (fields >= 6 && s_read_uint (&cur, &self->max_tasks))
+            if (fields >= 6 && zhive_reader_uint (&cur, &self->max_tasks))
                 return s_malformed (self, "READY max_tasks must be an unsigned integer");
             break;
         }

@@ -1,0 +1,37 @@
+/*  =========================================================================
+    zhive_log - the one logger of zhive, over czmq's zsys
+    =========================================================================
+*/
+#include "zhive_log.h"
+#include <czmq.h>
+#include <stdarg.h>
+
+static zhive_log_fn *s_handler;    //  Set once by the program, before any thread logs
+static void *s_handler_arg;        //  Its argument
+
+void
+zhive_log_set_handler (zhive_log_fn *fn, void *arg)
+{
+    s_handler = fn;
+    s_handler_arg = arg;
+}
+
+void
+zhive_log (zhive_log_level_t level, const char *format, ...)
+{
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (s_handler) {
+        s_handler (level, line, s_handler_arg);
+        return;
+    }
+    switch (level) {
+        case ZHIVE_LOG_ERROR: zsys_error ("%s", line); break;
+        case ZHIVE_LOG_WARNING: zsys_warning ("%s", line); break;
+        case ZHIVE_LOG_INFO: zsys_info ("%s", line); break;
+        default: zsys_debug ("%s", line); break;
+    }
+}
