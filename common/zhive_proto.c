@@ -82,6 +82,7 @@ zhive_proto_command_name (int command)
         case ZHIVE_PONG: return "PONG";
         case ZHIVE_HEARTBEAT: return "HEARTBEAT";
         case ZHIVE_DRAINING: return "DRAINING";
+        case ZHIVE_WELCOME: return "WELCOME";
         case ZHIVE_SUBMIT: return "SUBMIT";
         case ZHIVE_CANCEL: return "CANCEL";
         case ZHIVE_STATUS: return "STATUS";
@@ -218,6 +219,7 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
         case ZHIVE_STATUS:
         case ZHIVE_RESULT:
         case ZHIVE_STATUS_REPLY:
+        case ZHIVE_WELCOME:
         case ZHIVE_DONE:
             if (fields < 1 || zhive_reader_uint (&cur, &self->id))
                 return s_malformed (self, "header needs [id]");
@@ -422,6 +424,7 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
         case ZHIVE_STATUS:
         case ZHIVE_RESULT:
         case ZHIVE_STATUS_REPLY:
+        case ZHIVE_WELCOME:
         case ZHIVE_DONE:
             msgpack_pack_array (pk, 1);
             msgpack_pack_uint64 (pk, self->id);

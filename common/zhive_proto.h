@@ -44,6 +44,7 @@ extern "C" {
 #define ZHIVE_DONE         0x31    //  W->B  [ticket] + value
 #define ZHIVE_FAILED       0x32    //  W->B  [ticket, type, message]
 #define ZHIVE_DRAINING     0x33    //  W->B  []  (send me no more tasks)
+#define ZHIVE_WELCOME      0x34    //  B->W  [incarnation]  (answer to READY)
 #define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms, chunk] + args
 #define ZHIVE_BYE          0x50    //  any   [reason]
 
@@ -51,7 +52,8 @@ typedef struct {
     uint8_t routing [256];                 //  ROUTER routing id of the peer
     size_t routing_size;                   //  0 when there is none (DEALER side)
     int command;                           //  One of the ZHIVE_* commands
-    uint64_t id;                           //  Client task id, or broker ticket
+    uint64_t id;                           //  Client task id, broker ticket, or
+                                           //  WELCOME: the broker's incarnation
     char function [ZHIVE_NAME_MAX + 1];    //  Function name (SUBMIT, TASK)
     int64_t timeout_ms;                    //  SUBMIT: deadline from submission; TASK:
                                            //  time left to run; -1 none

@@ -130,7 +130,7 @@ static void
 test_simple_commands_roundtrip (void **state)
 {
     fixture_t *f = (fixture_t *) *state;
-    int commands [] = { ZHIVE_PING, ZHIVE_PONG, ZHIVE_CANCEL, ZHIVE_STATUS };
+    int commands [] = { ZHIVE_PING, ZHIVE_PONG, ZHIVE_CANCEL, ZHIVE_STATUS, ZHIVE_WELCOME };
     for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
         f->out->command = commands [i];
         f->out->id = 100 + i;
