@@ -29,6 +29,8 @@ static int
 s_write (void *arg, const char *buf, size_t len)
 {
     zhive_pack_t *self = (zhive_pack_t *) arg;
+    if (len == 0)
+        return 0;    //  An empty str or bin: buf may be NULL
     if (self->size + len > self->capacity) {
         size_t capacity = self->capacity ? self->capacity : 64;
         while (capacity < self->size + len)
@@ -300,7 +302,7 @@ zhive_value_get (const msgpack_object *value, const char *key)
     for (uint32_t i = 0; i < value->via.map.size; i++) {
         const msgpack_object *k = &value->via.map.ptr [i].key;
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size &&
-            memcmp (k->via.str.ptr, key, key_size) == 0)
+            (key_size == 0 || memcmp (k->via.str.ptr, key, key_size) == 0))
             return &value->via.map.ptr [i].val;
     }
     return NULL;

@@ -212,9 +212,8 @@ zhive_msgpack_array_header (const void *data, size_t size, size_t *count)
 
 //  ---------------------------------------------------------------------
 //  Walk one msgpack value without allocating. An explicit stack of the
-//  values still owed by open containers bounds the nesting depth.
-
-#define S_MAX_DEPTH 64
+//  values still owed by open containers bounds the nesting depth: every
+//  array or map is a level, empty ones too, as msgpack-c counts them.
 
 ssize_t
 zhive_msgpack_skip (const void *data, size_t size)
@@ -222,7 +221,7 @@ zhive_msgpack_skip (const void *data, size_t size)
     const uint8_t *start = (const uint8_t *) data;
     const uint8_t *p = start;
     const uint8_t *end = start + size;
-    uint64_t owed [S_MAX_DEPTH];    //  Values still owed per open container
+    uint64_t owed [ZHIVE_DEPTH_MAX];    //  Values still owed per open container
     int depth = 0;
     uint64_t pending = 1;    //  Values owed at the current level
 
@@ -337,9 +336,9 @@ zhive_msgpack_skip (const void *data, size_t size)
             //  Each child takes at least one byte: refuse impossible counts
             if (children > (uint64_t) (end - p))
                 return -1;
+            if (depth == ZHIVE_DEPTH_MAX)
+                return -1;
             if (children) {
-                if (depth == S_MAX_DEPTH)
-                    return -1;
                 owed [depth++] = pending;
                 pending = children;
             }

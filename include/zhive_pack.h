@@ -87,10 +87,16 @@ const msgpack_object *zhive_value_at (const msgpack_object *value, size_t index)
 //  The value under string key `key` in a map, or NULL.
 const msgpack_object *zhive_value_get (const msgpack_object *value, const char *key);
 
+//  Most levels of nested arrays and maps in any value zhive accepts: what
+//  msgpack-c can unpack. A value nested deeper is Malformed everywhere
+//  (arguments, results, chunks), checked by zhive_msgpack_skip.
+#define ZHIVE_DEPTH_MAX 32
+
 //  Size in bytes of the first complete msgpack value in data[0..size), or
 //  -1 if data does not start with a complete, well-formed value. Never
-//  reads past size; nesting is limited to 64 levels. Used to validate and
-//  split bytes that come from the network.
+//  reads past size; nesting is limited to ZHIVE_DEPTH_MAX levels (an empty
+//  array or map is a level too). Used to validate and split bytes that
+//  come from the network.
 ssize_t zhive_msgpack_skip (const void *data, size_t size);
 
 #ifdef __cplusplus

@@ -129,12 +129,13 @@ test_skip (void **state)
     assert_int_equal (zhive_msgpack_skip ("\xdb\xff\xff\xff\xff", 5), -1);
     assert_int_equal (zhive_msgpack_skip ("\xdd\xff\xff\xff\xff\x01", 6), -1);
     assert_int_equal (zhive_msgpack_skip ("\xcf\x01", 2), -1);
-    //  Nesting deeper than 64 is refused
+    //  Nesting deeper than ZHIVE_DEPTH_MAX (32) is refused
     char deep [100];
     memset (deep, 0x91, sizeof deep);
     deep [99] = 0x01;
     assert_int_equal (zhive_msgpack_skip (deep, sizeof deep), -1);
-    assert_int_equal (zhive_msgpack_skip (deep + 40, sizeof deep - 40), 60);
+    assert_int_equal (zhive_msgpack_skip (deep + 67, sizeof deep - 67), 33);
+    assert_int_equal (zhive_msgpack_skip (deep + 66, sizeof deep - 66), -1);
     //  Random bytes: whatever skip accepts, msgpack-c reads to the same end.
     //  (msgpack-c is only asked about accepted bytes: given a forged array
     //  count it allocates count × 24 bytes before looking, which is exactly
@@ -193,6 +194,87 @@ test_results (void **state)
     zhive_result_destroy (&result);
 }
 
+//  Empty strings, bins, arrays and maps round-trip, and packing nothing
+//  raw or reading an empty key is defined (the sanitizer build checks)
+static void
+test_empty_values (void **state)
+{
+    (void) state;
+    zhive_pack_t *pack = zhive_pack_new ();
+    assert_int_equal (zhive_pack_raw (pack, NULL, 0), 0);    //  A fresh pack, nothing
+    assert_int_equal (zhive_pack_size (pack), 0);
+    assert_int_equal (zhive_pack_array (pack, 5), 0);
+    assert_int_equal (zhive_pack_str (pack, ""), 0);
+    assert_int_equal (zhive_pack_strn (pack, NULL, 0), 0);
+    assert_int_equal (zhive_pack_bytes (pack, NULL, 0), 0);
+    assert_int_equal (zhive_pack_array (pack, 0), 0);
+    assert_int_equal (zhive_pack_map (pack, 1), 0);
+    assert_int_equal (zhive_pack_str (pack, ""), 0);
+    assert_int_equal (zhive_pack_map (pack, 0), 0);
+    assert_int_equal (zhive_pack_raw (pack, "", 0), 0);
+    zhive_result_t *result =
+        zhive_result_new_value (zhive_pack_data (pack), zhive_pack_size (pack));
+    const msgpack_object *value = zhive_result_value (result);
+    assert_non_null (value);
+    assert_int_equal (zhive_value_len (value), 5);
+    const char *ptr;
+    size_t size = 99;
+    assert_int_equal (zhive_value_str (zhive_value_at (value, 0), &ptr, &size), 0);
+    assert_int_equal (size, 0);
+    assert_int_equal (zhive_value_str (zhive_value_at (value, 1), &ptr, &size), 0);
+    assert_int_equal (size, 0);
+    size = 99;
+    assert_int_equal (zhive_value_str (zhive_value_at (value, 2), &ptr, &size), 0);
+    assert_int_equal (size, 0);
+    assert_int_equal (zhive_value_len (zhive_value_at (value, 3)), 0);
+    const msgpack_object *map = zhive_value_at (value, 4);
+    assert_int_equal (zhive_value_len (map), 1);
+    const msgpack_object *inner = zhive_value_get (map, "");
+    assert_non_null (inner);
+    assert_int_equal (inner->type, MSGPACK_OBJECT_MAP);
+    assert_null (zhive_value_get (map, "x"));
+    assert_null (zhive_value_get (inner, ""));
+    zhive_result_destroy (&result);
+    zhive_pack_destroy (&pack);
+}
+
+//  One nesting limit, the one msgpack-c can unpack: a value 32 levels
+//  deep is a value, 33 is malformed, so a result that is ok always has one
+static void
+test_depth_limit (void **state)
+{
+    (void) state;
+    for (int depth = 30; depth <= 66; depth++) {
+        for (int shape = 0; shape < 3; shape++) {
+            uint8_t bytes [200];
+            size_t size = 0;
+            for (int level = 0; level < depth; level++) {
+                if (shape == 1) {
+                    bytes [size++] = 0x81;    //  {nil: ...}
+                    bytes [size++] = 0xc0;
+                }
+                else if (shape == 2 && level == depth - 1)
+                    bytes [size++] = 0x90;    //  The innermost is an empty array
+                else
+                    bytes [size++] = 0x91;
+            }
+            if (shape != 2)
+                bytes [size++] = 0x01;
+            bool fits = depth <= ZHIVE_DEPTH_MAX;
+            assert_int_equal (zhive_msgpack_skip (bytes, size), fits ? (ssize_t) size : -1);
+            zhive_result_t *result = zhive_result_new_value (bytes, size);
+            assert_non_null (result);
+            assert_int_equal (zhive_result_ok (result), fits);
+            if (fits)
+                assert_non_null (zhive_result_value (result));
+            else
+                assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_MALFORMED);
+            zhive_result_destroy (&result);
+        }
+    }
+    assert_int_equal (ZHIVE_DEPTH_MAX, 32);
+}
+
 int
 main (void)
 {
@@ -201,6 +283,8 @@ main (void)
         cmocka_unit_test (test_pack_raw_validates),
         cmocka_unit_test (test_skip),
         cmocka_unit_test (test_results),
+        cmocka_unit_test (test_empty_values),
+        cmocka_unit_test (test_depth_limit),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
