@@ -17,6 +17,7 @@
 #include "zhive.h"
 #include "zhive_curve.h"
 #include "zhive_json.h"
+#include "zhive_plugin_spec.h"
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
@@ -845,8 +846,8 @@ s_run_status (s_session_t *self)
 static char *
 s_resolve_load (const char *load)
 {
-    const char *colon = strchr (load, ':');
-    char *path = colon ? strndup (load, (size_t) (colon - load)) : strdup (load);
+    const char *colon;
+    char *path = zhive_plugin_spec_split (load, NULL, &colon);
     if (!path)
         return NULL;
     char *resolved = NULL;
