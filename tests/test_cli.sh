@@ -174,6 +174,20 @@ else
     fail "map with stderr on a terminal failed: $(head -c 1000 "$TMP/tty")"
 fi
 
+echo "--- a plugin in a directory whose name holds ':'"
+#  --load PLUGIN[:ARGS] is split after the file name, as zhive-worker does:
+#  a ':' in the directory is part of the path, one after ".so" starts ARGS
+COLON_DIR="$TMP/plug:ins"
+mkdir -p "$COLON_DIR"
+cp "$ZHIVE_PLUGIN" "$COLON_DIR/libzhive-examples.so"
+run "$ZHIVE" call echo '[1,"a:b"]' --local 1 --load "$COLON_DIR/libzhive-examples.so"
+expect_rc 0 "plugin under a ':' folder" && expect_out '[1,"a:b"]' "plugin under a ':' folder"
+#  The examples plugin takes no arguments: given some, it refuses, naming them
+run "$ZHIVE" call echo '[1]' --local 1 --load "$COLON_DIR/libzhive-examples.so:bad-args"
+expect_rc 3 "plugin under a ':' folder with ARGS" &&
+    expect_err "takes no arguments, got 'bad-args'" "plugin under a ':' folder with ARGS"
+rm -rf "$COLON_DIR"
+
 if ((FAILURES)); then
     echo "$FAILURES check(s) failed" >&2
     exit 1
