@@ -58,6 +58,21 @@ expect_rc 2 "map bad JSON line" && expect_err "line 3: " "map bad JSON line"
 printf '[1]\n2\n' >"$TMP/in"
 run "$ZHIVE" starmap echo "${LOCAL[@]}" <"$TMP/in"
 expect_rc 2 "starmap non-array line" && expect_err "line 2: " "starmap non-array line"
+#  One nesting limit (32 levels, what msgpack-c unpacks): a value at the
+#  limit goes through, one past it is bad input (2), found before connecting
+deep () { python3 -c "import sys; n = int(sys.argv[1]); print('[' * n + '1' + ']' * n)" "$1"; }
+run "$ZHIVE" call echo "$(deep 32)" "${LOCAL[@]}"
+expect_rc 0 "args 32 deep" && expect_out "$(deep 32)" "args 32 deep"
+run "$ZHIVE" call echo "$(deep 33)" "${LOCAL[@]}"
+expect_rc 2 "args 33 deep" && expect_err "nested 33 levels deep" "args 33 deep"
+run "$ZHIVE" call echo "$(deep 100)" "${LOCAL[@]}"
+expect_rc 2 "args 100 deep" && expect_err "nested 100 levels deep" "args 100 deep"
+deep 31 >"$TMP/in"
+run "$ZHIVE" map echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 0 "map item 31 deep" && expect_out "$(deep 32)" "map item 31 deep (echo answers its argument array)"
+{ echo 1; deep 32; } >"$TMP/in"
+run "$ZHIVE" map echo "${LOCAL[@]}" <"$TMP/in"
+expect_rc 2 "map item 32 deep" && expect_err "line 2: nested 32 levels deep" "map item 32 deep"
 
 echo "--- no broker"
 port=$(free_port)

@@ -71,6 +71,10 @@ zhive_cli_input_read_args (zhive_cli_input_t *self, const char *text)
         rc = zhive_cli_usage_error ("bad JSON arguments: %s", why);
     else if (!json_is_array (value))
         rc = zhive_cli_usage_error ("arguments must be a JSON array, e.g. '[1,\"a\"]'");
+    else if (zhive_json_depth (value) > ZHIVE_DEPTH_MAX)
+        rc = zhive_cli_usage_error ("arguments are nested %zu levels deep; zhive values hold at "
+                                    "most %d",
+                                    zhive_json_depth (value), ZHIVE_DEPTH_MAX);
     else if (zhive_json_pack (self->items, value)) {
         zhive_cli_complain ("out of memory");
         rc = ZHIVE_CLI_INTERNAL;
@@ -135,6 +139,12 @@ zhive_cli_input_read_lines (zhive_cli_input_t *self, FILE *stream, bool arrays)
         else if (arrays && !json_is_array (value))
             rc =
                 zhive_cli_usage_error ("line %zu: starmap needs a JSON array of arguments", number);
+        //  map sends each item as the one argument of an array: a level more
+        else if (zhive_json_depth (value) + (arrays ? 0 : 1) > ZHIVE_DEPTH_MAX)
+            rc = zhive_cli_usage_error ("line %zu: nested %zu levels deep; zhive values hold at "
+                                        "most %d%s",
+                                        number, zhive_json_depth (value), ZHIVE_DEPTH_MAX,
+                                        arrays ? "" : " with the argument array around each item");
         else if (zhive_json_pack (self->items, value)) {
             zhive_cli_complain ("out of memory");
             rc = ZHIVE_CLI_INTERNAL;

@@ -187,6 +187,30 @@ zhive_json_parse (const char *text, size_t size, char *error, size_t error_size)
     return value;
 }
 
+size_t
+zhive_json_depth (const json_t *value)
+{
+    size_t deepest = 0;
+    if (json_is_array (value)) {
+        for (size_t index = 0; index < json_array_size (value); index++) {
+            size_t depth = zhive_json_depth (json_array_get (value, index));
+            deepest = depth > deepest ? depth : deepest;
+        }
+        return deepest + 1;
+    }
+    if (json_is_object (value)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach ((json_t *) value, key, item)
+        {
+            size_t depth = zhive_json_depth (item);
+            deepest = depth > deepest ? depth : deepest;
+        }
+        return deepest + 1;
+    }
+    return 0;
+}
+
 int
 zhive_json_pack (zhive_pack_t *pack, const json_t *value)
 {

@@ -50,6 +50,10 @@ extern "C" {
 //  several lines) written into error[error_size].
 json_t *zhive_json_parse (const char *text, size_t size, char *error, size_t error_size);
 
+//  Levels of arrays and objects in a value (0 for a scalar, 1 for [1]):
+//  zhive values hold at most ZHIVE_DEPTH_MAX.
+size_t zhive_json_depth (const json_t *value);
+
 //  Append a JSON value to a pack as one msgpack value. Returns 0, or -1 if
 //  out of memory.
 int zhive_json_pack (zhive_pack_t *pack, const json_t *value);
