@@ -93,15 +93,44 @@ s_real (double number)
 
 //  Set one map entry on a JSON object. A str key that is valid UTF-8 is used
 //  as it is; any other key is rendered as its compact JSON text.
-static int
-s_object_set (json_t *object, const msgpack_object *key, json_t *value)
+//  The key of a map entry as JSON object key text (caller frees), linear
+//  in the key's size: a str key that is UTF-8 without NUL as itself; a
+//  scalar key (number, bool, nil) as its compact JSON text; any other key
+//  (array, map, bin, ext, a str with NUL or not UTF-8) as "$msgpack:" and
+//  the base64 of its msgpack bytes, so keys of keys never nest escapes
+static char *
+s_key_text (const msgpack_object *key)
 {
     if (key->type == MSGPACK_OBJECT_STR) {
         const char *name = key->via.str.size ? key->via.str.ptr : "";
-        if (json_object_setn (object, name, key->via.str.size, value) == 0)
-            return 0;
+        json_t *probe =
+            memchr (name, 0, key->via.str.size) ? NULL : json_stringn (name, key->via.str.size);
+        if (probe) {
+            json_decref (probe);
+            return strndup (name, key->via.str.size);
+        }
     }
-    char *text = zhive_json_dumps (key);
+    else if (key->type != MSGPACK_OBJECT_ARRAY && key->type != MSGPACK_OBJECT_MAP &&
+             key->type != MSGPACK_OBJECT_BIN && key->type != MSGPACK_OBJECT_EXT)
+        return zhive_json_dumps (key);
+    zhive_pack_t *pack = zhive_pack_new ();
+    char *armour = pack && zhive_pack_object (pack, key) == 0
+                       ? s_base64 (zhive_pack_data (pack), zhive_pack_size (pack))
+                       : NULL;
+    zhive_pack_destroy (&pack);
+    if (!armour)
+        return NULL;
+    char *text = (char *) malloc (strlen (armour) + 10);
+    if (text)
+        sprintf (text, "$msgpack:%s", armour);
+    free (armour);
+    return text;
+}
+
+static int
+s_object_set (json_t *object, const msgpack_object *key, json_t *value)
+{
+    char *text = s_key_text (key);
     if (!text)
         return -1;
     int rc = json_object_set (object, text, value);

@@ -19,10 +19,14 @@
                           written like bin
       bin                 {"$bytes":"<base64>"}
       ext                 {"$ext":[type,"<base64>"]}
-      map                 a JSON object; a key that is not a str (or not
-                          valid UTF-8) is written as the key's compact JSON
-                          text, so {1:"a"} becomes {"1":"a"}; when two keys
-                          render the same, the later value wins
+      map                 a JSON object. A str key that is UTF-8 without NUL
+                          is itself; a number, bool or nil key is its
+                          compact JSON text, so {1:"a"} becomes {"1":"a"};
+                          any other key (array, map, bin, ext, a str with
+                          NUL or not UTF-8) is "$msgpack:" and the base64 of
+                          its msgpack bytes, so the output stays linear in
+                          the input and always reads back as JSON. When two
+                          keys render the same, the later value wins
     =========================================================================
 */
 #ifndef ZHIVE_JSON_H_INCLUDED
