@@ -53,7 +53,7 @@ struct _zhive_client_t {
 };
 
 //  ---------------------------------------------------------------------
-//  The owner table
+//  Attach an owner to a new block of ids
 
 int
 zhive_client_attach (zhive_client_t *self, zhive_owner_t *owner, const zhive_owner_ops_t *ops,
@@ -75,6 +75,8 @@ zhive_client_attach (zhive_client_t *self, zhive_owner_t *owner, const zhive_own
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  Detach an owner; safe if it is not attached
 void
 zhive_client_detach (zhive_client_t *self, zhive_owner_t *owner)
 {
@@ -88,6 +90,7 @@ zhive_client_detach (zhive_client_t *self, zhive_owner_t *owner)
         zhive_list_remove (&self->blocks, &owner->link);
 }
 
+//  ---------------------------------------------------------------------
 //  The owner of task id, or NULL
 static zhive_owner_t *
 s_owner_of (zhive_client_t *self, uint64_t id)
@@ -104,6 +107,7 @@ s_owner_of (zhive_client_t *self, uint64_t id)
     return NULL;
 }
 
+//  ---------------------------------------------------------------------
 //  Calls fn on every owner: tasks, then maps
 static void
 s_each_owner (zhive_client_t *self, void (*fn) (zhive_owner_t *owner, void *arg), void *arg)
@@ -119,6 +123,8 @@ s_each_owner (zhive_client_t *self, void (*fn) (zhive_owner_t *owner, void *arg)
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Applies one owner's backstop deadlines (for s_each_owner)
 static void
 s_expire_one (zhive_owner_t *owner, void *arg)
 {
@@ -126,6 +132,8 @@ s_expire_one (zhive_owner_t *owner, void *arg)
     scan [1] += owner->ops->expire (owner, scan [0]);
 }
 
+//  ---------------------------------------------------------------------
+//  Apply every owner's backstop deadlines
 int
 zhive_client_expire (zhive_client_t *self)
 {
@@ -134,12 +142,15 @@ zhive_client_expire (zhive_client_t *self)
     return (int) scan [1];
 }
 
+//  ---------------------------------------------------------------------
+//  The list of finished tasks wait_any takes from
 zhive_list_t *
 zhive_client_finished (zhive_client_t *self)
 {
     return &self->finished;
 }
 
+//  ---------------------------------------------------------------------
 //  Hands an answer to the owner of id; counts it as dropped if nobody
 //  wants it. Returns how many tasks or items finished.
 static int
@@ -154,9 +165,10 @@ s_deliver (zhive_client_t *self, zhive_owner_t *owner, uint64_t id, zhive_answer
 }
 
 //  ---------------------------------------------------------------------
-//  Sending: a FIFO of ids to send now, and a short list of ids to queue
-//  after a delay. One path for first sends, resends after a reconnect,
-//  resends after QueueFull, and sends a full pipe refused.
+//  Queue an id to be sent now or after a delay. Sending is a FIFO of ids
+//  to send now and a short list of ids to queue after a delay: one path
+//  for first sends, resends after a reconnect or QueueFull, and sends a
+//  full pipe refused.
 
 int
 zhive_client_queue (zhive_client_t *self, uint64_t id, int delay_ms)
@@ -192,6 +204,7 @@ zhive_client_queue (zhive_client_t *self, uint64_t id, int delay_ms)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
 //  Moves the later ids that are due into the queue; returns ms until the
 //  next one is due, -1 if none is waiting
 static int64_t
@@ -213,6 +226,8 @@ s_run_later (zhive_client_t *self)
     return next;
 }
 
+//  ---------------------------------------------------------------------
+//  Send what is queued and due, until the pipe is full
 void
 zhive_client_flush (zhive_client_t *self)
 {
@@ -238,6 +253,8 @@ zhive_client_flush (zhive_client_t *self)
     self->blocked = false;
 }
 
+//  ---------------------------------------------------------------------
+//  Send one SUBMIT with its payload
 int
 zhive_client_send_submit (zhive_client_t *self, uint64_t id, const char *function,
                           int64_t timeout_ms, int64_t retries, uint32_t chunk, zmq_msg_t *payload)
@@ -260,6 +277,8 @@ zhive_client_send_submit (zhive_client_t *self, uint64_t id, const char *functio
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Send CANCEL for an id, best effort
 void
 zhive_client_send_cancel (zhive_client_t *self, uint64_t id)
 {
@@ -269,6 +288,8 @@ zhive_client_send_cancel (zhive_client_t *self, uint64_t id)
     zhive_proto_send (self->msg, self->sock);
 }
 
+//  ---------------------------------------------------------------------
+//  Make a payload frame from an optional prefix byte and bytes
 int
 zhive_payload_init (zmq_msg_t *frame, const uint8_t *prefix, size_t prefix_size, const void *data,
                     size_t size)
@@ -286,7 +307,7 @@ zhive_payload_init (zmq_msg_t *frame, const uint8_t *prefix, size_t prefix_size,
 }
 
 //  ---------------------------------------------------------------------
-//  Receiving
+//  Make the result an answer stands for
 
 zhive_result_t *
 zhive_answer_result (zhive_answer_t *answer)
@@ -296,6 +317,8 @@ zhive_answer_result (zhive_answer_t *answer)
     return zhive_result_new_error (answer->type, answer->message, answer->worker);
 }
 
+//  ---------------------------------------------------------------------
+//  The client's own Timeout for a task past its backstop
 zhive_result_t *
 zhive_timeout_result (const char *function, int64_t timeout_ms)
 {
@@ -306,6 +329,8 @@ zhive_timeout_result (const char *function, int64_t timeout_ms)
     return zhive_result_new_error (ZHIVE_ERR_TIMEOUT, text, "");
 }
 
+//  ---------------------------------------------------------------------
+//  Asks one owner to queue its unanswered ids (for s_each_owner)
 static void
 s_reconnected_one (zhive_owner_t *owner, void *arg)
 {
@@ -313,6 +338,7 @@ s_reconnected_one (zhive_owner_t *owner, void *arg)
     owner->ops->reconnected (owner);
 }
 
+//  ---------------------------------------------------------------------
 //  Reads the socket monitor: counts reconnects and resends after one
 static void
 s_read_monitor (zhive_client_t *self)
@@ -340,6 +366,7 @@ s_read_monitor (zhive_client_t *self)
     zhive_client_flush (self);
 }
 
+//  ---------------------------------------------------------------------
 //  Handles one message already read into self->msg. Returns how many tasks
 //  or map items finished.
 static int
@@ -375,6 +402,8 @@ s_handle (zhive_client_t *self)
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Wait for messages, handle them, and send what is queued
 int
 zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
 {
@@ -410,8 +439,6 @@ zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
 }
 
 //  ---------------------------------------------------------------------
-//  Construction
-
 //  A client, plain or (cert not NULL) a CURVE client of server_key; hwm > 0
 //  replaces the socket's high-water marks
 static zhive_client_t *
@@ -492,18 +519,24 @@ s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *s
     return self;
 }
 
+//  ---------------------------------------------------------------------
+//  Connect to a broker and check that it answers
 zhive_client_t *
 zhive_client_new (const char *endpoint, int timeout_ms)
 {
     return s_client_new (endpoint, timeout_ms, NULL, NULL, 0);
 }
 
+//  ---------------------------------------------------------------------
+//  The same with other high-water marks (for tests)
 zhive_client_t *
 zhive_client_new_hwm (const char *endpoint, int timeout_ms, int hwm)
 {
     return s_client_new (endpoint, timeout_ms, NULL, NULL, hwm);
 }
 
+//  ---------------------------------------------------------------------
+//  Connect with CURVE security to a broker that runs it
 zhive_client_t *
 zhive_client_new_curve (const char *endpoint, int timeout_ms, const char *secret_cert_path,
                         const char *broker_cert_path)
@@ -556,7 +589,7 @@ zhive_client_destroy (zhive_client_t **self_p)
 }
 
 //  ---------------------------------------------------------------------
-//  Settings and accessors
+//  Set heartbeats for the next connections, clamped as every role clamps
 
 void
 zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness)
@@ -567,12 +600,16 @@ zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness)
     zhive_socket_set_heartbeat (self->sock, interval_ms, liveness);
 }
 
+//  ---------------------------------------------------------------------
+//  How long past a deadline the client still waits for the broker
 int64_t
 zhive_client_grace_ms (zhive_client_t *self)
 {
     return zhive_grace_ms (self->heartbeat_ms, self->liveness);
 }
 
+//  ---------------------------------------------------------------------
+//  The deadline a task gets for opts
 int64_t
 zhive_client_task_timeout (zhive_client_t *self, const zhive_opts_t *opts)
 {
@@ -583,18 +620,24 @@ zhive_client_task_timeout (zhive_client_t *self, const zhive_opts_t *opts)
     return self->timeout_ms;
 }
 
+//  ---------------------------------------------------------------------
+//  Set the default task deadline
 void
 zhive_client_set_timeout (zhive_client_t *self, int timeout_ms)
 {
     self->timeout_ms = timeout_ms <= 0 ? -1 : timeout_ms;
 }
 
+//  ---------------------------------------------------------------------
+//  Answers nobody wanted
 uint64_t
 zhive_client_dropped (zhive_client_t *self)
 {
     return self->dropped;
 }
 
+//  ---------------------------------------------------------------------
+//  Reconnections so far
 uint64_t
 zhive_client_reconnects (zhive_client_t *self)
 {
@@ -602,24 +645,32 @@ zhive_client_reconnects (zhive_client_t *self)
     return self->reconnects;
 }
 
+//  ---------------------------------------------------------------------
+//  Ids waiting to be sent (for tests)
 size_t
 zhive_client_unsent (zhive_client_t *self)
 {
     return self->queue_size + self->later_count;
 }
 
+//  ---------------------------------------------------------------------
+//  The client's socket, for the caller's own event loop
 zsock_t *
 zhive_client_socket (zhive_client_t *self)
 {
     return self->sock;
 }
 
+//  ---------------------------------------------------------------------
+//  The socket's ZMQ_FD, for fd-based event loops
 int
 zhive_client_fd (zhive_client_t *self)
 {
     return zsock_fd (self->sock);
 }
 
+//  ---------------------------------------------------------------------
+//  Handle what has arrived, without blocking
 int
 zhive_client_process (zhive_client_t *self)
 {

@@ -51,6 +51,7 @@ struct _zhive_map_t {
 
 #define S_MAP(owner) ZHIVE_OWNER_ITEM (owner, zhive_map_t, owner)
 
+//  ---------------------------------------------------------------------
 //  An item's state without the S_QUEUED flag
 static int
 s_state (const zhive_map_t *self, size_t index)
@@ -58,6 +59,7 @@ s_state (const zhive_map_t *self, size_t index)
     return self->state [index] & ~S_QUEUED;
 }
 
+//  ---------------------------------------------------------------------
 //  Items in the message that starts at index first (1 unless chunked)
 static size_t
 s_range (zhive_map_t *self, size_t first)
@@ -66,6 +68,7 @@ s_range (zhive_map_t *self, size_t first)
     return left < self->chunk ? left : self->chunk;
 }
 
+//  ---------------------------------------------------------------------
 //  A map item got its result
 static void
 s_finish (zhive_map_t *self, size_t index, zhive_result_t *result)
@@ -80,6 +83,7 @@ s_finish (zhive_map_t *self, size_t index, zhive_result_t *result)
     }
 }
 
+//  ---------------------------------------------------------------------
 //  Every unanswered item in [first, end) gets the same error
 static int
 s_fail_range (zhive_map_t *self, size_t first, size_t end, const char *type, const char *message,
@@ -94,6 +98,7 @@ s_fail_range (zhive_map_t *self, size_t first, size_t end, const char *type, con
     return finished;
 }
 
+//  ---------------------------------------------------------------------
 //  A chunk's answer: an array with one entry per item, in order
 static int
 s_chunk_done (zhive_map_t *self, size_t first, const void *data, size_t size)
@@ -119,6 +124,7 @@ s_chunk_done (zhive_map_t *self, size_t first, const void *data, size_t size)
     return finished;
 }
 
+//  ---------------------------------------------------------------------
 //  Queues the message that starts at index first to be sent after delay_ms
 static bool
 s_queue (zhive_map_t *self, size_t first, int delay_ms)
@@ -129,6 +135,7 @@ s_queue (zhive_map_t *self, size_t first, int delay_ms)
     return true;
 }
 
+//  ---------------------------------------------------------------------
 //  Gives a Timeout to the oldest items whose backstop deadline passed.
 //  Items are sent in order with the same timeout, so deadlines rise with
 //  the index and only the oldest outstanding ones need looking at.
@@ -150,8 +157,6 @@ s_check_deadlines (zhive_map_t *self, int64_t now)
 }
 
 //  ---------------------------------------------------------------------
-//  The map as the owner of its ids
-
 //  Sends the message for the items from the one with id: one task's args,
 //  or a chunk (an array of the items' argument arrays) that one worker runs
 static int
@@ -197,6 +202,8 @@ s_map_send (zhive_owner_t *owner, uint64_t id)
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Takes the answer for one item or one chunk (owner op)
 static int
 s_map_deliver (zhive_owner_t *owner, uint64_t id, zhive_answer_t *answer)
 {
@@ -214,6 +221,8 @@ s_map_deliver (zhive_owner_t *owner, uint64_t id, zhive_answer_t *answer)
     return s_chunk_done (self, first, zmq_msg_data (answer->value), zmq_msg_size (answer->value));
 }
 
+//  ---------------------------------------------------------------------
+//  After QueueFull, resends later if the map was asked to wait (owner op)
 static bool
 s_map_queue_full (zhive_owner_t *owner, uint64_t id)
 {
@@ -226,6 +235,8 @@ s_map_queue_full (zhive_owner_t *owner, uint64_t id)
     return s_queue (self, first, ZHIVE_BACKOFF_MAX / 4);
 }
 
+//  ---------------------------------------------------------------------
+//  Queues every item or chunk in flight again (owner op)
 static void
 s_map_reconnected (zhive_owner_t *owner)
 {
@@ -235,12 +246,16 @@ s_map_reconnected (zhive_owner_t *owner)
             s_queue (self, index, 0);
 }
 
+//  ---------------------------------------------------------------------
+//  Gives Timeouts to items past their backstop (owner op)
 static int
 s_map_expire (zhive_owner_t *owner, int64_t now)
 {
     return s_check_deadlines (S_MAP (owner), now);
 }
 
+//  ---------------------------------------------------------------------
+//  Destroys the map with its client (owner op)
 static void
 s_map_destroy (zhive_owner_t *owner)
 {
@@ -252,7 +267,6 @@ static const zhive_owner_ops_t s_map_ops = { s_map_send,        s_map_deliver, s
                                              s_map_reconnected, s_map_expire,  s_map_destroy };
 
 //  ---------------------------------------------------------------------
-
 //  Puts more items in flight, up to the window, and sends them
 static void
 s_send_more (zhive_map_t *self)
@@ -278,6 +292,8 @@ s_send_more (zhive_map_t *self)
         zhive_client_flush (self->owner.client);
 }
 
+//  ---------------------------------------------------------------------
+//  A map or starmap of function over items, its first window sent
 static zhive_map_t *
 s_map_new (zhive_client_t *client, const char *function, const zhive_pack_t *items,
            const zhive_opts_t *opts, bool star)
@@ -363,6 +379,7 @@ zhive_client_starmap (zhive_client_t *self, const char *function, const zhive_pa
     return s_map_new (self, function, items, opts, true);
 }
 
+//  ---------------------------------------------------------------------
 //  Takes the next result to return, if one is there
 static zhive_result_t *
 s_take (zhive_map_t *self)
@@ -421,7 +438,7 @@ zhive_map_next (zhive_map_t *self, int timeout_ms)
 }
 
 //  ---------------------------------------------------------------------
-//  Number of items, and of results returned so far
+//  Number of items
 
 size_t
 zhive_map_size (const zhive_map_t *self)
@@ -429,6 +446,8 @@ zhive_map_size (const zhive_map_t *self)
     return self->count;
 }
 
+//  ---------------------------------------------------------------------
+//  Number of results returned so far
 size_t
 zhive_map_returned (const zhive_map_t *self)
 {

@@ -31,6 +31,7 @@ struct _zhive_task_t {
 
 #define S_TASK(owner) ZHIVE_OWNER_ITEM (owner, zhive_task_t, owner)
 
+//  ---------------------------------------------------------------------
 //  True once the task has its result (or gave it away)
 static bool
 s_finished (const zhive_task_t *self)
@@ -38,6 +39,7 @@ s_finished (const zhive_task_t *self)
     return self->result || self->taken;
 }
 
+//  ---------------------------------------------------------------------
 //  The task got its result: store it and queue the task for wait_any
 static void
 s_finish (zhive_task_t *self, zhive_result_t *result)
@@ -47,6 +49,7 @@ s_finish (zhive_task_t *self, zhive_result_t *result)
     zhive_list_push_back (zhive_client_finished (self->owner.client), &self->done);
 }
 
+//  ---------------------------------------------------------------------
 //  Queues the task's SUBMIT to be sent after delay_ms
 static bool
 s_queue (zhive_task_t *self, int delay_ms)
@@ -58,8 +61,7 @@ s_queue (zhive_task_t *self, int delay_ms)
 }
 
 //  ---------------------------------------------------------------------
-//  The task as an owner of its id
-
+//  Sends the task's SUBMIT if it still wants one (owner op)
 static int
 s_task_send (zhive_owner_t *owner, uint64_t id)
 {
@@ -81,6 +83,8 @@ s_task_send (zhive_owner_t *owner, uint64_t id)
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Takes the task's answer unless it has one (owner op)
 static int
 s_task_deliver (zhive_owner_t *owner, uint64_t id, zhive_answer_t *answer)
 {
@@ -92,6 +96,8 @@ s_task_deliver (zhive_owner_t *owner, uint64_t id, zhive_answer_t *answer)
     return 1;
 }
 
+//  ---------------------------------------------------------------------
+//  After QueueFull, resends later with a doubling backoff if asked to (owner op)
 static bool
 s_task_queue_full (zhive_owner_t *owner, uint64_t id)
 {
@@ -104,6 +110,8 @@ s_task_queue_full (zhive_owner_t *owner, uint64_t id)
     return true;
 }
 
+//  ---------------------------------------------------------------------
+//  Queues the task again if it was sent and has no answer (owner op)
 static void
 s_task_reconnected (zhive_owner_t *owner)
 {
@@ -112,6 +120,8 @@ s_task_reconnected (zhive_owner_t *owner)
         s_queue (self, 0);
 }
 
+//  ---------------------------------------------------------------------
+//  Gives the task a Timeout once its backstop passed (owner op)
 static int
 s_task_expire (zhive_owner_t *owner, int64_t now)
 {
@@ -122,6 +132,7 @@ s_task_expire (zhive_owner_t *owner, int64_t now)
     return 1;
 }
 
+//  ---------------------------------------------------------------------
 //  Frees the task; it is detached from its client already
 static void
 s_task_free (zhive_task_t *self)
@@ -133,6 +144,8 @@ s_task_free (zhive_task_t *self)
     free (self);
 }
 
+//  ---------------------------------------------------------------------
+//  Frees the task with its client (owner op)
 static void
 s_task_destroy (zhive_owner_t *owner)
 {
