@@ -59,6 +59,10 @@ typedef struct {
 //  Connect to a broker's client endpoint and check, within timeout_ms,
 //  that a broker answers. Returns NULL with errno EINVAL if the endpoint is
 //  not valid, or ETIMEDOUT if no broker answered in time.
+//  The connection holds at most 100,000 messages each way. When it is full
+//  (the broker is slow or away) tasks and map items are not failed: they
+//  wait, unsent, inside the client and go out on a later call into it as
+//  room frees (any call that waits, or zhive_client_process).
 zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
 
 //  The same, with CURVE security, for a broker that runs it (zhive-broker
@@ -86,6 +90,13 @@ void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
 //  connection on. The connection runs ZMTP heartbeats; when the broker is
 //  lost the client reconnects by itself (1 s doubling to 32 s) and resends
 //  every task it has no answer for, so a reconnect loses nothing.
+//  Any value is accepted and clamped to what libzmq takes, as broker and
+//  worker clamp theirs: an interval or liveness of 0 or less means the
+//  default (1000, 3); the interval is at most 3,600,000 ms (an hour), and
+//  interval x liveness (the silence after which the broker is gone) too,
+//  so liveness is cut to fit (e.g. 3600000, 3 runs as 3600000, 1). The
+//  client's own wait past a task's deadline grows with these settings:
+//  max (2000, 2 x interval x liveness) ms.
 void zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness);
 
 //  Answers the client dropped because their task already had one (a
@@ -152,7 +163,10 @@ int zhive_client_process (zhive_client_t *self);
 
 //  The same for callers with an fd-based loop (epoll, libuv): ZMQ_FD of the
 //  socket. It is edge-triggered: call zhive_client_process whenever it is
-//  readable, and also once after every call that sends.
+//  readable, and also once after every call that sends. Such a loop should
+//  also call zhive_client_process now and then (e.g. every 100 ms): that
+//  is when the client resends after a reconnect or a QueueFull, and sends
+//  tasks that waited for room in a full connection.
 int zhive_client_fd (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------

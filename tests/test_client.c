@@ -5,10 +5,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <zhive.h>
+#include "zhive_client_private.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <limits.h>
 
 static zhive_broker_t *s_broker;    //  Shared pool for the whole group
 static zhive_client_t *s_client;    //  Connected client
@@ -63,6 +65,16 @@ s_int (const zhive_result_t *result)
     int64_t value = -1;
     assert_true (zhive_result_ok (result));
     assert_int_equal (zhive_value_int (zhive_result_value (result), &value), 0);
+    return value;
+}
+
+//  The integer at position i of an array result
+static int64_t
+s_int_at (const zhive_result_t *result, size_t i)
+{
+    int64_t value = -1;
+    assert_true (zhive_result_ok (result));
+    assert_int_equal (zhive_value_int (zhive_value_at (zhive_result_value (result), i), &value), 0);
     return value;
 }
 
@@ -509,6 +521,154 @@ test_status (void **state)
     zhive_result_destroy (&status);
 }
 
+//  Heartbeat settings out of libzmq's range are clamped, never fatal: a
+//  live client takes 0, negatives, an hour and INT_MAX, keeps its socket's
+//  heartbeats within what libzmq accepts, and still gets answers
+static void
+test_heartbeat_extremes (void **state)
+{
+    (void) state;
+    zhive_client_t *client = zhive_client_new (zhive_broker_clients_endpoint (s_broker), 5000);
+    assert_non_null (client);
+    zsock_t *sock = zhive_client_socket (client);
+    struct {
+        int interval, liveness;    //  Asked
+        int ivl, timeout;          //  What the socket must hold
+    } cases [] = {
+        { 3600000, 3, 3600000, 3600000 },    //  An hour: liveness cut to 1
+        { 0, 0, 1000, 3000 },                //  Defaults
+        { -5, -1, 1000, 3000 },              //  Defaults
+        { INT_MAX, INT_MAX, 3600000, 3600000 },
+        { INT_MAX, 3, 3600000, 3600000 },
+        { 1, INT_MAX, 1, 3600000 },
+        { 600000, 100, 600000, 3600000 },
+        { 250, 4, 250, 1000 },    //  In range: kept as asked
+    };
+    zhive_pack_t *args = s_args_int (15);
+    zhive_opts_t opts = { .timeout_ms = 10000 };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        zhive_client_set_heartbeat (client, cases [i].interval, cases [i].liveness);
+        assert_int_equal (zsock_heartbeat_ivl (sock), cases [i].ivl);
+        assert_int_equal (zsock_heartbeat_timeout (sock), cases [i].timeout);
+        assert_true (zsock_heartbeat_ttl (sock) <= 6553599);
+        assert_true (zsock_heartbeat_ttl (sock) >= cases [i].timeout - 100);
+        zhive_result_t *result = zhive_client_apply (client, "fib", args, &opts);
+        assert_int_equal (s_int (result), 610);
+        zhive_result_destroy (&result);
+    }
+    zhive_pack_destroy (&args);
+    zhive_client_destroy (&client);
+}
+
+//  A port the kernel picks, free right now (only 127.0.0.1 is used)
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) ||
+        getsockname (fd, (struct sockaddr *) &address, &length))
+        fail_msg ("cannot find a free port: %s", strerror (errno));
+    close (fd);
+    return ntohs (address.sin_port);
+}
+
+//  A finite send high-water mark loses nothing: with the broker gone, the
+//  client's pipe fills (sends fail with EAGAIN) and further tasks and map
+//  items wait unsent in the client, none failed; once a broker is back,
+//  every task and item gets exactly one right answer
+static void
+test_full_pipe_loses_nothing (void **state)
+{
+    (void) state;
+#define S_HWM 20
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    zhive_broker_t *broker = zhive_broker_new ();
+    assert_non_null (broker);
+    assert_int_equal (zhive_broker_bind_clients (broker, endpoint), 0);
+    assert_int_equal (zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*"), 0);
+    zhive_client_t *client = zhive_client_new_hwm (endpoint, 5000, S_HWM);
+    assert_non_null (client);
+    zhive_broker_destroy (&broker);
+
+    //  Submit until three pipes' worth wait unsent (bounded: the few sent
+    //  before the client saw the broker go are resent after the reconnect)
+    enum { MAX_TASKS = 5000 };
+    static zhive_task_t *tasks [MAX_TASKS];
+    int count = 0;
+    zhive_opts_t opts = { .timeout_ms = 60000 };
+    zhive_pack_t *args = zhive_pack_new ();
+    while (count < MAX_TASKS && zhive_client_unsent (client) < 3 * S_HWM) {
+        zhive_pack_reset (args);
+        zhive_pack_array (args, 1);
+        zhive_pack_int (args, count);
+        tasks [count] = zhive_client_submit (client, "echo", args, &opts);
+        assert_non_null (tasks [count]);
+        count++;
+    }
+    assert_true (zhive_client_unsent (client) >= 3 * S_HWM);
+    //  A map's items queue behind them
+    zhive_pack_t *items = zhive_pack_new ();
+    for (int i = 0; i < 50; i++)
+        zhive_pack_int (items, 1000 + i);
+    zhive_map_t *map = zhive_client_map (client, "echo", items, &opts);
+    assert_non_null (map);
+    //  Nothing failed or finished meanwhile
+    zhive_client_process (client);
+    assert_null (zhive_client_wait_any (client, 100));
+    assert_null (zhive_map_next (map, 0));
+    assert_int_equal (errno, ETIMEDOUT);
+    assert_true (zhive_client_unsent (client) >= 3 * S_HWM);
+
+    //  A broker with a worker on the same endpoint
+    broker = zhive_broker_new ();
+    assert_non_null (broker);
+    assert_int_equal (zhive_broker_bind_clients (broker, endpoint), 0);
+    assert_int_equal (zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*"), 0);
+    const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
+    assert_int_equal (zhive_broker_start_workers (broker, 1, loads, 100), 0);
+
+    bool *seen = (bool *) calloc ((size_t) count, sizeof (bool));
+    for (int done = 0; done < count; done++) {
+        zhive_task_t *task = zhive_client_wait_any (client, 30000);
+        assert_non_null (task);
+        int at = -1;
+        for (int i = 0; i < count && at < 0; i++)
+            if (tasks [i] == task)
+                at = i;
+        assert_true (at >= 0);
+        assert_false (seen [at]);
+        seen [at] = true;
+        zhive_result_t *result = zhive_task_wait (task, 0);
+        assert_true (zhive_result_ok (result));
+        assert_int_equal (s_int_at (result, 0), at);
+    }
+    assert_null (zhive_client_wait_any (client, 0));
+    zhive_result_t *result;
+    int index = 0;
+    while ((result = zhive_map_next (map, 30000))) {
+        assert_int_equal (zhive_result_index (result), index);
+        assert_int_equal (s_int_at (result, 0), 1000 + index);
+        zhive_result_destroy (&result);
+        index++;
+    }
+    assert_int_equal (errno, 0);
+    assert_int_equal (index, 50);
+    assert_int_equal (zhive_client_unsent (client), 0);
+    assert_true (zhive_client_reconnects (client) >= 1);
+    free (seen);
+    for (int i = 0; i < count; i++)
+        zhive_task_destroy (&tasks [i]);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&items);
+    zhive_pack_destroy (&args);
+    zhive_client_destroy (&client);
+    zhive_broker_destroy (&broker);
+}
+
 int
 main (void)
 {
@@ -524,6 +684,8 @@ main (void)
         cmocka_unit_test (test_async_submit_and_wait_any),
         cmocka_unit_test (test_own_event_loop),
         cmocka_unit_test (test_status),
+        cmocka_unit_test (test_heartbeat_extremes),
+        cmocka_unit_test (test_full_pipe_loses_nothing),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }
