@@ -31,8 +31,6 @@
 #include "zhive_result.h"
 #include <sys/types.h>
 
-#pragma GCC visibility push(hidden)
-
 #define ZB_TICK_MS      50         //  Deadlines and local workers are checked this often
 #define ZB_BURST        256        //  Most messages read from one socket per wakeup
 #define ZB_RETRIES      3          //  Default redispatches after losing a worker
@@ -403,7 +401,5 @@ void zb_curve_handshake_failed (zb_server_t *self, const char *which, zmsg_t *ev
 //  Free the CURVE state; the ZAP handler is closed. Call after the
 //  sockets are destroyed (and the client monitor before them)
 void zb_curve_destroy (zb_server_t *self);
-
-#pragma GCC visibility pop
 
 #endif

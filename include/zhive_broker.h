@@ -19,6 +19,7 @@
 #define ZHIVE_BROKER_H_INCLUDED
 
 #include <czmq.h>
+#include "zhive_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,50 +29,51 @@ typedef struct _zhive_broker_t zhive_broker_t;
 
 //  ---------------------------------------------------------------------
 //  Start a broker thread, bound to nothing yet. NULL if it cannot start.
-zhive_broker_t *zhive_broker_new (void);
+ZHIVE_EXPORT zhive_broker_t *zhive_broker_new (void);
 
 //  Stop the broker (and the local workers it started) and destroy it.
 //  Safe with *self_p NULL.
-void zhive_broker_destroy (zhive_broker_t **self_p);
+ZHIVE_EXPORT void zhive_broker_destroy (zhive_broker_t **self_p);
 
 //  Log joins, losses and bad input to stderr.
-void zhive_broker_set_verbose (zhive_broker_t *self, bool verbose);
+ZHIVE_EXPORT void zhive_broker_set_verbose (zhive_broker_t *self, bool verbose);
 
 //  Bind the client / worker socket. The endpoint may use a wildcard port
 //  ("tcp://127.0.0.1:*"). Returns 0, or -1 with a message on stderr.
-int zhive_broker_bind_clients (zhive_broker_t *self, const char *endpoint);
-int zhive_broker_bind_workers (zhive_broker_t *self, const char *endpoint);
+ZHIVE_EXPORT int zhive_broker_bind_clients (zhive_broker_t *self, const char *endpoint);
+ZHIVE_EXPORT int zhive_broker_bind_workers (zhive_broker_t *self, const char *endpoint);
 
 //  The endpoint actually bound (wildcards resolved), e.g. for clients to
 //  connect to. Borrowed; NULL before binding.
-const char *zhive_broker_clients_endpoint (zhive_broker_t *self);
-const char *zhive_broker_workers_endpoint (zhive_broker_t *self);
+ZHIVE_EXPORT const char *zhive_broker_clients_endpoint (zhive_broker_t *self);
+ZHIVE_EXPORT const char *zhive_broker_workers_endpoint (zhive_broker_t *self);
 
 //  Path of the zhive-worker program to start for local workers. Default:
 //  $ZHIVE_WORKER, else zhive-worker beside the running program, else the
 //  installed one, else zhive-worker on PATH.
-void zhive_broker_set_worker_program (zhive_broker_t *self, const char *path);
+ZHIVE_EXPORT void zhive_broker_set_worker_program (zhive_broker_t *self, const char *path);
 
 //  Start `count` local worker processes that connect to the worker
 //  endpoint, each loading every plugin in the NULL-terminated `loads`
 //  (each "PATH" or "PATH:ARGS") with the given concurrency (0: default).
 //  The broker watches them and starts a new one when one exits.
 //  Call after zhive_broker_bind_workers. Returns 0 or -1.
-int zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *loads,
-                                int concurrency);
+ZHIVE_EXPORT int zhive_broker_start_workers (zhive_broker_t *self, int count,
+                                             const char *const *loads, int concurrency);
 
 //  Heartbeat interval in ms and liveness (silent intervals before a peer
 //  is dead), for both sockets. Defaults 1000 and 3. Call before binding.
-void zhive_broker_set_heartbeat (zhive_broker_t *self, int interval_ms, int liveness);
+ZHIVE_EXPORT void zhive_broker_set_heartbeat (zhive_broker_t *self, int interval_ms, int liveness);
 
 //  Queue limits: most tasks waiting in all queues together, and in any one
 //  function's queue (0 = no limit of that kind; default 1,000,000 in all).
 //  A SUBMIT past a limit is answered with ERROR QueueFull.
-void zhive_broker_set_max_queue (zhive_broker_t *self, size_t total, size_t per_function);
+ZHIVE_EXPORT void zhive_broker_set_max_queue (zhive_broker_t *self, size_t total,
+                                              size_t per_function);
 
 //  Default redispatches of a task whose worker was lost (default 3); a
 //  SUBMIT may carry its own.
-void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
+ZHIVE_EXPORT void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
 
 //  Prefetch: besides a task per slot (its concurrency), a worker may hold
 //  tasks queued, one more for each answer that comes back within
@@ -81,17 +83,17 @@ void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
 //  and costs a task about prefetch_ms of waiting behind others at most (a
 //  worker that joins late misses only that much of the backlog). Default
 //  50; 0 = exactly one task per slot.
-void zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms);
+ZHIVE_EXPORT void zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms);
 
 //  Local workers: `--max-tasks N` passed to each (0 = no limit), so each is
 //  replaced after N tasks. Call before zhive_broker_start_workers.
-void zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks);
+ZHIVE_EXPORT void zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks);
 
 //  How local workers start: "exec" (fork + exec of zhive-worker, the
 //  default) or "zygote" (one prepared process that has loaded the plugins
 //  forks each worker). Returns -1 (errno EINVAL) for any other name. Call
 //  before zhive_broker_start_workers.
-int zhive_broker_set_start_method (zhive_broker_t *self, const char *method);
+ZHIVE_EXPORT int zhive_broker_set_start_method (zhive_broker_t *self, const char *method);
 
 //  CURVE security: encrypt both sockets with the broker's certificate and
 //  let in only clients and workers whose public keys are in allow_dir
@@ -105,27 +107,27 @@ int zhive_broker_set_start_method (zhive_broker_t *self, const char *method);
 //  before binding. Returns 0, or -1 with a message on stderr (the
 //  certificate cannot be read or has no secret key, allow_dir cannot be
 //  read, another ZAP handler runs, or already bound).
-int zhive_broker_set_curve (zhive_broker_t *self, const char *secret_cert_path,
-                            const char *allow_dir);
+ZHIVE_EXPORT int zhive_broker_set_curve (zhive_broker_t *self, const char *secret_cert_path,
+                                         const char *allow_dir);
 
 //  Read allow_dir again (zhive-broker does it on SIGHUP). New connections
 //  are checked against the new keys; peers already connected stay.
 //  Returns the number of keys allowed from the directory, or -1 with a
 //  message on stderr (CURVE is off, or the directory cannot be read: the
 //  keys allowed before stay).
-int zhive_broker_reload_curve (zhive_broker_t *self);
+ZHIVE_EXPORT int zhive_broker_reload_curve (zhive_broker_t *self);
 
 //  Graceful stop: refuse new tasks (BrokerShutdown), finish the accepted
 //  ones, then stop; tasks still unanswered after timeout_ms get
 //  BrokerShutdown. Returns at once; the actor signals (zsock_wait on
 //  zhive_broker_actor) when it has stopped.
-void zhive_broker_drain (zhive_broker_t *self, int timeout_ms);
+ZHIVE_EXPORT void zhive_broker_drain (zhive_broker_t *self, int timeout_ms);
 
 //  Number of workers connected and ready right now.
-int zhive_broker_workers_ready (zhive_broker_t *self);
+ZHIVE_EXPORT int zhive_broker_workers_ready (zhive_broker_t *self);
 
 //  The actor's pipe: it signals (zsock_wait) if the broker stops on its own.
-zactor_t *zhive_broker_actor (zhive_broker_t *self);
+ZHIVE_EXPORT zactor_t *zhive_broker_actor (zhive_broker_t *self);
 
 #ifdef __cplusplus
 }

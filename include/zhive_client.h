@@ -22,6 +22,7 @@
 #define ZHIVE_CLIENT_H_INCLUDED
 
 #include <czmq.h>
+#include "zhive_export.h"
 #include "zhive_pack.h"
 #include "zhive_result.h"
 
@@ -63,7 +64,7 @@ typedef struct {
 //  (the broker is slow or away) tasks and map items are not failed: they
 //  wait, unsent, inside the client and go out on a later call into it as
 //  room frees (any call that waits, or zhive_client_process).
-zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
+ZHIVE_EXPORT zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
 
 //  The same, with CURVE security, for a broker that runs it (zhive-broker
 //  --curve-secret, --curve-allow): this client's secret certificate (the
@@ -74,16 +75,17 @@ zhive_client_t *zhive_client_new (const char *endpoint, int timeout_ms);
 //  ETIMEDOUT. A certificate that cannot be read: NULL with a message on
 //  stderr and errno that of opening the file (ENOENT, EACCES, ...), or
 //  EPROTO (not a usable certificate, e.g. no secret key in the first one).
-zhive_client_t *zhive_client_new_curve (const char *endpoint, int timeout_ms,
-                                        const char *secret_cert_path, const char *broker_cert_path);
+ZHIVE_EXPORT zhive_client_t *zhive_client_new_curve (const char *endpoint, int timeout_ms,
+                                                     const char *secret_cert_path,
+                                                     const char *broker_cert_path);
 
 //  Destroy the client. Tasks and maps still open are destroyed with it;
 //  their handles must not be used afterwards. Safe with *self_p NULL.
-void zhive_client_destroy (zhive_client_t **self_p);
+ZHIVE_EXPORT void zhive_client_destroy (zhive_client_t **self_p);
 
 //  Set the default task deadline in ms used when opts.timeout_ms is 0.
 //  The initial default is -1: no deadline.
-void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
+ZHIVE_EXPORT void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
 
 //  Heartbeat interval in ms and liveness (silent intervals before the
 //  broker counts as gone), defaults 1000 and 3. They apply from the next
@@ -97,14 +99,14 @@ void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms);
 //  so liveness is cut to fit (e.g. 3600000, 3 runs as 3600000, 1). The
 //  client's own wait past a task's deadline grows with these settings:
 //  max (2000, 2 x interval x liveness) ms.
-void zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness);
+ZHIVE_EXPORT void zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness);
 
 //  Answers the client dropped because their task already had one (a
 //  duplicate), or was cancelled, timed out or destroyed before it came.
-uint64_t zhive_client_dropped (zhive_client_t *self);
+ZHIVE_EXPORT uint64_t zhive_client_dropped (zhive_client_t *self);
 
 //  How many times the client has reconnected to the broker.
-uint64_t zhive_client_reconnects (zhive_client_t *self);
+ZHIVE_EXPORT uint64_t zhive_client_reconnects (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------
 //  Run one task and wait for its result. args must hold one msgpack array
@@ -112,54 +114,55 @@ uint64_t zhive_client_reconnects (zhive_client_t *self);
 //  (an error result when the call failed; NULL only if out of memory).
 //  Waits at most opts->timeout_ms (or the client default); past it the
 //  result is a Timeout error. Caller owns the result.
-zhive_result_t *zhive_client_apply (zhive_client_t *self, const char *function,
-                                    const zhive_pack_t *args, const zhive_opts_t *opts);
+ZHIVE_EXPORT zhive_result_t *zhive_client_apply (zhive_client_t *self, const char *function,
+                                                 const zhive_pack_t *args,
+                                                 const zhive_opts_t *opts);
 
 //  ---------------------------------------------------------------------
 //  Submit one task without waiting. Returns a handle, or NULL with errno
 //  EINVAL if args is not one msgpack array. Caller owns the handle.
-zhive_task_t *zhive_client_submit (zhive_client_t *self, const char *function,
-                                   const zhive_pack_t *args, const zhive_opts_t *opts);
+ZHIVE_EXPORT zhive_task_t *zhive_client_submit (zhive_client_t *self, const char *function,
+                                                const zhive_pack_t *args, const zhive_opts_t *opts);
 
 //  Wait up to timeout_ms for the task to finish. Returns its result
 //  (borrowed: it belongs to the task), or NULL if not finished in time.
-zhive_result_t *zhive_task_wait (zhive_task_t *self, int timeout_ms);
+ZHIVE_EXPORT zhive_result_t *zhive_task_wait (zhive_task_t *self, int timeout_ms);
 
 //  True if the task has its result (never blocks; reads what has arrived).
-bool zhive_task_done (zhive_task_t *self);
+ZHIVE_EXPORT bool zhive_task_done (zhive_task_t *self);
 
 //  Take the result out of a finished task: the caller owns it. NULL if the
 //  task has not finished.
-zhive_result_t *zhive_task_take (zhive_task_t *self);
+ZHIVE_EXPORT zhive_result_t *zhive_task_take (zhive_task_t *self);
 
 //  Cancel the task: if it has no result yet, its result becomes a
 //  Cancelled error at once and the broker is told to drop it (or to cancel
 //  it on its worker). Returns 0, or -1 if it had already finished.
-int zhive_task_cancel (zhive_task_t *self);
+ZHIVE_EXPORT int zhive_task_cancel (zhive_task_t *self);
 
 //  The task's id, unique within its client.
-uint64_t zhive_task_id (const zhive_task_t *self);
+ZHIVE_EXPORT uint64_t zhive_task_id (const zhive_task_t *self);
 
 //  Forget a task; if it has no result yet it is cancelled as by
 //  zhive_task_cancel. Safe with *self_p NULL.
-void zhive_task_destroy (zhive_task_t **self_p);
+ZHIVE_EXPORT void zhive_task_destroy (zhive_task_t **self_p);
 
 //  Wait up to timeout_ms for any submitted task to finish and return it
 //  (borrowed: still owned by whoever submitted it), or NULL if none
 //  finished in time. Each finished task is returned once, in completion
 //  order. This is the unordered way to take results.
-zhive_task_t *zhive_client_wait_any (zhive_client_t *self, int timeout_ms);
+ZHIVE_EXPORT zhive_task_t *zhive_client_wait_any (zhive_client_t *self, int timeout_ms);
 
 //  ---------------------------------------------------------------------
 //  Integrating with the caller's own event loop: poll this socket (e.g.
 //  zloop_reader or zpoller) and, when it is readable, call
 //  zhive_client_process, then zhive_client_wait_any (client, 0) to take
 //  finished tasks. The socket is owned by the client.
-zsock_t *zhive_client_socket (zhive_client_t *self);
+ZHIVE_EXPORT zsock_t *zhive_client_socket (zhive_client_t *self);
 
 //  Read and handle every message waiting on the socket, without blocking.
 //  Returns how many tasks finished.
-int zhive_client_process (zhive_client_t *self);
+ZHIVE_EXPORT int zhive_client_process (zhive_client_t *self);
 
 //  The same for callers with an fd-based loop (epoll, libuv): ZMQ_FD of the
 //  socket. It is edge-triggered: call zhive_client_process whenever it is
@@ -167,41 +170,42 @@ int zhive_client_process (zhive_client_t *self);
 //  also call zhive_client_process now and then (e.g. every 100 ms): that
 //  is when the client resends after a reconnect or a QueueFull, and sends
 //  tasks that waited for room in a full connection.
-int zhive_client_fd (zhive_client_t *self);
+ZHIVE_EXPORT int zhive_client_fd (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------
 //  Run `function` once per item. items holds any number of msgpack values
 //  one after another; each becomes the single argument of one task.
 //  Returns a map handle to read results from, or NULL with errno EINVAL if
 //  items is not a sequence of valid values. Caller owns the handle.
-zhive_map_t *zhive_client_map (zhive_client_t *self, const char *function,
-                               const zhive_pack_t *items, const zhive_opts_t *opts);
+ZHIVE_EXPORT zhive_map_t *zhive_client_map (zhive_client_t *self, const char *function,
+                                            const zhive_pack_t *items, const zhive_opts_t *opts);
 
 //  As zhive_client_map, but each item must be a msgpack array: the
 //  positional arguments of one task.
-zhive_map_t *zhive_client_starmap (zhive_client_t *self, const char *function,
-                                   const zhive_pack_t *items, const zhive_opts_t *opts);
+ZHIVE_EXPORT zhive_map_t *zhive_client_starmap (zhive_client_t *self, const char *function,
+                                                const zhive_pack_t *items,
+                                                const zhive_opts_t *opts);
 
 //  Next result of the map: in input order, or in completion order if the
 //  map was made with opts.unordered (zhive_result_index tells which
 //  input). Returns NULL when every result has been returned (errno 0) or
 //  when none arrived within timeout_ms (errno ETIMEDOUT). Caller owns it.
-zhive_result_t *zhive_map_next (zhive_map_t *self, int timeout_ms);
+ZHIVE_EXPORT zhive_result_t *zhive_map_next (zhive_map_t *self, int timeout_ms);
 
 //  Number of items in the map.
-size_t zhive_map_size (const zhive_map_t *self);
+ZHIVE_EXPORT size_t zhive_map_size (const zhive_map_t *self);
 
 //  Number of results returned so far by zhive_map_next.
-size_t zhive_map_returned (const zhive_map_t *self);
+ZHIVE_EXPORT size_t zhive_map_returned (const zhive_map_t *self);
 
 //  Destroy the map; tasks still running are cancelled and their results
 //  dropped. Safe with NULL.
-void zhive_map_destroy (zhive_map_t **self_p);
+ZHIVE_EXPORT void zhive_map_destroy (zhive_map_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  Ask the broker for its state: workers and queues, as a msgpack map (see
 //  docs/protocol.md, STATUS). Returns a result like apply does.
-zhive_result_t *zhive_client_status (zhive_client_t *self, int timeout_ms);
+ZHIVE_EXPORT zhive_result_t *zhive_client_status (zhive_client_t *self, int timeout_ms);
 
 #ifdef __cplusplus
 }

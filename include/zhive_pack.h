@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zhive_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,68 +25,68 @@ typedef struct _zhive_pack_t zhive_pack_t;
 
 //  ---------------------------------------------------------------------
 //  Create an empty buffer. Returns NULL only if out of memory.
-zhive_pack_t *zhive_pack_new (void);
+ZHIVE_EXPORT zhive_pack_t *zhive_pack_new (void);
 
 //  Destroy the buffer; safe to call with *self_p NULL.
-void zhive_pack_destroy (zhive_pack_t **self_p);
+ZHIVE_EXPORT void zhive_pack_destroy (zhive_pack_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  Append one value. Each returns 0, or -1 if out of memory.
-int zhive_pack_nil (zhive_pack_t *self);
-int zhive_pack_bool (zhive_pack_t *self, bool value);
-int zhive_pack_int (zhive_pack_t *self, int64_t value);
-int zhive_pack_uint (zhive_pack_t *self, uint64_t value);
-int zhive_pack_double (zhive_pack_t *self, double value);
+ZHIVE_EXPORT int zhive_pack_nil (zhive_pack_t *self);
+ZHIVE_EXPORT int zhive_pack_bool (zhive_pack_t *self, bool value);
+ZHIVE_EXPORT int zhive_pack_int (zhive_pack_t *self, int64_t value);
+ZHIVE_EXPORT int zhive_pack_uint (zhive_pack_t *self, uint64_t value);
+ZHIVE_EXPORT int zhive_pack_double (zhive_pack_t *self, double value);
 //  A NUL-terminated UTF-8 string; NULL packs nil.
-int zhive_pack_str (zhive_pack_t *self, const char *value);
+ZHIVE_EXPORT int zhive_pack_str (zhive_pack_t *self, const char *value);
 //  A string of known length (need not be NUL-terminated).
-int zhive_pack_strn (zhive_pack_t *self, const char *value, size_t size);
+ZHIVE_EXPORT int zhive_pack_strn (zhive_pack_t *self, const char *value, size_t size);
 //  Binary data (msgpack bin type).
-int zhive_pack_bytes (zhive_pack_t *self, const void *data, size_t size);
+ZHIVE_EXPORT int zhive_pack_bytes (zhive_pack_t *self, const void *data, size_t size);
 //  An array header: the next `count` values appended are its elements.
-int zhive_pack_array (zhive_pack_t *self, uint32_t count);
+ZHIVE_EXPORT int zhive_pack_array (zhive_pack_t *self, uint32_t count);
 //  A map header: the next 2 × `count` values appended are key, value, ...
-int zhive_pack_map (zhive_pack_t *self, uint32_t count);
+ZHIVE_EXPORT int zhive_pack_map (zhive_pack_t *self, uint32_t count);
 //  A copy of a value read elsewhere (a task argument, a result).
-int zhive_pack_object (zhive_pack_t *self, const msgpack_object *value);
+ZHIVE_EXPORT int zhive_pack_object (zhive_pack_t *self, const msgpack_object *value);
 //  Bytes that already hold msgpack values, appended as they are. Returns
 //  -1 with errno EPROTO if they are not a whole number of valid values.
-int zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size);
+ZHIVE_EXPORT int zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size);
 
 //  ---------------------------------------------------------------------
 //  The bytes packed so far (borrowed; valid until the next append).
-const char *zhive_pack_data (const zhive_pack_t *self);
+ZHIVE_EXPORT const char *zhive_pack_data (const zhive_pack_t *self);
 
 //  Number of bytes packed so far.
-size_t zhive_pack_size (const zhive_pack_t *self);
+ZHIVE_EXPORT size_t zhive_pack_size (const zhive_pack_t *self);
 
 //  Forget everything packed; keeps the memory for reuse.
-void zhive_pack_reset (zhive_pack_t *self);
+ZHIVE_EXPORT void zhive_pack_reset (zhive_pack_t *self);
 
 //  ---------------------------------------------------------------------
 //  Readers for msgpack_object values. The scalar readers return 0 and
 //  store the value, or -1 if the value has another type (nothing stored).
 
 //  A positive or negative integer that fits int64_t.
-int zhive_value_int (const msgpack_object *value, int64_t *out);
+ZHIVE_EXPORT int zhive_value_int (const msgpack_object *value, int64_t *out);
 //  A float, or an integer converted to double.
-int zhive_value_double (const msgpack_object *value, double *out);
+ZHIVE_EXPORT int zhive_value_double (const msgpack_object *value, double *out);
 //  A boolean.
-int zhive_value_bool (const msgpack_object *value, bool *out);
+ZHIVE_EXPORT int zhive_value_bool (const msgpack_object *value, bool *out);
 //  A string or bin: pointer (borrowed, not NUL-terminated) and size.
-int zhive_value_str (const msgpack_object *value, const char **ptr, size_t *size);
+ZHIVE_EXPORT int zhive_value_str (const msgpack_object *value, const char **ptr, size_t *size);
 
 //  True if the value is nil (or NULL).
-bool zhive_value_is_nil (const msgpack_object *value);
+ZHIVE_EXPORT bool zhive_value_is_nil (const msgpack_object *value);
 
 //  Number of elements of an array or pairs of a map; 0 for anything else.
-size_t zhive_value_len (const msgpack_object *value);
+ZHIVE_EXPORT size_t zhive_value_len (const msgpack_object *value);
 
 //  The element at `index` of an array, or NULL if not an array or out of range.
-const msgpack_object *zhive_value_at (const msgpack_object *value, size_t index);
+ZHIVE_EXPORT const msgpack_object *zhive_value_at (const msgpack_object *value, size_t index);
 
 //  The value under string key `key` in a map, or NULL.
-const msgpack_object *zhive_value_get (const msgpack_object *value, const char *key);
+ZHIVE_EXPORT const msgpack_object *zhive_value_get (const msgpack_object *value, const char *key);
 
 //  Most levels of nested arrays and maps in any value zhive accepts: what
 //  msgpack-c can unpack. A value nested deeper is Malformed everywhere
@@ -97,7 +98,7 @@ const msgpack_object *zhive_value_get (const msgpack_object *value, const char *
 //  reads past size; nesting is limited to ZHIVE_DEPTH_MAX levels (an empty
 //  array or map is a level too). Used to validate and split bytes that
 //  come from the network.
-ssize_t zhive_msgpack_skip (const void *data, size_t size);
+ZHIVE_EXPORT ssize_t zhive_msgpack_skip (const void *data, size_t size);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zhive_export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,33 +36,34 @@ typedef struct _zhive_result_t zhive_result_t;
 
 //  ---------------------------------------------------------------------
 //  Destroy a result; safe to call with *self_p NULL.
-void zhive_result_destroy (zhive_result_t **self_p);
+ZHIVE_EXPORT void zhive_result_destroy (zhive_result_t **self_p);
 
 //  True if the task succeeded and the result holds a value.
-bool zhive_result_ok (const zhive_result_t *self);
+ZHIVE_EXPORT bool zhive_result_ok (const zhive_result_t *self);
 
 //  The value (borrowed, valid while the result lives), or NULL on error.
-const msgpack_object *zhive_result_value (const zhive_result_t *self);
+ZHIVE_EXPORT const msgpack_object *zhive_result_value (const zhive_result_t *self);
 
 //  The value's msgpack bytes (borrowed), or NULL on error.
-const char *zhive_result_data (const zhive_result_t *self, size_t *size);
+ZHIVE_EXPORT const char *zhive_result_data (const zhive_result_t *self, size_t *size);
 
 //  Error type, message, and the worker that raised it; "" when ok.
-const char *zhive_result_error_type (const zhive_result_t *self);
-const char *zhive_result_error_message (const zhive_result_t *self);
-const char *zhive_result_error_worker (const zhive_result_t *self);
+ZHIVE_EXPORT const char *zhive_result_error_type (const zhive_result_t *self);
+ZHIVE_EXPORT const char *zhive_result_error_message (const zhive_result_t *self);
+ZHIVE_EXPORT const char *zhive_result_error_worker (const zhive_result_t *self);
 
 //  Position of the task's input in a map or starmap (0 for apply/submit).
-size_t zhive_result_index (const zhive_result_t *self);
+ZHIVE_EXPORT size_t zhive_result_index (const zhive_result_t *self);
 
 //  Make a result holding an error; used by the library and by tests.
 //  Caller owns the return value. Returns NULL only if out of memory.
-zhive_result_t *zhive_result_new_error (const char *type, const char *message, const char *worker);
+ZHIVE_EXPORT zhive_result_t *zhive_result_new_error (const char *type, const char *message,
+                                                     const char *worker);
 
 //  Make a result holding a copy of `size` bytes of msgpack. Returns NULL
 //  if out of memory, or an error result of type Malformed if the bytes are
 //  not exactly one valid msgpack value.
-zhive_result_t *zhive_result_new_value (const void *data, size_t size);
+ZHIVE_EXPORT zhive_result_t *zhive_result_new_value (const void *data, size_t size);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,7 @@
 #define ZHIVE_WORKER_H_INCLUDED
 
 #include <czmq.h>
+#include "zhive_export.h"
 #include "zhive_pack.h"
 
 #ifdef __cplusplus
@@ -61,7 +62,7 @@ typedef int (zhive_plugin_init_fn) (zhive_worker_t *worker, const char *args);
 //  ---------------------------------------------------------------------
 //  Create a worker that will connect to the broker's worker endpoint.
 //  Returns NULL (errno EINVAL) if the endpoint is not valid.
-zhive_worker_t *zhive_worker_new (const char *endpoint);
+ZHIVE_EXPORT zhive_worker_t *zhive_worker_new (const char *endpoint);
 
 //  The same, with CURVE security, for a broker that runs it (zhive-broker
 //  --curve-secret, --curve-allow): this worker's secret certificate (the
@@ -75,38 +76,39 @@ zhive_worker_t *zhive_worker_new (const char *endpoint);
 //  secret one has no secret key (errno that of opening the file, e.g.
 //  ENOENT, or EPROTO for a file that is not a usable certificate), or
 //  EINVAL if the endpoint is not valid.
-zhive_worker_t *zhive_worker_new_curve (const char *endpoint, const char *secret_cert_path,
-                                        const char *broker_cert_path);
+ZHIVE_EXPORT zhive_worker_t *zhive_worker_new_curve (const char *endpoint,
+                                                     const char *secret_cert_path,
+                                                     const char *broker_cert_path);
 
 //  Destroy the worker, dropping jobs still running. Safe with *self_p NULL.
-void zhive_worker_destroy (zhive_worker_t **self_p);
+ZHIVE_EXPORT void zhive_worker_destroy (zhive_worker_t **self_p);
 
 //  Add a failover broker endpoint. A worker with more than one tries them
 //  in order: when it has had no connection for 2 × interval × liveness (at
 //  least 2 s) it moves to the next, and round again. Call before
 //  zhive_worker_run.
 //  Returns -1 (errno EINVAL) for an empty endpoint or a running worker.
-int zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint);
+ZHIVE_EXPORT int zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint);
 
 //  Most tasks run at once (default 16). Set before zhive_worker_run.
-void zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
+ZHIVE_EXPORT void zhive_worker_set_concurrency (zhive_worker_t *self, int concurrency);
 
 //  Name reported to the broker and in errors (default "HOST:PID").
-void zhive_worker_set_name (zhive_worker_t *self, const char *name);
+ZHIVE_EXPORT void zhive_worker_set_name (zhive_worker_t *self, const char *name);
 
 //  Log what happens to stderr.
-void zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
+ZHIVE_EXPORT void zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
 
 //  ZMTP heartbeat interval in ms and liveness towards the broker (defaults
 //  1000 and 3): a broker silent that long is dropped and reconnected to
 //  (after 1 s, doubling to 32 s while it stays away). Also sets the sync
 //  handlers' grace period (see above). Set before zhive_worker_run.
-void zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int liveness);
+ZHIVE_EXPORT void zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int liveness);
 
 //  Take at most max_tasks tasks in all (0 = no limit, the default), then
 //  finish them, say BYE and return 0 from zhive_worker_run. READY tells
 //  the broker how many are left. Set before zhive_worker_run.
-void zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks);
+ZHIVE_EXPORT void zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks);
 
 //  Turn CURVE on for a worker made with zhive_worker_new (certificates as
 //  for zhive_worker_new_curve): it reconnects at once with them. The plain
@@ -114,68 +116,68 @@ void zhive_worker_set_max_tasks (zhive_worker_t *self, uint64_t max_tasks);
 //  meanwhile, which logs it as a peer without CURVE; new_curve does not
 //  do that. Set before zhive_worker_run. Returns 0, or -1 with a message
 //  on stderr if a certificate cannot be read.
-int zhive_worker_set_curve (zhive_worker_t *self, const char *secret_cert_path,
-                            const char *broker_cert_path);
+ZHIVE_EXPORT int zhive_worker_set_curve (zhive_worker_t *self, const char *secret_cert_path,
+                                         const char *broker_cert_path);
 
 //  Graceful stop: tell the broker to send no more tasks (DRAINING), finish
 //  the jobs in flight, then say BYE and return 0 from zhive_worker_run.
 //  Callable before run, from a handler, or from a timer that looks at a
 //  signal handler's flag; zhive_worker_stop stops at once.
-void zhive_worker_drain (zhive_worker_t *self);
+ZHIVE_EXPORT void zhive_worker_drain (zhive_worker_t *self);
 
 //  Register a handler for `function`. flags is ZHIVE_SYNC or ZHIVE_ASYNC.
 //  Returns -1 (errno EINVAL) if the name is empty or longer than 255 bytes,
 //  or EEXIST if the name is already registered.
-int zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler_fn *handler,
-                           void *state, int flags);
+ZHIVE_EXPORT int zhive_worker_register (zhive_worker_t *self, const char *function,
+                                        zhive_handler_fn *handler, void *state, int flags);
 
 //  Load a plugin and call its zhive_plugin_init with `args` (may be NULL).
 //  Returns -1 and writes a message to stderr if it cannot be loaded or its
 //  initializer fails.
-int zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
+ZHIVE_EXPORT int zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
 
 //  Connect and serve until zhive_worker_stop, a drain or the max_tasks
 //  limit completes, czmq's interrupt (SIGINT or SIGTERM, unless the program
 //  disabled czmq's handler), or a failure. Returns 0 when stopped, -1 on
 //  failure (e.g. the broker said BYE). Another signal that interrupts the
 //  loop does not end it.
-int zhive_worker_run (zhive_worker_t *self);
+ZHIVE_EXPORT int zhive_worker_run (zhive_worker_t *self);
 
 //  Ask a running worker to stop after the current event. Callable from a
 //  handler.
-void zhive_worker_stop (zhive_worker_t *self);
+ZHIVE_EXPORT void zhive_worker_stop (zhive_worker_t *self);
 
 //  The worker's loop, for handlers and embedders that add their own
 //  timers and readers. Valid for the life of the worker.
-zloop_t *zhive_worker_loop (zhive_worker_t *self);
+ZHIVE_EXPORT zloop_t *zhive_worker_loop (zhive_worker_t *self);
 
 //  Tasks this worker has finished (results and errors).
-uint64_t zhive_worker_done (zhive_worker_t *self);
+ZHIVE_EXPORT uint64_t zhive_worker_done (zhive_worker_t *self);
 
 //  ---------------------------------------------------------------------
 //  The function this job was called as (borrowed).
-const char *zhive_job_function (const zhive_job_t *self);
+ZHIVE_EXPORT const char *zhive_job_function (const zhive_job_t *self);
 
 //  The positional arguments: always a msgpack array (borrowed; valid until
 //  the job completes or fails).
-const msgpack_object *zhive_job_args (const zhive_job_t *self);
+ZHIVE_EXPORT const msgpack_object *zhive_job_args (const zhive_job_t *self);
 
 //  Number of positional arguments, and argument `index` (NULL if none).
-size_t zhive_job_argc (const zhive_job_t *self);
-const msgpack_object *zhive_job_arg (const zhive_job_t *self, size_t index);
+ZHIVE_EXPORT size_t zhive_job_argc (const zhive_job_t *self);
+ZHIVE_EXPORT const msgpack_object *zhive_job_arg (const zhive_job_t *self, size_t index);
 
 //  The worker's loop (for async handlers' timers and readers).
-zloop_t *zhive_job_loop (const zhive_job_t *self);
+ZHIVE_EXPORT zloop_t *zhive_job_loop (const zhive_job_t *self);
 
 //  The worker running this job.
-zhive_worker_t *zhive_job_worker (const zhive_job_t *self);
+ZHIVE_EXPORT zhive_worker_t *zhive_job_worker (const zhive_job_t *self);
 
 //  The buffer to pack the job's result into: exactly one value.
-zhive_pack_t *zhive_job_reply (zhive_job_t *self);
+ZHIVE_EXPORT zhive_pack_t *zhive_job_reply (zhive_job_t *self);
 
 //  Per-job pointer for an async handler's own state.
-void zhive_job_set_data (zhive_job_t *self, void *data);
-void *zhive_job_data (const zhive_job_t *self);
+ZHIVE_EXPORT void zhive_job_set_data (zhive_job_t *self, void *data);
+ZHIVE_EXPORT void *zhive_job_data (const zhive_job_t *self);
 
 //  Async: a function the worker calls if the task is cancelled or times
 //  out while it runs. It must undo what the handler started (timers,
@@ -183,18 +185,18 @@ void *zhive_job_data (const zhive_job_t *self);
 //  Cancelled and frees the job after it returns (a completion or failure
 //  inside it is ignored). Set it from the handler; NULL removes it.
 typedef void (zhive_cancel_fn) (zhive_job_t *job, void *state);
-void zhive_job_on_cancel (zhive_job_t *self, zhive_cancel_fn *fn, void *state);
+ZHIVE_EXPORT void zhive_job_on_cancel (zhive_job_t *self, zhive_cancel_fn *fn, void *state);
 
 //  Async: send the packed reply and free the job (the pointer is invalid
 //  afterwards). Returns -1 if the reply is not exactly one msgpack value
 //  (the client then gets a HandlerError instead).
-int zhive_job_complete (zhive_job_t *self);
+ZHIVE_EXPORT int zhive_job_complete (zhive_job_t *self);
 
 //  Fail the job with an error type and a printf-style message. From a sync
 //  handler: record the error, then return -1. From an async handler: the
 //  error is sent and the job freed at once. Returns -1 so a handler can
 //  write `return zhive_job_fail (job, ...)`.
-int zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
+ZHIVE_EXPORT int zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 #ifdef __cplusplus

@@ -2,7 +2,9 @@
 #  test_e2e.sh - zhive-broker, zhive-worker and zhive as separate processes
 #
 #  Needs ZHIVE_BIN (folder with zhive, zhive-broker, zhive-worker) and
-#  ZHIVE_PLUGIN (libzhive-examples.so); ctest sets both. Every process we
+#  ZHIVE_PLUGIN (libzhive-examples.so); ctest sets both, and ZHIVE_BUILD
+#  (the build folder, installed to a scratch prefix at the end), CMAKE and
+#  ZHIVE_SANITIZE. Every process we
 #  start in the background is killed by its pid on exit; every foreground
 #  command runs under `timeout`. Only 127.0.0.1 and kernel-chosen free ports.
 set -euo pipefail
@@ -211,6 +213,36 @@ grep -qF "fib(0..19) = 0 1 1 2 3 5 8 13 21 34 55 89 144 233 377 610 987 1597 258
     || fail "example service: map results wrong: $(head -c 500 "$TMP/out")"
 grep -qF "fail() failed: ExampleError: something went wrong (worker " "$TMP/out" \
     || fail "example service: no error line: $(head -c 500 "$TMP/out")"
+
+echo "--- an install: the programs start, and a C program builds on it with pkg-config"
+#  No LD_LIBRARY_PATH anywhere: the installed programs and plugin find
+#  libzhive by their RUNPATH ($ORIGIN/../lib, $ORIGIN/..), the CLI links
+#  it statically, and the service gets a -rpath of its own
+if [[ -n "${ZHIVE_BUILD:-}" ]]; then
+    PREFIX="$TMP/prefix"
+    run "${CMAKE:-cmake}" --install "$ZHIVE_BUILD" --prefix "$PREFIX"
+    expect_rc 0 "cmake --install"
+    for program in zhive zhive-broker zhive-worker; do
+        run env -u LD_LIBRARY_PATH "$PREFIX/bin/$program" --help
+        expect_rc 0 "installed $program --help"
+        grep -qi '^usage: ' "$TMP/out" || fail "installed $program --help: $(head -c 500 "$TMP/out")"
+    done
+    pc=$(find "$PREFIX" -name zhive.pc -print -quit)
+    plugin=$(find "$PREFIX" -name libzhive-examples.so -print -quit)
+    libdir=$(dirname "$(dirname "$pc")")
+    flags=()
+    [[ "${ZHIVE_SANITIZE:-OFF}" != ON ]] || flags=(-fsanitize=address,undefined)
+    # shellcheck disable=SC2046    # pkg-config prints words to split
+    run ${CC:-cc} "${flags[@]}" -Wall -Werror -o "$TMP/service" "$(dirname "$0")/../examples/service.c" \
+        $(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --cflags --libs zhive) -Wl,-rpath,"$libdir"
+    expect_rc 0 "examples/service.c built on the install with pkg-config"
+    run env -u LD_LIBRARY_PATH ZHIVE_WORKER="$PREFIX/bin/zhive-worker" "$TMP/service" --local "$plugin"
+    expect_rc 0 "the service built on the install, with the installed worker and plugin"
+    grep -qF "fib(25) = 75025" "$TMP/out" \
+        || fail "installed service: no fib(25) line: $(head -c 500 "$TMP/out")"
+else
+    echo "SKIP: ZHIVE_BUILD not set (ctest sets it): no install to check"
+fi
 
 if ((FAILURES)); then
     echo "$FAILURES check(s) failed" >&2

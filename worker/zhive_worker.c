@@ -1054,33 +1054,6 @@ zhive_worker_register (zhive_worker_t *self, const char *function, zhive_handler
     return 0;
 }
 
-void *
-zhive_plugin_open (const char *path, zhive_plugin_init_fn **init)
-{
-    if (!path || !*path) {
-        fprintf (stderr, "zhive-worker: cannot load a plugin without a path\n");
-        errno = EINVAL;
-        return NULL;
-    }
-    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-        const char *why = dlerror ();
-        fprintf (stderr, "zhive-worker: cannot load %s: %s\n", path, why ? why : "unknown error");
-        errno = ENOENT;
-        return NULL;
-    }
-    dlerror ();
-    *init = (zhive_plugin_init_fn *) dlsym (handle, ZHIVE_PLUGIN_INIT);
-    if (!*init) {
-        fprintf (stderr, "zhive-worker: %s is not a zhive plugin: it has no %s function\n", path,
-                 ZHIVE_PLUGIN_INIT);
-        dlclose (handle);
-        errno = EINVAL;
-        return NULL;
-    }
-    return handle;
-}
-
 int
 zhive_worker_load (zhive_worker_t *self, const char *path, const char *args)
 {

@@ -1,6 +1,7 @@
 /*  =========================================================================
     zhive_worker_private - what zhive-worker needs of the worker class
-    beyond the public API (private to the project)
+    beyond the public API (private to the project). libzhive.so does not
+    export it: zhive_plugin.c is compiled into zhive-worker as well.
     =========================================================================
 */
 #ifndef ZHIVE_WORKER_PRIVATE_H_INCLUDED
