@@ -9,7 +9,7 @@
 static zhive_log_fn *s_handler;    //  Set once by the program, before any thread logs
 static void *s_handler_arg;        //  Its argument
 
-void
+ZHIVE_EXPORT void
 zhive_log_set_handler (zhive_log_fn *fn, void *arg)
 {
     s_handler = fn;

@@ -12,6 +12,7 @@
 #define ZHIVE_VERSION_PATCH 0
 
 #include "zhive_export.h"
+#include "zhive_logging.h"
 #include "zhive_pack.h"
 #include "zhive_result.h"
 #include "zhive_client.h"
