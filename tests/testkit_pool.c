@@ -142,3 +142,16 @@ testkit_pool_worker_pids (zhive_client_t *client, pid_t *pids, int max)
     zhive_result_destroy (&status);
     return count;
 }
+
+//  ---------------------------------------------------------------------
+//  [n], packed
+
+zhive_pack_t *
+testkit_pool_args_int (int64_t n)
+{
+    zhive_pack_t *args = zhive_pack_new ();
+    assert_non_null (args);
+    zhive_pack_array (args, 1);
+    zhive_pack_int (args, n);
+    return args;
+}

@@ -83,6 +83,10 @@ zsock_t *testkit_pool_fake_worker (testkit_pool_t *self);
 //  client), at most max; returns how many (0 if STATUS failed).
 int testkit_pool_worker_pids (zhive_client_t *client, pid_t *pids, int max);
 
+//  ---------------------------------------------------------------------
+//  The args of a one-integer call, [n] packed. Caller destroys.
+zhive_pack_t *testkit_pool_args_int (int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
