@@ -10,6 +10,8 @@
 #include "zhive_broker.h"
 #include "zhive_pack.h"
 #include "zhive_proto.h"
+#include "testkit_peer.h"
+#include "testkit_pool.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,10 +23,6 @@
 
 #define S_TIMEOUT 3000    //  Longest wait for a message that must come
 #define S_QUIET   300     //  How long "nothing arrives" is watched
-
-typedef struct {
-    zhive_broker_t *broker;    //  The broker under test
-} s_fixture_t;
 
 //  Settings a test wants before the broker binds (cmocka's initial state)
 typedef struct {
@@ -38,315 +36,41 @@ typedef struct {
     int prefetch_ms;              //  Prefetch; 0: one task per slot (most tests count credit)
 } s_config_t;
 
+//  Applies a test's settings (or none) to the broker before it binds
+static void
+s_configure (zhive_broker_t *broker, const void *arg)
+{
+    const s_config_t *config = (const s_config_t *) arg;
+    zhive_broker_set_prefetch (broker, config ? config->prefetch_ms : 0);
+    if (config) {
+        if (config->heartbeat_ms)
+            zhive_broker_set_heartbeat (broker, config->heartbeat_ms, config->liveness);
+        if (config->max_total)
+            zhive_broker_set_max_queue (broker, config->max_total, config->max_per_function);
+        if (config->max_retries >= 0)
+            zhive_broker_set_max_retries (broker, config->max_retries);
+        if (config->worker_max_tasks)
+            zhive_broker_set_worker_max_tasks (broker, config->worker_max_tasks);
+        if (config->start_method)
+            assert_int_equal (zhive_broker_set_start_method (broker, config->start_method), 0);
+    }
+}
+
+//  The fixture: a pool of a broker alone, bound to wildcard ports
 static int
 s_setup (void **state)
 {
-    const s_config_t *config = (const s_config_t *) *state;
-    s_fixture_t *fixture = (s_fixture_t *) calloc (1, sizeof (s_fixture_t));
-    assert_non_null (fixture);
-    fixture->broker = zhive_broker_new ();
-    assert_non_null (fixture->broker);
-    zhive_broker_set_verbose (fixture->broker, getenv ("ZHIVE_TEST_VERBOSE") != NULL);
-    zhive_broker_set_prefetch (fixture->broker, config ? config->prefetch_ms : 0);
-    if (config) {
-        if (config->heartbeat_ms)
-            zhive_broker_set_heartbeat (fixture->broker, config->heartbeat_ms, config->liveness);
-        if (config->max_total)
-            zhive_broker_set_max_queue (fixture->broker, config->max_total,
-                                        config->max_per_function);
-        if (config->max_retries >= 0)
-            zhive_broker_set_max_retries (fixture->broker, config->max_retries);
-        if (config->worker_max_tasks)
-            zhive_broker_set_worker_max_tasks (fixture->broker, config->worker_max_tasks);
-        if (config->start_method)
-            assert_int_equal (zhive_broker_set_start_method (fixture->broker, config->start_method),
-                              0);
-    }
-    assert_int_equal (zhive_broker_bind_clients (fixture->broker, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal (zhive_broker_bind_workers (fixture->broker, "tcp://127.0.0.1:*"), 0);
-    *state = fixture;
+    testkit_pool_opts_t opts = { .configure = s_configure, .configure_arg = *state };
+    *state = testkit_pool_new (&opts);
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zhive_broker_destroy (&fixture->broker);
-    free (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    testkit_pool_destroy (&fixture);
     return 0;
-}
-
-//  ---------------------------------------------------------------------
-//  Peers and messages
-
-static zsock_t *
-s_peer (const char *endpoint)
-{
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    assert_non_null (sock);
-    zsock_set_rcvtimeo (sock, S_TIMEOUT);
-    zsock_set_sndtimeo (sock, S_TIMEOUT);
-    zsock_set_linger (sock, 1000);    //  A BYE right before closing still goes out
-    assert_int_equal (zsock_connect (sock, "%s", endpoint), 0);
-    return sock;
-}
-
-static zsock_t *
-s_client (s_fixture_t *fixture)
-{
-    return s_peer (zhive_broker_clients_endpoint (fixture->broker));
-}
-
-static zsock_t *
-s_worker (s_fixture_t *fixture)
-{
-    return s_peer (zhive_broker_workers_endpoint (fixture->broker));
-}
-
-static void
-s_send_simple (zsock_t *sock, int command, uint64_t id)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = command;
-    msg->id = id;
-    if (command == ZHIVE_BYE)
-        zhive_proto_set_message (msg, "test says bye");
-    assert_int_equal (zhive_proto_send (msg, sock), 0);
-    zhive_proto_destroy (&msg);
-}
-
-static void
-s_submit (zsock_t *sock, uint64_t id, const char *function, const char *args, int64_t timeout_ms,
-          int64_t retries)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = ZHIVE_SUBMIT;
-    msg->id = id;
-    zhive_proto_set_name (msg->function, function);
-    msg->timeout_ms = timeout_ms;
-    msg->retries = retries;
-    //  args: msgpack bytes as a C string (no NUL inside)
-    zhive_proto_set_payload (msg, args, strlen (args));
-    assert_int_equal (zhive_proto_send (msg, sock), 0);
-    zhive_proto_destroy (&msg);
-}
-
-static void s_ready_v (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency,
-                       uint64_t max_tasks, va_list args);
-
-//  READY name pid concurrency, then the functions, NULL-terminated
-static void
-s_ready (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency, ...)
-{
-    va_list args;
-    va_start (args, concurrency);
-    s_ready_v (sock, name, pid, concurrency, 0, args);
-    va_end (args);
-}
-
-//  READY with a task limit
-static void
-s_ready_max (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency,
-             uint64_t max_tasks, ...)
-{
-    va_list args;
-    va_start (args, max_tasks);
-    s_ready_v (sock, name, pid, concurrency, max_tasks, args);
-    va_end (args);
-}
-
-static void
-s_ready_v (zsock_t *sock, const char *name, uint64_t pid, uint32_t concurrency, uint64_t max_tasks,
-           va_list args)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = ZHIVE_READY;
-    zhive_proto_set_name (msg->worker, name);
-    char host [256] = "";
-    gethostname (host, sizeof host - 1);
-    zhive_proto_set_name (msg->host, host);
-    msg->pid = pid;
-    msg->concurrency = concurrency;
-    msg->max_tasks = max_tasks;
-    msg->functions = (char **) calloc (16, sizeof (char *));
-    const char *function;
-    while ((function = va_arg (args, const char *)) && msg->functions_count < 16)
-        msg->functions [msg->functions_count++] = strdup (function);
-    assert_int_equal (zhive_proto_send (msg, sock), 0);
-    zhive_proto_destroy (&msg);
-}
-
-static void
-s_done (zsock_t *sock, uint64_t ticket, const void *value, size_t size)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = ZHIVE_DONE;
-    msg->id = ticket;
-    zhive_proto_set_payload (msg, value, size);
-    assert_int_equal (zhive_proto_send (msg, sock), 0);
-    zhive_proto_destroy (&msg);
-}
-
-static void
-s_failed (zsock_t *sock, uint64_t ticket, const char *type, const char *message)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = ZHIVE_FAILED;
-    msg->id = ticket;
-    zhive_proto_set_name (msg->type, type);
-    zhive_proto_set_message (msg, message);
-    assert_int_equal (zhive_proto_send (msg, sock), 0);
-    zhive_proto_destroy (&msg);
-}
-
-//  A message the broker sends to show it is alive, whatever else happens
-static bool
-s_is_liveness (const zhive_proto_t *msg)
-{
-    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT;
-}
-
-//  The next message that is not a PING or HEARTBEAT (the broker sends one
-//  to every worker, and to clients waiting for answers, each interval);
-//  it must be `command`. Caller destroys the result.
-static zhive_proto_t *
-s_expect (zsock_t *sock, int command)
-{
-    zhive_proto_t *msg = zhive_proto_new ();
-    while (true) {
-        int rc = zhive_proto_recv (msg, sock, 0);
-        if (rc != 0)
-            fail_msg ("expected %s, got rc %d (%s)", zhive_proto_command_name (command), rc,
-                      rc == -2 ? msg->error : "timeout");
-        if (!s_is_liveness (msg))
-            break;
-    }
-    if (msg->command != command)
-        fail_msg ("expected %s, got %s", zhive_proto_command_name (command),
-                  zhive_proto_command_name (msg->command));
-    return msg;
-}
-
-//  Nothing but PINGs and HEARTBEATs arrives within ms
-static void
-s_expect_quiet (zsock_t *sock, int ms)
-{
-    int64_t until = zclock_mono () + ms;
-    zhive_proto_t *msg = zhive_proto_new ();
-    while (zclock_mono () < until) {
-        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, (long) (until - zclock_mono ())) > 0) {
-            assert_int_equal (zhive_proto_recv (msg, sock, ZMQ_DONTWAIT), 0);
-            if (!s_is_liveness (msg))
-                fail_msg ("expected nothing, got %s", zhive_proto_command_name (msg->command));
-        }
-    }
-    zhive_proto_destroy (&msg);
-}
-
-//  A TASK for `function`; returns its ticket
-static uint64_t
-s_expect_task (zsock_t *sock, const char *function, const char *args)
-{
-    zhive_proto_t *msg = s_expect (sock, ZHIVE_TASK);
-    assert_string_equal (msg->function, function);
-    if (args) {
-        assert_int_equal (zmq_msg_size (&msg->payload), strlen (args));
-        assert_memory_equal (zmq_msg_data (&msg->payload), args, strlen (args));
-    }
-    uint64_t ticket = msg->id;
-    zhive_proto_destroy (&msg);
-    return ticket;
-}
-
-//  A CANCEL for this ticket (the broker tells a worker to stop a task)
-static void
-s_expect_cancel (zsock_t *sock, uint64_t ticket)
-{
-    zhive_proto_t *msg = s_expect (sock, ZHIVE_CANCEL);
-    assert_int_equal (msg->id, ticket);
-    zhive_proto_destroy (&msg);
-}
-
-static void
-s_expect_result (zsock_t *sock, uint64_t id, const void *value, size_t size)
-{
-    zhive_proto_t *msg = s_expect (sock, ZHIVE_RESULT);
-    assert_int_equal (msg->id, id);
-    assert_int_equal (zmq_msg_size (&msg->payload), size);
-    assert_memory_equal (zmq_msg_data (&msg->payload), value, size);
-    zhive_proto_destroy (&msg);
-}
-
-//  An ERROR of `type` whose message holds `words`; returns it for more checks
-static zhive_proto_t *
-s_expect_error (zsock_t *sock, uint64_t id, const char *type, const char *words)
-{
-    zhive_proto_t *msg = s_expect (sock, ZHIVE_ERROR);
-    assert_int_equal (msg->id, id);
-    assert_string_equal (msg->type, type);
-    if (words && !strstr (msg->message, words))
-        fail_msg ("error message '%s' does not say '%s'", msg->message, words);
-    return msg;
-}
-
-static void
-s_wait_workers (s_fixture_t *fixture, int count, int timeout_ms)
-{
-    int64_t until = zclock_mono () + timeout_ms;
-    int ready;
-    while ((ready = zhive_broker_workers_ready (fixture->broker)) != count) {
-        if (zclock_mono () > until)
-            fail_msg ("expected %d workers ready, have %d", count, ready);
-        zclock_sleep (20);
-    }
-}
-
-//  STATUS, unpacked; caller destroys
-static msgpack_unpacked *
-s_status (zsock_t *client, uint64_t id)
-{
-    s_send_simple (client, ZHIVE_STATUS, id);
-    zhive_proto_t *msg = s_expect (client, ZHIVE_STATUS_REPLY);
-    assert_int_equal (msg->id, id);
-    msgpack_unpacked *status = (msgpack_unpacked *) calloc (1, sizeof (msgpack_unpacked));
-    msgpack_unpacked_init (status);
-    size_t offset = 0;
-    assert_int_equal (msgpack_unpack_next (status, (const char *) zmq_msg_data (&msg->payload),
-                                           zmq_msg_size (&msg->payload), &offset),
-                      MSGPACK_UNPACK_SUCCESS);
-    assert_int_equal (offset, zmq_msg_size (&msg->payload));
-    zhive_proto_destroy (&msg);
-    return status;
-}
-
-static void
-s_status_destroy (msgpack_unpacked **status_p)
-{
-    msgpack_unpacked_destroy (*status_p);
-    free (*status_p);
-    *status_p = NULL;
-}
-
-static int64_t
-s_field_int (const msgpack_object *map, const char *key)
-{
-    int64_t value = -1;
-    const msgpack_object *field = zhive_value_get (map, key);
-    assert_non_null (field);
-    assert_int_equal (zhive_value_int (field, &value), 0);
-    return value;
-}
-
-static bool
-s_field_is (const msgpack_object *map, const char *key, const char *text)
-{
-    const char *ptr;
-    size_t size;
-    const msgpack_object *field = zhive_value_get (map, key);
-    return field && zhive_value_str (field, &ptr, &size) == 0 && size == strlen (text) &&
-           memcmp (ptr, text, size) == 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -355,14 +79,14 @@ s_field_is (const msgpack_object *map, const char *key, const char *text)
 static void
 test_ping (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_send_simple (client, ZHIVE_PING, 0);
-    zhive_proto_t *msg = s_expect (client, ZHIVE_PONG);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_send (client, ZHIVE_PING, 0);
+    zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_PONG);
     zhive_proto_destroy (&msg);
-    s_send_simple (worker, ZHIVE_PING, 0);
-    msg = s_expect (worker, ZHIVE_PONG);
+    testkit_peer_send (worker, ZHIVE_PING, 0);
+    msg = testkit_peer_expect (worker, ZHIVE_PONG);
     zhive_proto_destroy (&msg);
     //  The endpoints are resolved
     assert_null (strchr (zhive_broker_clients_endpoint (fixture->broker), '*'));
@@ -374,20 +98,20 @@ test_ping (void **state)
 static void
 test_task_waits_for_worker (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_submit (client, 7, "fib", "\x91\x0a", -1, -1);
-    s_send_simple (worker, ZHIVE_PING, 0);    //  Connected, but not READY
-    zhive_proto_t *msg = s_expect (worker, ZHIVE_PONG);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_submit (client, 7, "fib", "\x91\x0a", -1, -1);
+    testkit_peer_send (worker, ZHIVE_PING, 0);    //  Connected, but not READY
+    zhive_proto_t *msg = testkit_peer_expect (worker, ZHIVE_PONG);
     zhive_proto_destroy (&msg);
-    s_expect_quiet (worker, S_QUIET);
+    testkit_peer_expect_quiet (worker, S_QUIET);
 
-    s_ready (worker, "w1", 101, 4, "fib", NULL);
-    uint64_t ticket = s_expect_task (worker, "fib", "\x91\x0a");
+    testkit_peer_ready (worker, "w1", 101, 4, "fib", NULL);
+    uint64_t ticket = testkit_peer_expect_task (worker, "fib", "\x91\x0a");
     const char value [] = "\xcd\x00\x37";    //  55, as a uint16: bytes must pass untouched
-    s_done (worker, ticket, value, 3);
-    s_expect_result (client, 7, value, 3);
+    testkit_peer_done (worker, ticket, value, 3);
+    testkit_peer_expect_result (client, 7, value, 3);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -395,23 +119,23 @@ test_task_waits_for_worker (void **state)
 static void
 test_dispatch_by_function (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker_a = s_worker (fixture);
-    zsock_t *worker_b = s_worker (fixture);
-    s_ready (worker_a, "a", 1, 10, "alpha", NULL);
-    s_ready (worker_b, "b", 2, 10, "beta", "gamma", NULL);
-    s_wait_workers (fixture, 2, S_TIMEOUT);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker_a = testkit_pool_fake_worker (fixture);
+    zsock_t *worker_b = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker_a, "a", 1, 10, "alpha", NULL);
+    testkit_peer_ready (worker_b, "b", 2, 10, "beta", "gamma", NULL);
+    testkit_pool_wait_workers (fixture, 2, S_TIMEOUT);
     for (int i = 0; i < 3; i++) {
-        s_submit (client, 10 + i, "beta", "\x90", -1, -1);
-        s_submit (client, 20 + i, "alpha", "\x90", -1, -1);
+        testkit_peer_submit (client, 10 + i, "beta", "\x90", -1, -1);
+        testkit_peer_submit (client, 20 + i, "alpha", "\x90", -1, -1);
     }
     for (int i = 0; i < 3; i++) {
-        s_expect_task (worker_a, "alpha", NULL);
-        s_expect_task (worker_b, "beta", NULL);
+        testkit_peer_expect_task (worker_a, "alpha", NULL);
+        testkit_peer_expect_task (worker_b, "beta", NULL);
     }
-    s_expect_quiet (worker_a, S_QUIET);
-    s_expect_quiet (worker_b, 0);
+    testkit_peer_expect_quiet (worker_a, S_QUIET);
+    testkit_peer_expect_quiet (worker_b, 0);
     zsock_destroy (&client);
     zsock_destroy (&worker_a);
     zsock_destroy (&worker_b);
@@ -420,26 +144,26 @@ test_dispatch_by_function (void **state)
 static void
 test_credit (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
     for (uint64_t id = 1; id <= 5; id++)
-        s_submit (client, id, "work", "\x90", -1, -1);
-    s_ready (worker, "w", 1, 2, "work", NULL);
+        testkit_peer_submit (client, id, "work", "\x90", -1, -1);
+    testkit_peer_ready (worker, "w", 1, 2, "work", NULL);
     uint64_t tickets [5];
-    tickets [0] = s_expect_task (worker, "work", NULL);
-    tickets [1] = s_expect_task (worker, "work", NULL);
-    s_expect_quiet (worker, S_QUIET);    //  Never more than its credit
+    tickets [0] = testkit_peer_expect_task (worker, "work", NULL);
+    tickets [1] = testkit_peer_expect_task (worker, "work", NULL);
+    testkit_peer_expect_quiet (worker, S_QUIET);    //  Never more than its credit
     for (int next = 2; next < 5; next++) {
-        s_done (worker, tickets [next - 2], "\xc0", 1);
-        tickets [next] = s_expect_task (worker, "work", NULL);
-        s_expect_quiet (worker, 100);
+        testkit_peer_done (worker, tickets [next - 2], "\xc0", 1);
+        tickets [next] = testkit_peer_expect_task (worker, "work", NULL);
+        testkit_peer_expect_quiet (worker, 100);
     }
-    s_done (worker, tickets [3], "\xc0", 1);
-    s_done (worker, tickets [4], "\xc0", 1);
+    testkit_peer_done (worker, tickets [3], "\xc0", 1);
+    testkit_peer_done (worker, tickets [4], "\xc0", 1);
     //  Results in the order answered; FIFO dispatch means ids 1..5
     for (uint64_t id = 1; id <= 5; id++)
-        s_expect_result (client, id, "\xc0", 1);
+        testkit_peer_expect_result (client, id, "\xc0", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -475,7 +199,7 @@ s_answer_tasks (zsock_t *worker, size_t count, int delay_ms)
         assert_true (held_count > 0);
         if (delay_ms)
             zclock_sleep (delay_ms);
-        s_done (worker, held [0], "\xc0", 1);
+        testkit_peer_done (worker, held [0], "\xc0", 1);
         memmove (held, held + 1, --held_count * sizeof held [0]);
         answered++;
     }
@@ -485,16 +209,16 @@ s_answer_tasks (zsock_t *worker, size_t count, int delay_ms)
 static void
 test_prefetch_fast_tasks (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
     for (uint64_t id = 1; id <= 30; id++)
-        s_submit (client, id, "work", "\x90", -1, -1);
-    s_ready (worker, "w", 1, 1, "work", NULL);
+        testkit_peer_submit (client, id, "work", "\x90", -1, -1);
+    testkit_peer_ready (worker, "w", 1, 1, "work", NULL);
     //  One slot; answers come back far within 2 s: it gets more than one
     assert_true (s_answer_tasks (worker, 30, 0) > 1);
     for (uint64_t id = 1; id <= 30; id++)
-        s_expect_result (client, id, "\xc0", 1);
+        testkit_peer_expect_result (client, id, "\xc0", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -502,16 +226,16 @@ test_prefetch_fast_tasks (void **state)
 static void
 test_prefetch_slow_tasks (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
     for (uint64_t id = 1; id <= 6; id++)
-        s_submit (client, id, "work", "\x90", -1, -1);
-    s_ready (worker, "w", 1, 1, "work", NULL);
+        testkit_peer_submit (client, id, "work", "\x90", -1, -1);
+    testkit_peer_ready (worker, "w", 1, 1, "work", NULL);
     //  Each answer takes 60 ms, past the 30 ms prefetch: one at a time
     assert_int_equal (s_answer_tasks (worker, 6, 60), 1);
     for (uint64_t id = 1; id <= 6; id++)
-        s_expect_result (client, id, "\xc0", 1);
+        testkit_peer_expect_result (client, id, "\xc0", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -519,25 +243,26 @@ test_prefetch_slow_tasks (void **state)
 static void
 test_two_clients (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client_a = s_client (fixture);
-    zsock_t *client_b = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 4, "echo", NULL);
-    s_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client_a = testkit_pool_fake_client (fixture);
+    zsock_t *client_b = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 4, "echo", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
     //  The same task id from two clients: two tasks
-    s_submit (client_a, 1, "echo", "\x91\xa1\x61", -1, -1);
-    s_submit (client_b, 1, "echo", "\x91\xa1\x62", -1, -1);
+    testkit_peer_submit (client_a, 1, "echo", "\x91\xa1\x61", -1, -1);
+    testkit_peer_submit (client_b, 1, "echo", "\x91\xa1\x62", -1, -1);
     for (int i = 0; i < 2; i++) {
-        zhive_proto_t *task = s_expect (worker, ZHIVE_TASK);
+        zhive_proto_t *task = testkit_peer_expect (worker, ZHIVE_TASK);
         //  Echo the args back as the value
-        s_done (worker, task->id, zmq_msg_data (&task->payload), zmq_msg_size (&task->payload));
+        testkit_peer_done (worker, task->id, zmq_msg_data (&task->payload),
+                           zmq_msg_size (&task->payload));
         zhive_proto_destroy (&task);
     }
-    s_expect_result (client_a, 1, "\x91\xa1\x61", 3);
-    s_expect_result (client_b, 1, "\x91\xa1\x62", 3);
-    s_expect_quiet (client_a, 100);
-    s_expect_quiet (client_b, 0);
+    testkit_peer_expect_result (client_a, 1, "\x91\xa1\x61", 3);
+    testkit_peer_expect_result (client_b, 1, "\x91\xa1\x62", 3);
+    testkit_peer_expect_quiet (client_a, 100);
+    testkit_peer_expect_quiet (client_b, 0);
     zsock_destroy (&client_a);
     zsock_destroy (&client_b);
     zsock_destroy (&worker);
@@ -546,14 +271,14 @@ test_two_clients (void **state)
 static void
 test_failed (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "the-worker", 1, 1, "fail", NULL);
-    s_submit (client, 3, "fail", "\x90", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "fail", "\x90");
-    s_failed (worker, ticket, "ValueError", "it went wrong");
-    zhive_proto_t *error = s_expect_error (client, 3, "ValueError", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "the-worker", 1, 1, "fail", NULL);
+    testkit_peer_submit (client, 3, "fail", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "fail", "\x90");
+    testkit_peer_failed (worker, ticket, "ValueError", "it went wrong");
+    zhive_proto_t *error = testkit_peer_expect_error (client, 3, "ValueError", NULL);
     assert_string_equal (error->message, "it went wrong");
     assert_string_equal (error->worker, "the-worker");
     zhive_proto_destroy (&error);
@@ -564,27 +289,28 @@ test_failed (void **state)
 static void
 test_timeouts (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
 
     //  No worker offers the function
     int64_t start = zclock_mono ();
-    s_submit (client, 1, "nosuch", "\x90", 300, -1);
-    zhive_proto_t *error = s_expect_error (client, 1, "Timeout", "no worker offers 'nosuch'");
+    testkit_peer_submit (client, 1, "nosuch", "\x90", 300, -1);
+    zhive_proto_t *error =
+        testkit_peer_expect_error (client, 1, "Timeout", "no worker offers 'nosuch'");
     assert_string_equal (error->worker, "");
     zhive_proto_destroy (&error);
     int64_t took = zclock_mono () - start;
     assert_true (took >= 290 && took < 1500);
 
     //  Running at its deadline: Timeout now, and the late DONE is dropped
-    s_ready (worker, "w", 1, 1, "slow", NULL);
-    s_submit (client, 2, "slow", "\x90", 300, -1);
-    uint64_t running = s_expect_task (worker, "slow", NULL);
+    testkit_peer_ready (worker, "w", 1, 1, "slow", NULL);
+    testkit_peer_submit (client, 2, "slow", "\x90", 300, -1);
+    uint64_t running = testkit_peer_expect_task (worker, "slow", NULL);
     //  Queued behind it at its deadline
-    s_submit (client, 3, "slow", "\x91\x03", 200, -1);
+    testkit_peer_submit (client, 3, "slow", "\x91\x03", 200, -1);
     for (int i = 0; i < 2; i++) {
-        error = s_expect (client, ZHIVE_ERROR);
+        error = testkit_peer_expect (client, ZHIVE_ERROR);
         assert_string_equal (error->type, "Timeout");
         if (error->id == 3)
             assert_non_null (strstr (error->message, "'slow' waited in a queue of 1"));
@@ -594,26 +320,26 @@ test_timeouts (void **state)
         }
         zhive_proto_destroy (&error);
     }
-    s_expect_cancel (worker, running);    //  The worker is told to stop it
-    s_submit (client, 4, "slow", "\x91\x04", -1, -1);
-    s_expect_quiet (worker, 100);    //  Its one slot is still taken
-    s_done (worker, running, "\xc3", 1);
-    uint64_t ticket = s_expect_task (worker, "slow", "\x91\x04");
-    s_done (worker, ticket, "\xc2", 1);
-    s_expect_result (client, 4, "\xc2", 1);
-    s_expect_quiet (client, 100);    //  Nothing more for id 2
+    testkit_peer_expect_cancel (worker, running);    //  The worker is told to stop it
+    testkit_peer_submit (client, 4, "slow", "\x91\x04", -1, -1);
+    testkit_peer_expect_quiet (worker, 100);    //  Its one slot is still taken
+    testkit_peer_done (worker, running, "\xc3", 1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "slow", "\x91\x04");
+    testkit_peer_done (worker, ticket, "\xc2", 1);
+    testkit_peer_expect_result (client, 4, "\xc2", 1);
+    testkit_peer_expect_quiet (client, 100);    //  Nothing more for id 2
 
     //  Many deadlines at once: each fires once, never early
     int64_t sent [40];
     for (int i = 0; i < 40; i++) {
         sent [i] = zclock_mono ();
-        s_submit (client, 100 + i, "nobody", "\x90", 50 + (i * 37) % 400, -1);
+        testkit_peer_submit (client, 100 + i, "nobody", "\x90", 50 + (i * 37) % 400, -1);
     }
-    s_send_simple (client, ZHIVE_CANCEL, 110);    //  Deadlines over 400 ms away
-    s_send_simple (client, ZHIVE_CANCEL, 121);
+    testkit_peer_send (client, ZHIVE_CANCEL, 110);    //  Deadlines over 400 ms away
+    testkit_peer_send (client, ZHIVE_CANCEL, 121);
     bool seen [40] = { false };
     for (int i = 0; i < 40; i++) {
-        zhive_proto_t *msg = s_expect (client, ZHIVE_ERROR);
+        zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_ERROR);
         int at = (int) (msg->id - 100);
         assert_true (at >= 0 && at < 40 && !seen [at]);
         seen [at] = true;
@@ -632,26 +358,26 @@ test_timeouts (void **state)
 static void
 test_cancel (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_submit (client, 1, "later", "\x90", -1, -1);
-    s_send_simple (client, ZHIVE_CANCEL, 1);
-    zhive_proto_t *error = s_expect_error (client, 1, "Cancelled", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_submit (client, 1, "later", "\x90", -1, -1);
+    testkit_peer_send (client, ZHIVE_CANCEL, 1);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "Cancelled", NULL);
     zhive_proto_destroy (&error);
-    s_send_simple (client, ZHIVE_CANCEL, 99);    //  Unknown: ignored
-    s_ready (worker, "w", 1, 1, "later", NULL);
-    s_expect_quiet (worker, S_QUIET);
+    testkit_peer_send (client, ZHIVE_CANCEL, 99);    //  Unknown: ignored
+    testkit_peer_ready (worker, "w", 1, 1, "later", NULL);
+    testkit_peer_expect_quiet (worker, S_QUIET);
 
     //  Cancel while running: the worker's answer is dropped
-    s_submit (client, 2, "later", "\x90", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "later", NULL);
-    s_send_simple (client, ZHIVE_CANCEL, 2);
-    error = s_expect_error (client, 2, "Cancelled", NULL);
+    testkit_peer_submit (client, 2, "later", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "later", NULL);
+    testkit_peer_send (client, ZHIVE_CANCEL, 2);
+    error = testkit_peer_expect_error (client, 2, "Cancelled", NULL);
     zhive_proto_destroy (&error);
-    s_expect_cancel (worker, ticket);    //  Passed on to the worker
-    s_done (worker, ticket, "\xc0", 1);
-    s_expect_quiet (client, 200);
+    testkit_peer_expect_cancel (worker, ticket);    //  Passed on to the worker
+    testkit_peer_done (worker, ticket, "\xc0", 1);
+    testkit_peer_expect_quiet (client, 200);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -659,29 +385,29 @@ test_cancel (void **state)
 static void
 test_bye_redispatches (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker_a = s_worker (fixture);
-    zsock_t *worker_b = s_worker (fixture);
-    s_ready (worker_a, "a", 1, 2, "job", NULL);
-    s_submit (client, 1, "job", "\x91\x01", -1, -1);
-    s_submit (client, 2, "job", "\x91\x02", -1, -1);
-    s_submit (client, 3, "job", "\x91\x03", -1, -1);
-    s_expect_task (worker_a, "job", "\x91\x01");
-    s_expect_task (worker_a, "job", "\x91\x02");
-    s_ready (worker_b, "b", 2, 8, "job", NULL);
-    uint64_t third = s_expect_task (worker_b, "job", "\x91\x03");
-    s_send_simple (worker_a, ZHIVE_BYE, 0);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker_a = testkit_pool_fake_worker (fixture);
+    zsock_t *worker_b = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker_a, "a", 1, 2, "job", NULL);
+    testkit_peer_submit (client, 1, "job", "\x91\x01", -1, -1);
+    testkit_peer_submit (client, 2, "job", "\x91\x02", -1, -1);
+    testkit_peer_submit (client, 3, "job", "\x91\x03", -1, -1);
+    testkit_peer_expect_task (worker_a, "job", "\x91\x01");
+    testkit_peer_expect_task (worker_a, "job", "\x91\x02");
+    testkit_peer_ready (worker_b, "b", 2, 8, "job", NULL);
+    uint64_t third = testkit_peer_expect_task (worker_b, "job", "\x91\x03");
+    testkit_peer_send (worker_a, ZHIVE_BYE, 0);
     //  Back at the front of the queue, in their order, to the other worker
-    uint64_t first = s_expect_task (worker_b, "job", "\x91\x01");
-    uint64_t second = s_expect_task (worker_b, "job", "\x91\x02");
-    s_done (worker_b, first, "\x01", 1);
-    s_done (worker_b, second, "\x02", 1);
-    s_done (worker_b, third, "\x03", 1);
-    s_expect_result (client, 1, "\x01", 1);
-    s_expect_result (client, 2, "\x02", 1);
-    s_expect_result (client, 3, "\x03", 1);
-    s_wait_workers (fixture, 1, S_TIMEOUT);
+    uint64_t first = testkit_peer_expect_task (worker_b, "job", "\x91\x01");
+    uint64_t second = testkit_peer_expect_task (worker_b, "job", "\x91\x02");
+    testkit_peer_done (worker_b, first, "\x01", 1);
+    testkit_peer_done (worker_b, second, "\x02", 1);
+    testkit_peer_done (worker_b, third, "\x03", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
+    testkit_peer_expect_result (client, 2, "\x02", 1);
+    testkit_peer_expect_result (client, 3, "\x03", 1);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
     zsock_destroy (&client);
     zsock_destroy (&worker_a);
     zsock_destroy (&worker_b);
@@ -690,19 +416,19 @@ test_bye_redispatches (void **state)
 static void
 test_retries_exhausted (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    s_submit (client, 9, "fragile", "\x90", -1, 1);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 9, "fragile", "\x90", -1, 1);
     for (int attempt = 1; attempt <= 2; attempt++) {
-        zsock_t *worker = s_worker (fixture);
+        zsock_t *worker = testkit_pool_fake_worker (fixture);
         char name [16];
         snprintf (name, sizeof name, "w%d", attempt);
-        s_ready (worker, name, (uint64_t) attempt, 1, "fragile", NULL);
-        s_expect_task (worker, "fragile", "\x90");
-        s_send_simple (worker, ZHIVE_BYE, 0);
+        testkit_peer_ready (worker, name, (uint64_t) attempt, 1, "fragile", NULL);
+        testkit_peer_expect_task (worker, "fragile", "\x90");
+        testkit_peer_send (worker, ZHIVE_BYE, 0);
         zsock_destroy (&worker);
     }
-    zhive_proto_t *error = s_expect_error (client, 9, "WorkerLost", "'w2'");
+    zhive_proto_t *error = testkit_peer_expect_error (client, 9, "WorkerLost", "'w2'");
     assert_non_null (strstr (error->message, "2 attempt"));
     zhive_proto_destroy (&error);
     zsock_destroy (&client);
@@ -711,49 +437,49 @@ test_retries_exhausted (void **state)
 static void
 test_status (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "busy-bee", 4242, 2, "sum", "mul", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "busy-bee", 4242, 2, "sum", "mul", NULL);
     for (uint64_t id = 1; id <= 3; id++)
-        s_submit (client, id, "sum", "\x90", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "sum", NULL);
-    s_expect_task (worker, "sum", NULL);
-    s_done (worker, ticket, "\xc0", 1);
-    s_expect_result (client, 1, "\xc0", 1);
-    s_expect_task (worker, "sum", NULL);
+        testkit_peer_submit (client, id, "sum", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "sum", NULL);
+    testkit_peer_expect_task (worker, "sum", NULL);
+    testkit_peer_done (worker, ticket, "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
+    testkit_peer_expect_task (worker, "sum", NULL);
 
-    msgpack_unpacked *status = s_status (client, 77);
+    msgpack_unpacked *status = testkit_peer_status (client, 77);
     const msgpack_object *root = &status->data;
     const msgpack_object *workers = zhive_value_get (root, "workers");
     assert_non_null (workers);
     assert_int_equal (zhive_value_len (workers), 1);
     const msgpack_object *entry = zhive_value_at (workers, 0);
-    assert_true (s_field_is (entry, "id", "busy-bee"));
+    assert_true (testkit_field_is (entry, "id", "busy-bee"));
     char host [256] = "";
     gethostname (host, sizeof host - 1);
-    assert_true (s_field_is (entry, "host", host));
-    assert_int_equal (s_field_int (entry, "pid"), 4242);
-    assert_int_equal (s_field_int (entry, "concurrency"), 2);
-    assert_int_equal (s_field_int (entry, "in_flight"), 2);
-    assert_int_equal (s_field_int (entry, "done"), 1);
+    assert_true (testkit_field_is (entry, "host", host));
+    assert_int_equal (testkit_field_int (entry, "pid"), 4242);
+    assert_int_equal (testkit_field_int (entry, "concurrency"), 2);
+    assert_int_equal (testkit_field_int (entry, "in_flight"), 2);
+    assert_int_equal (testkit_field_int (entry, "done"), 1);
     const msgpack_object *functions = zhive_value_get (entry, "functions");
     assert_int_equal (zhive_value_len (functions), 2);
     const msgpack_object *queues = zhive_value_get (root, "queues");
     assert_int_equal (zhive_value_len (queues), 2);
     for (size_t i = 0; i < 2; i++) {
         const msgpack_object *queue = zhive_value_at (queues, i);
-        if (s_field_is (queue, "function", "sum")) {
-            assert_int_equal (s_field_int (queue, "waiting"), 0);
-            assert_int_equal (s_field_int (queue, "in_flight"), 2);
+        if (testkit_field_is (queue, "function", "sum")) {
+            assert_int_equal (testkit_field_int (queue, "waiting"), 0);
+            assert_int_equal (testkit_field_int (queue, "in_flight"), 2);
         }
         else {
-            assert_true (s_field_is (queue, "function", "mul"));
-            assert_int_equal (s_field_int (queue, "waiting"), 0);
-            assert_int_equal (s_field_int (queue, "in_flight"), 0);
+            assert_true (testkit_field_is (queue, "function", "mul"));
+            assert_int_equal (testkit_field_int (queue, "waiting"), 0);
+            assert_int_equal (testkit_field_int (queue, "in_flight"), 0);
         }
     }
-    s_status_destroy (&status);
+    testkit_peer_status_destroy (&status);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -787,7 +513,7 @@ s_send_garbage (zsock_t *sock, const s_garbage_t *garbage)
 static void
 test_garbage (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     char noise [64];
     for (size_t i = 0; i < sizeof noise; i++)
         noise [i] = (char) (random () & 0xff);
@@ -828,10 +554,10 @@ test_garbage (void **state)
     size_t count = sizeof garbage / sizeof garbage [0];
 
     //  Client socket: each gets ERROR [0, Malformed, why, ""]
-    zsock_t *client = s_client (fixture);
+    zsock_t *client = testkit_pool_fake_client (fixture);
     for (size_t i = 0; i < count; i++) {
         s_send_garbage (client, &garbage [i]);
-        zhive_proto_t *error = s_expect (client, ZHIVE_ERROR);
+        zhive_proto_t *error = testkit_peer_expect (client, ZHIVE_ERROR);
         if (error->id != 0 || strcmp (error->type, "Malformed") || !*error->message)
             fail_msg ("%s: got ERROR [%" PRIu64 ", %s, %s]", garbage [i].what, error->id,
                       error->type, error->message);
@@ -839,44 +565,44 @@ test_garbage (void **state)
         zhive_proto_destroy (&error);
     }
     //  Worker commands from a client are malformed there
-    s_ready (client, "sneaky", 1, 1, "x", NULL);
-    zhive_proto_t *error = s_expect_error (client, 0, "Malformed", NULL);
+    testkit_peer_ready (client, "sneaky", 1, 1, "x", NULL);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 0, "Malformed", NULL);
     zhive_proto_destroy (&error);
 
     //  Worker socket: each gets BYE [why]; a registered worker is forgotten
-    zsock_t *worker = s_worker (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
     for (size_t i = 0; i < count; i++) {
         s_send_garbage (worker, &garbage [i]);
-        zhive_proto_t *bye = s_expect (worker, ZHIVE_BYE);
+        zhive_proto_t *bye = testkit_peer_expect (worker, ZHIVE_BYE);
         if (!bye->message || !*bye->message)
             fail_msg ("%s: BYE without a reason", garbage [i].what);
         zhive_proto_destroy (&bye);
     }
-    s_submit (worker, 1, "x", "\x90", -1, -1);    //  A client command from a worker
-    zhive_proto_t *bye = s_expect (worker, ZHIVE_BYE);
+    testkit_peer_submit (worker, 1, "x", "\x90", -1, -1);    //  A client command from a worker
+    zhive_proto_t *bye = testkit_peer_expect (worker, ZHIVE_BYE);
     zhive_proto_destroy (&bye);
 
     //  A registered worker holding a task sends garbage: forgotten, task requeued
-    s_ready (worker, "bad", 1, 1, "x", NULL);
-    s_wait_workers (fixture, 1, S_TIMEOUT);
-    zsock_t *good_client = s_client (fixture);
-    s_submit (good_client, 5, "x", "\x91\x05", -1, -1);
-    s_expect_task (worker, "x", "\x91\x05");
+    testkit_peer_ready (worker, "bad", 1, 1, "x", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    zsock_t *good_client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (good_client, 5, "x", "\x91\x05", -1, -1);
+    testkit_peer_expect_task (worker, "x", "\x91\x05");
     s_send_garbage (worker, &garbage [0]);
-    bye = s_expect (worker, ZHIVE_BYE);
+    bye = testkit_peer_expect (worker, ZHIVE_BYE);
     zhive_proto_destroy (&bye);
-    s_wait_workers (fixture, 0, S_TIMEOUT);
+    testkit_pool_wait_workers (fixture, 0, S_TIMEOUT);
 
     //  And the broker still serves a normal round trip
-    zsock_t *good_worker = s_worker (fixture);
-    s_ready (good_worker, "good", 2, 1, "x", NULL);
-    uint64_t ticket = s_expect_task (good_worker, "x", "\x91\x05");
-    s_done (good_worker, ticket, "\x05", 1);
-    s_expect_result (good_client, 5, "\x05", 1);
-    s_submit (good_client, 6, "x", "\x91\x06", -1, -1);
-    ticket = s_expect_task (good_worker, "x", "\x91\x06");
-    s_done (good_worker, ticket, "\x06", 1);
-    s_expect_result (good_client, 6, "\x06", 1);
+    zsock_t *good_worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (good_worker, "good", 2, 1, "x", NULL);
+    uint64_t ticket = testkit_peer_expect_task (good_worker, "x", "\x91\x05");
+    testkit_peer_done (good_worker, ticket, "\x05", 1);
+    testkit_peer_expect_result (good_client, 5, "\x05", 1);
+    testkit_peer_submit (good_client, 6, "x", "\x91\x06", -1, -1);
+    ticket = testkit_peer_expect_task (good_worker, "x", "\x91\x06");
+    testkit_peer_done (good_worker, ticket, "\x06", 1);
+    testkit_peer_expect_result (good_client, 6, "\x06", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
     zsock_destroy (&good_client);
@@ -887,18 +613,18 @@ test_garbage (void **state)
 static void
 test_extreme_values (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "big", UINT64_MAX, 1000000, "f", NULL);
-    s_submit (client, UINT64_MAX, "f", "\x90", INT64_MAX, INT64_MAX);
-    s_submit (client, 0, "f", "\x90", INT64_MIN, INT64_MIN);
-    uint64_t first = s_expect_task (worker, "f", NULL);
-    uint64_t second = s_expect_task (worker, "f", NULL);
-    s_done (worker, first, "\x01", 1);
-    s_done (worker, second, "\x02", 1);
-    s_expect_result (client, UINT64_MAX, "\x01", 1);
-    s_expect_result (client, 0, "\x02", 1);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "big", UINT64_MAX, 1000000, "f", NULL);
+    testkit_peer_submit (client, UINT64_MAX, "f", "\x90", INT64_MAX, INT64_MAX);
+    testkit_peer_submit (client, 0, "f", "\x90", INT64_MIN, INT64_MIN);
+    uint64_t first = testkit_peer_expect_task (worker, "f", NULL);
+    uint64_t second = testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_done (worker, first, "\x01", 1);
+    testkit_peer_done (worker, second, "\x02", 1);
+    testkit_peer_expect_result (client, UINT64_MAX, "\x01", 1);
+    testkit_peer_expect_result (client, 0, "\x02", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -906,26 +632,26 @@ test_extreme_values (void **state)
 static void
 test_unknown_ticket (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    zsock_t *other = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_ready (other, "o", 2, 1, "g", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "f", NULL);
-    s_done (worker, 987654321, "\xc0", 1);          //  Never issued
-    s_failed (worker, 987654322, "X", "forged");    //  Never issued
-    s_done (other, ticket, "\xc2", 1);              //  Not the holder's
-    s_expect_quiet (client, 200);
-    s_done (worker, ticket, "\xc3", 1);
-    s_expect_result (client, 1, "\xc3", 1);
-    s_done (worker, ticket, "\xc2", 1);    //  Duplicate
-    s_expect_quiet (client, 200);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    zsock_t *other = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_ready (other, "o", 2, 1, "g", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_done (worker, 987654321, "\xc0", 1);          //  Never issued
+    testkit_peer_failed (worker, 987654322, "X", "forged");    //  Never issued
+    testkit_peer_done (other, ticket, "\xc2", 1);              //  Not the holder's
+    testkit_peer_expect_quiet (client, 200);
+    testkit_peer_done (worker, ticket, "\xc3", 1);
+    testkit_peer_expect_result (client, 1, "\xc3", 1);
+    testkit_peer_done (worker, ticket, "\xc2", 1);    //  Duplicate
+    testkit_peer_expect_quiet (client, 200);
     //  Neither peer was thrown out for it
-    s_expect_quiet (worker, 0);
-    s_expect_quiet (other, 0);
-    s_wait_workers (fixture, 2, S_TIMEOUT);
+    testkit_peer_expect_quiet (worker, 0);
+    testkit_peer_expect_quiet (other, 0);
+    testkit_pool_wait_workers (fixture, 2, S_TIMEOUT);
     zsock_destroy (&client);
     zsock_destroy (&worker);
     zsock_destroy (&other);
@@ -934,17 +660,17 @@ test_unknown_ticket (void **state)
 static void
 test_duplicate_submit (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    s_submit (client, 1, "f", "\x90", -1, -1);    //  A resend: not run twice
-    s_ready (worker, "w", 1, 4, "f", NULL);
-    uint64_t ticket = s_expect_task (worker, "f", NULL);
-    s_expect_quiet (worker, S_QUIET);
-    s_done (worker, ticket, "\xc0", 1);
-    s_expect_result (client, 1, "\xc0", 1);
-    s_expect_quiet (client, 100);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);    //  A resend: not run twice
+    testkit_peer_ready (worker, "w", 1, 4, "f", NULL);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_expect_quiet (worker, S_QUIET);
+    testkit_peer_done (worker, ticket, "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
+    testkit_peer_expect_quiet (client, 100);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -952,20 +678,20 @@ test_duplicate_submit (void **state)
 static void
 test_worker_vanishes (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "ghost", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    s_expect_task (worker, "f", "\x91\x01");
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "ghost", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    testkit_peer_expect_task (worker, "f", "\x91\x01");
     //  Closed without BYE: the heartbeat's PING finds it gone
     zsock_destroy (&worker);
-    s_wait_workers (fixture, 0, S_TIMEOUT);
-    zsock_t *next = s_worker (fixture);
-    s_ready (next, "next", 2, 1, "f", NULL);
-    uint64_t ticket = s_expect_task (next, "f", "\x91\x01");
-    s_done (next, ticket, "\xc0", 1);
-    s_expect_result (client, 1, "\xc0", 1);
+    testkit_pool_wait_workers (fixture, 0, S_TIMEOUT);
+    zsock_t *next = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (next, "next", 2, 1, "f", NULL);
+    uint64_t ticket = testkit_peer_expect_task (next, "f", "\x91\x01");
+    testkit_peer_done (next, ticket, "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
     zsock_destroy (&client);
     zsock_destroy (&next);
 }
@@ -973,17 +699,17 @@ test_worker_vanishes (void **state)
 static void
 test_shutdown (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    s_submit (client, 2, "f", "\x90", -1, -1);
-    s_expect_task (worker, "f", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    testkit_peer_submit (client, 2, "f", "\x90", -1, -1);
+    testkit_peer_expect_task (worker, "f", NULL);
     zhive_broker_destroy (&fixture->broker);
     bool seen [3] = { false };
     for (int i = 0; i < 2; i++) {
-        zhive_proto_t *error = s_expect (client, ZHIVE_ERROR);
+        zhive_proto_t *error = testkit_peer_expect (client, ZHIVE_ERROR);
         assert_string_equal (error->type, "BrokerShutdown");
         assert_true (error->id == 1 || error->id == 2);
         assert_false (seen [error->id]);
@@ -997,7 +723,7 @@ test_shutdown (void **state)
 static void
 test_bind_errors (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     assert_int_equal (zhive_broker_bind_clients (fixture->broker, "nonsense"), -1);
     //  The port the workers socket holds is taken
     assert_int_equal (zhive_broker_bind_clients (fixture->broker,
@@ -1005,9 +731,9 @@ test_bind_errors (void **state)
                       -1);
     //  Still the endpoint bound first
     assert_non_null (zhive_broker_clients_endpoint (fixture->broker));
-    zsock_t *client = s_client (fixture);
-    s_send_simple (client, ZHIVE_PING, 0);
-    zhive_proto_t *msg = s_expect (client, ZHIVE_PONG);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_send (client, ZHIVE_PING, 0);
+    zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_PONG);
     zhive_proto_destroy (&msg);
     zsock_destroy (&client);
 }
@@ -1032,45 +758,42 @@ s_local_workers_possible (void)
 static size_t
 s_worker_pids (zsock_t *client, pid_t *pids, size_t max)
 {
-    msgpack_unpacked *status = s_status (client, 1);
-    const msgpack_object *workers = zhive_value_get (&status->data, "workers");
-    size_t count = zhive_value_len (workers);
-    for (size_t i = 0; i < count && i < max; i++)
-        pids [i] = (pid_t) s_field_int (zhive_value_at (workers, i), "pid");
-    s_status_destroy (&status);
-    return count < max ? count : max;
+    msgpack_unpacked *status = testkit_peer_status (client, 1);
+    size_t count = testkit_status_pids (&status->data, pids, max);
+    testkit_peer_status_destroy (&status);
+    return count;
 }
 
 //  Tasks in flight on all workers; pids [0] gets the pid of one holding some
 static size_t
 s_in_flight (zsock_t *client, pid_t *pids)
 {
-    msgpack_unpacked *status = s_status (client, 2);
+    msgpack_unpacked *status = testkit_peer_status (client, 2);
     const msgpack_object *workers = zhive_value_get (&status->data, "workers");
     size_t total = 0;
     for (size_t i = 0; i < zhive_value_len (workers); i++) {
-        int64_t in_flight = s_field_int (zhive_value_at (workers, i), "in_flight");
+        int64_t in_flight = testkit_field_int (zhive_value_at (workers, i), "in_flight");
         if (in_flight > 0)
-            pids [0] = (pid_t) s_field_int (zhive_value_at (workers, i), "pid");
+            pids [0] = (pid_t) testkit_field_int (zhive_value_at (workers, i), "pid");
         total += (size_t) in_flight;
     }
-    s_status_destroy (&status);
+    testkit_peer_status_destroy (&status);
     return total;
 }
 
 static void
 test_local_workers (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     if (!s_local_workers_possible ())
         skip ();
     const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
     assert_int_equal (zhive_broker_start_workers (fixture->broker, 2, loads, 4), 0);
-    s_wait_workers (fixture, 2, 10000);
+    testkit_pool_wait_workers (fixture, 2, 10000);
 
-    zsock_t *client = s_client (fixture);
-    s_submit (client, 1, "echo", "\x92\x01\xa1x", -1, -1);
-    s_expect_result (client, 1, "\x92\x01\xa1x", 4);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "echo", "\x92\x01\xa1x", -1, -1);
+    testkit_peer_expect_result (client, 1, "\x92\x01\xa1x", 4);
 
     pid_t pids [2];
     assert_int_equal (s_worker_pids (client, pids, 2), 2);
@@ -1086,12 +809,12 @@ test_local_workers (void **state)
         zclock_sleep (100);
     }
     assert_int_equal (waitpid (pids [0], NULL, WNOHANG), -1);
-    s_submit (client, 2, "echo", "\x91\x02", -1, -1);
-    s_expect_result (client, 2, "\x91\x02", 2);
+    testkit_peer_submit (client, 2, "echo", "\x91\x02", -1, -1);
+    testkit_peer_expect_result (client, 2, "\x91\x02", 2);
 
     //  Kill a worker holding tasks: they run again elsewhere, none is lost
     for (uint64_t id = 10; id < 18; id++)
-        s_submit (client, id, "sleep", "\x91\xcd\x01\x90", -1, -1);    //  [400]
+        testkit_peer_submit (client, id, "sleep", "\x91\xcd\x01\x90", -1, -1);    //  [400]
     until = zclock_mono () + 5000;
     while (s_in_flight (client, pids) < 8) {
         if (zclock_mono () > until)
@@ -1101,7 +824,7 @@ test_local_workers (void **state)
     assert_int_equal (kill (pids [0], SIGKILL), 0);
     bool seen [18] = { false };
     for (int i = 0; i < 8; i++) {
-        zhive_proto_t *msg = s_expect (client, ZHIVE_RESULT);
+        zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_RESULT);
         assert_true (msg->id >= 10 && msg->id < 18 && !seen [msg->id]);
         seen [msg->id] = true;
         zhive_proto_destroy (&msg);
@@ -1109,7 +832,7 @@ test_local_workers (void **state)
 
     //  Destroying the broker stops and reaps its workers
     pid_t last [2];
-    s_wait_workers (fixture, 2, 10000);
+    testkit_pool_wait_workers (fixture, 2, 10000);
     assert_int_equal (s_worker_pids (client, last, 2), 2);
     zhive_broker_destroy (&fixture->broker);
     for (int i = 0; i < 2; i++) {
@@ -1122,16 +845,16 @@ test_local_workers (void **state)
 static void
 test_local_workers_bad_program (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     zhive_broker_set_worker_program (fixture->broker, "/nonexistent/zhive-worker");
     const char *loads [] = { "nothing.so", NULL };
     assert_int_equal (zhive_broker_start_workers (fixture->broker, 2, loads, 0), 0);
     //  They fail at once; the broker backs off instead of forking in a loop
     zclock_sleep (1200);
     assert_int_equal (zhive_broker_workers_ready (fixture->broker), 0);
-    zsock_t *client = s_client (fixture);
-    s_send_simple (client, ZHIVE_PING, 0);
-    zhive_proto_t *msg = s_expect (client, ZHIVE_PONG);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_send (client, ZHIVE_PING, 0);
+    zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_PONG);
     zhive_proto_destroy (&msg);
     zsock_destroy (&client);
 }
@@ -1141,7 +864,7 @@ test_local_workers_bad_program (void **state)
 static void
 test_survives_interrupt (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     struct sigaction action;
     sigaction (SIGINT, NULL, &action);
     if (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN)
@@ -1149,15 +872,15 @@ test_survives_interrupt (void **state)
     raise (SIGINT);
     assert_true (zsys_interrupted);
     zclock_sleep (200);
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", 500, -1);
-    uint64_t ticket = s_expect_task (worker, "f", NULL);
-    s_done (worker, ticket, "\xc0", 1);
-    s_expect_result (client, 1, "\xc0", 1);
-    s_submit (client, 2, "nosuch", "\x90", 100, -1);    //  Timers still run
-    zhive_proto_t *error = s_expect_error (client, 2, "Timeout", NULL);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", 500, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_done (worker, ticket, "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
+    testkit_peer_submit (client, 2, "nosuch", "\x90", 100, -1);    //  Timers still run
+    zhive_proto_t *error = testkit_peer_expect_error (client, 2, "Timeout", NULL);
     zhive_proto_destroy (&error);
     zsys_interrupted = 0;
     zsock_destroy (&client);
@@ -1220,17 +943,11 @@ s_fake_worker (int argc, char *argv [])
     if (!sock || zsock_connect (sock, "%s", endpoint))
         return 1;
     zsock_set_sndtimeo (sock, 5000);
-    zhive_proto_t *msg = zhive_proto_new ();
-    msg->command = ZHIVE_READY;
-    zhive_proto_set_name (msg->worker, "fake");
-    gethostname (msg->host, sizeof msg->host - 1);
-    msg->pid = (uint64_t) getpid ();
-    msg->concurrency = 4;
-    msg->max_tasks = max_tasks;
     const char *functions [] = { "echo", "later", "hang" };
-    msg->functions = (char **) calloc (3, sizeof (char *));
-    for (size_t i = 0; i < 3; i++)
-        msg->functions [msg->functions_count++] = strdup (functions [i]);
+    zhive_proto_t *msg =
+        testkit_peer_ready_msg ("fake", (uint64_t) getpid (), 4, max_tasks, functions, 3);
+    if (!msg)
+        return 1;
     zhive_proto_send (msg, sock);
 
     uint64_t later_ticket [S_FAKE_LATER_MAX];
@@ -1285,25 +1002,11 @@ s_self_path (void)
 
 //  Start a fake worker ourselves (not a local worker of the broker)
 static pid_t
-s_fake_start (s_fixture_t *fixture)
+s_fake_start (testkit_pool_t *fixture)
 {
-    const char *path = s_self_path ();
-    const char *endpoint = zhive_broker_workers_endpoint (fixture->broker);
-    pid_t pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-        execl (path, path, "--connect", endpoint, (char *) NULL);
-        _exit (127);
-    }
-    return pid;
-}
-
-static void
-s_process_end (pid_t pid)
-{
-    kill (pid, SIGKILL);
-    kill (pid, SIGCONT);
-    assert_int_equal (waitpid (pid, NULL, 0), pid);
+    const char *argv [] = { s_self_path (), "--connect",
+                            zhive_broker_workers_endpoint (fixture->broker), NULL };
+    return testkit_spawn (argv, NULL);
 }
 
 //  The parent of a process, 0 if it is gone
@@ -1338,7 +1041,7 @@ s_fake_pid (const zhive_proto_t *msg)
 static uint32_t
 s_expect_fake_result (zsock_t *client, uint64_t id)
 {
-    zhive_proto_t *msg = s_expect (client, ZHIVE_RESULT);
+    zhive_proto_t *msg = testkit_peer_expect (client, ZHIVE_RESULT);
     assert_int_equal (msg->id, id);
     uint32_t pid = s_fake_pid (msg);
     zhive_proto_destroy (&msg);
@@ -1357,11 +1060,11 @@ static s_config_t s_fast_heartbeat = { 200, 3, 0, 0, -1, 0, NULL, 0 };
 static void
 test_heartbeat_expiry (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
     pid_t fake = s_fake_start (fixture);
-    s_wait_workers (fixture, 1, 10000);
-    s_submit (client, 1, "later", "\x91\x64", -1, -1);    //  [100]: answers after 100 ms
+    testkit_pool_wait_workers (fixture, 1, 10000);
+    testkit_peer_submit (client, 1, "later", "\x91\x64", -1, -1);    //  [100]: answers after 100 ms
     pid_t holder = 0;
     int64_t until = zclock_mono () + S_TIMEOUT;
     while (s_in_flight (client, &holder) < 1) {
@@ -1373,22 +1076,22 @@ test_heartbeat_expiry (void **state)
     assert_int_equal (kill (fake, SIGSTOP), 0);
     int64_t stopped = zclock_mono ();
 
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "b", 2, 1, "later", NULL);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "b", 2, 1, "later", NULL);
     zsock_set_rcvtimeo (worker, 5000);
-    uint64_t ticket = s_expect_task (worker, "later", "\x91\x64");
+    uint64_t ticket = testkit_peer_expect_task (worker, "later", "\x91\x64");
     int64_t took = zclock_mono () - stopped;
     printf ("    a stopped worker was declared lost after %" PRId64 " ms (heartbeat 200 ms x 3)\n",
             took);
     assert_true (took >= 400 && took < 2000);
-    s_done (worker, ticket, "\x02", 1);
-    s_expect_result (client, 1, "\x02", 1);
+    testkit_peer_done (worker, ticket, "\x02", 1);
+    testkit_peer_expect_result (client, 1, "\x02", 1);
 
     //  Woken up, it answers the task it held: nobody takes that answer
     assert_int_equal (kill (fake, SIGCONT), 0);
-    s_expect_quiet (client, 1000);
-    s_wait_workers (fixture, 1, S_TIMEOUT);
-    s_process_end (fake);
+    testkit_peer_expect_quiet (client, 1000);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_reap (fake, SIGKILL, S_TIMEOUT);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1397,18 +1100,18 @@ test_heartbeat_expiry (void **state)
 static void
 test_client_heartbeat (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "f", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", NULL);
     zhive_proto_t *msg = zhive_proto_new ();
     zsock_set_rcvtimeo (client, 1000);
     assert_int_equal (zhive_proto_recv (msg, client, 0), 0);
     assert_int_equal (msg->command, ZHIVE_HEARTBEAT);
-    s_done (worker, ticket, "\xc0", 1);
-    s_expect_result (client, 1, "\xc0", 1);
+    testkit_peer_done (worker, ticket, "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
     zsock_set_rcvtimeo (client, 800);    //  Four intervals: nothing for an idle client
     assert_int_equal (zhive_proto_recv (msg, client, 0), -1);
     zhive_proto_destroy (&msg);
@@ -1416,58 +1119,44 @@ test_client_heartbeat (void **state)
     zsock_destroy (&worker);
 }
 
-//  A client with a fixed routing id, as libzhive's client is
-static zsock_t *
-s_client_with_id (s_fixture_t *fixture, const char *routing_id)
-{
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    assert_non_null (sock);
-    zsock_set_rcvtimeo (sock, S_TIMEOUT);
-    zsock_set_sndtimeo (sock, S_TIMEOUT);
-    zsock_set_linger (sock, 0);
-    assert_int_equal (
-        zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, routing_id, strlen (routing_id)), 0);
-    assert_int_equal (zsock_connect (sock, "%s", zhive_broker_clients_endpoint (fixture->broker)),
-                      0);
-    return sock;
-}
-
 //  A client that is away when its answer comes gets it when it reconnects
 //  and resends: the task does not run again
 static void
 test_kept_answer (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 4, "f", NULL);
-    zsock_t *client = s_client_with_id (fixture, "client-A");
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    s_submit (client, 2, "nobody", "\x90", 200, -1);    //  Times out while it is away
-    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 4, "f", NULL);
+    zsock_t *client =
+        testkit_peer_new_id (zhive_broker_clients_endpoint (fixture->broker), "client-A");
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    testkit_peer_submit (client, 2, "nobody", "\x90", 200, -1);    //  Times out while it is away
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
     zsock_destroy (&client);
     zclock_sleep (400);    //  The broker sees the connection closed
-    s_done (worker, ticket, "\x2a", 1);
+    testkit_peer_done (worker, ticket, "\x2a", 1);
     zclock_sleep (100);
 
-    client = s_client_with_id (fixture, "client-A");
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    s_expect_result (client, 1, "\x2a", 1);
-    s_submit (client, 2, "nobody", "\x90", 200, -1);
-    zhive_proto_t *error = s_expect_error (client, 2, "Timeout", "no worker offers 'nobody'");
+    client = testkit_peer_new_id (zhive_broker_clients_endpoint (fixture->broker), "client-A");
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    testkit_peer_expect_result (client, 1, "\x2a", 1);
+    testkit_peer_submit (client, 2, "nobody", "\x90", 200, -1);
+    zhive_proto_t *error =
+        testkit_peer_expect_error (client, 2, "Timeout", "no worker offers 'nobody'");
     zhive_proto_destroy (&error);
-    s_expect_quiet (worker, S_QUIET);    //  Not asked again
+    testkit_peer_expect_quiet (worker, S_QUIET);    //  Not asked again
 
     //  Delivered once: the same id now is a new task
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    ticket = s_expect_task (worker, "f", "\x91\x01");
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
     //  A resend of a task still under way is ignored
     zsock_destroy (&client);
-    client = s_client_with_id (fixture, "client-A");
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    s_expect_quiet (worker, S_QUIET);
-    s_done (worker, ticket, "\x2b", 1);
-    s_expect_result (client, 1, "\x2b", 1);
-    s_expect_quiet (client, 100);
+    client = testkit_peer_new_id (zhive_broker_clients_endpoint (fixture->broker), "client-A");
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    testkit_peer_expect_quiet (worker, S_QUIET);
+    testkit_peer_done (worker, ticket, "\x2b", 1);
+    testkit_peer_expect_result (client, 1, "\x2b", 1);
+    testkit_peer_expect_quiet (client, 100);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1477,39 +1166,39 @@ test_kept_answer (void **state)
 static void
 test_cancel_running (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    zhive_proto_t *task = s_expect (worker, ZHIVE_TASK);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    zhive_proto_t *task = testkit_peer_expect (worker, ZHIVE_TASK);
     assert_int_equal (task->timeout_ms, -1);    //  No deadline
     uint64_t ticket = task->id;
     zhive_proto_destroy (&task);
-    s_send_simple (client, ZHIVE_CANCEL, 1);
-    zhive_proto_t *error = s_expect_error (client, 1, "Cancelled", NULL);
+    testkit_peer_send (client, ZHIVE_CANCEL, 1);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "Cancelled", NULL);
     zhive_proto_destroy (&error);
-    s_expect_cancel (worker, ticket);
-    s_submit (client, 2, "f", "\x91\x02", 1000, -1);
-    s_expect_quiet (worker, S_QUIET);    //  The cancelled task still holds the slot
-    s_failed (worker, ticket, "Cancelled", "cancelled");
-    task = s_expect (worker, ZHIVE_TASK);    //  Now the slot is free
+    testkit_peer_expect_cancel (worker, ticket);
+    testkit_peer_submit (client, 2, "f", "\x91\x02", 1000, -1);
+    testkit_peer_expect_quiet (worker, S_QUIET);    //  The cancelled task still holds the slot
+    testkit_peer_failed (worker, ticket, "Cancelled", "cancelled");
+    task = testkit_peer_expect (worker, ZHIVE_TASK);    //  Now the slot is free
     assert_true (task->timeout_ms > 0 && task->timeout_ms <= 1000 - S_QUIET + 50);
     ticket = task->id;
     zhive_proto_destroy (&task);
-    s_expect_quiet (client, 0);
+    testkit_peer_expect_quiet (client, 0);
 
     //  Its deadline passes while it runs
-    error = s_expect_error (client, 2, "Timeout", "still running on worker 'w'");
+    error = testkit_peer_expect_error (client, 2, "Timeout", "still running on worker 'w'");
     zhive_proto_destroy (&error);
-    s_expect_cancel (worker, ticket);
-    s_submit (client, 3, "f", "\x91\x03", -1, -1);
-    s_expect_quiet (worker, 100);
-    s_done (worker, ticket, "\xc3", 1);    //  Late: dropped
-    ticket = s_expect_task (worker, "f", "\x91\x03");
-    s_done (worker, ticket, "\x03", 1);
-    s_expect_result (client, 3, "\x03", 1);
-    s_expect_quiet (client, 100);
+    testkit_peer_expect_cancel (worker, ticket);
+    testkit_peer_submit (client, 3, "f", "\x91\x03", -1, -1);
+    testkit_peer_expect_quiet (worker, 100);
+    testkit_peer_done (worker, ticket, "\xc3", 1);    //  Late: dropped
+    ticket = testkit_peer_expect_task (worker, "f", "\x91\x03");
+    testkit_peer_done (worker, ticket, "\x03", 1);
+    testkit_peer_expect_result (client, 3, "\x03", 1);
+    testkit_peer_expect_quiet (client, 100);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1519,26 +1208,26 @@ static s_config_t s_small_queues = { 0, 0, 3, 2, -1, 0, NULL, 0 };
 static void
 test_queue_full (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    s_submit (client, 1, "fib", "\x90", -1, -1);
-    s_submit (client, 2, "fib", "\x90", -1, -1);
-    s_submit (client, 3, "fib", "\x90", -1, -1);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "fib", "\x90", -1, -1);
+    testkit_peer_submit (client, 2, "fib", "\x90", -1, -1);
+    testkit_peer_submit (client, 3, "fib", "\x90", -1, -1);
     zhive_proto_t *error =
-        s_expect_error (client, 3, "QueueFull", "queue for 'fib' is full (2 waiting)");
+        testkit_peer_expect_error (client, 3, "QueueFull", "queue for 'fib' is full (2 waiting)");
     zhive_proto_destroy (&error);
-    s_submit (client, 4, "echo", "\x90", -1, -1);
-    s_submit (client, 5, "echo", "\x90", -1, -1);
-    error = s_expect_error (client, 5, "QueueFull", "broker holds 3 waiting tasks");
+    testkit_peer_submit (client, 4, "echo", "\x90", -1, -1);
+    testkit_peer_submit (client, 5, "echo", "\x90", -1, -1);
+    error = testkit_peer_expect_error (client, 5, "QueueFull", "broker holds 3 waiting tasks");
     zhive_proto_destroy (&error);
     //  Room again once tasks leave the queue
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "fib", NULL);
-    uint64_t ticket = s_expect_task (worker, "fib", NULL);
-    s_submit (client, 6, "echo", "\x90", -1, -1);
-    s_expect_quiet (client, 100);
-    s_done (worker, ticket, "\x01", 1);
-    s_expect_result (client, 1, "\x01", 1);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "fib", NULL);
+    uint64_t ticket = testkit_peer_expect_task (worker, "fib", NULL);
+    testkit_peer_submit (client, 6, "echo", "\x90", -1, -1);
+    testkit_peer_expect_quiet (client, 100);
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1548,14 +1237,14 @@ static s_config_t s_no_retries = { 0, 0, 0, 0, 0, 0, NULL, 0 };
 static void
 test_max_retries (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    s_expect_task (worker, "f", NULL);
-    s_send_simple (worker, ZHIVE_BYE, 0);
-    zhive_proto_t *error = s_expect_error (client, 1, "WorkerLost", "1 attempt");
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_send (worker, ZHIVE_BYE, 0);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "WorkerLost", "1 attempt");
     zhive_proto_destroy (&error);
     zsock_destroy (&client);
     zsock_destroy (&worker);
@@ -1565,27 +1254,27 @@ test_max_retries (void **state)
 static void
 test_max_tasks (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready_max (worker, "w", 1, 10, 3, "f", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready_max (worker, "w", 1, 10, 3, "f", NULL);
     for (uint64_t id = 1; id <= 5; id++)
-        s_submit (client, id, "f", "\x90", -1, -1);
+        testkit_peer_submit (client, id, "f", "\x90", -1, -1);
     uint64_t tickets [3];
     for (int i = 0; i < 3; i++)
-        tickets [i] = s_expect_task (worker, "f", NULL);
-    s_expect_quiet (worker, S_QUIET);
+        tickets [i] = testkit_peer_expect_task (worker, "f", NULL);
+    testkit_peer_expect_quiet (worker, S_QUIET);
     for (int i = 0; i < 3; i++)
-        s_done (worker, tickets [i], "\xc0", 1);
+        testkit_peer_done (worker, tickets [i], "\xc0", 1);
     for (uint64_t id = 1; id <= 3; id++)
-        s_expect_result (client, id, "\xc0", 1);
-    s_expect_quiet (worker, S_QUIET);    //  Answers give credit back, not task allowance
+        testkit_peer_expect_result (client, id, "\xc0", 1);
+    testkit_peer_expect_quiet (worker, S_QUIET);    //  Answers give credit back, not task allowance
     //  Its successor takes the rest
-    s_send_simple (worker, ZHIVE_BYE, 0);
-    zsock_t *next = s_worker (fixture);
-    s_ready (next, "next", 2, 10, "f", NULL);
-    s_expect_task (next, "f", NULL);
-    s_expect_task (next, "f", NULL);
+    testkit_peer_send (worker, ZHIVE_BYE, 0);
+    zsock_t *next = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (next, "next", 2, 10, "f", NULL);
+    testkit_peer_expect_task (next, "f", NULL);
+    testkit_peer_expect_task (next, "f", NULL);
     zsock_destroy (&client);
     zsock_destroy (&worker);
     zsock_destroy (&next);
@@ -1595,24 +1284,24 @@ test_max_tasks (void **state)
 static void
 test_worker_draining (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 4, "f", NULL);
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
-    s_send_simple (worker, ZHIVE_DRAINING, 0);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 4, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
+    testkit_peer_send (worker, ZHIVE_DRAINING, 0);
     zclock_sleep (50);
-    s_submit (client, 2, "f", "\x91\x02", -1, -1);
-    s_submit (client, 3, "f", "\x91\x03", -1, -1);
-    s_expect_quiet (worker, S_QUIET);
-    s_done (worker, ticket, "\x01", 1);
-    s_expect_result (client, 1, "\x01", 1);
-    s_expect_quiet (worker, 100);
-    zsock_t *next = s_worker (fixture);
-    s_ready (next, "next", 2, 4, "f", NULL);
-    s_expect_task (next, "f", "\x91\x02");
-    s_expect_task (next, "f", "\x91\x03");
+    testkit_peer_submit (client, 2, "f", "\x91\x02", -1, -1);
+    testkit_peer_submit (client, 3, "f", "\x91\x03", -1, -1);
+    testkit_peer_expect_quiet (worker, S_QUIET);
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
+    testkit_peer_expect_quiet (worker, 100);
+    zsock_t *next = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (next, "next", 2, 4, "f", NULL);
+    testkit_peer_expect_task (next, "f", "\x91\x02");
+    testkit_peer_expect_task (next, "f", "\x91\x03");
     zsock_destroy (&client);
     zsock_destroy (&worker);
     zsock_destroy (&next);
@@ -1620,7 +1309,7 @@ test_worker_draining (void **state)
 
 //  The broker's pipe signals within timeout_ms: it stopped on its own
 static void
-s_expect_stopped (s_fixture_t *fixture, int timeout_ms)
+s_expect_stopped (testkit_pool_t *fixture, int timeout_ms)
 {
     zsock_t *pipe = zactor_sock (zhive_broker_actor (fixture->broker));
     zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
@@ -1632,25 +1321,25 @@ s_expect_stopped (s_fixture_t *fixture, int timeout_ms)
 static void
 test_drain (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x91\x01", -1, -1);
-    s_submit (client, 2, "f", "\x91\x02", -1, -1);
-    uint64_t ticket = s_expect_task (worker, "f", "\x91\x01");
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    testkit_peer_submit (client, 2, "f", "\x91\x02", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
     zhive_broker_drain (fixture->broker, 5000);
-    s_submit (client, 3, "f", "\x91\x03", -1, -1);
-    zhive_proto_t *error = s_expect_error (client, 3, "BrokerShutdown", "draining");
+    testkit_peer_submit (client, 3, "f", "\x91\x03", -1, -1);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 3, "BrokerShutdown", "draining");
     zhive_proto_destroy (&error);
-    s_done (worker, ticket, "\x01", 1);
-    s_expect_result (client, 1, "\x01", 1);
-    ticket = s_expect_task (worker, "f", "\x91\x02");    //  Accepted: still dispatched
-    s_done (worker, ticket, "\x02", 1);
-    s_expect_result (client, 2, "\x02", 1);
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
+    ticket = testkit_peer_expect_task (worker, "f", "\x91\x02");    //  Accepted: still dispatched
+    testkit_peer_done (worker, ticket, "\x02", 1);
+    testkit_peer_expect_result (client, 2, "\x02", 1);
     s_expect_stopped (fixture, 2000);
     assert_int_equal (zhive_broker_workers_ready (fixture->broker), -1);
-    s_expect_quiet (client, 100);
+    testkit_peer_expect_quiet (client, 100);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1659,17 +1348,17 @@ test_drain (void **state)
 static void
 test_drain_timeout (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    s_submit (client, 2, "f", "\x90", -1, -1);
-    s_expect_task (worker, "f", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    testkit_peer_submit (client, 2, "f", "\x90", -1, -1);
+    testkit_peer_expect_task (worker, "f", NULL);
     int64_t start = zclock_mono ();
     zhive_broker_drain (fixture->broker, 300);
     for (int i = 0; i < 2; i++) {
-        zhive_proto_t *error = s_expect (client, ZHIVE_ERROR);
+        zhive_proto_t *error = testkit_peer_expect (client, ZHIVE_ERROR);
         assert_string_equal (error->type, "BrokerShutdown");
         assert_non_null (strstr (error->message, "drain time of 300 ms"));
         zhive_proto_destroy (&error);
@@ -1685,17 +1374,17 @@ test_drain_timeout (void **state)
 static void
 test_drain_then_terminate (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
-    zsock_t *client = s_client (fixture);
-    zsock_t *worker = s_worker (fixture);
-    s_ready (worker, "w", 1, 1, "f", NULL);
-    s_submit (client, 1, "f", "\x90", -1, -1);
-    s_expect_task (worker, "f", NULL);
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    testkit_peer_expect_task (worker, "f", NULL);
     zhive_broker_drain (fixture->broker, 10000);
     zclock_sleep (50);
     int64_t start = zclock_mono ();
     zhive_broker_destroy (&fixture->broker);
-    zhive_proto_t *error = s_expect_error (client, 1, "BrokerShutdown", "stopped");
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "BrokerShutdown", "stopped");
     zhive_proto_destroy (&error);
     assert_true (zclock_mono () - start < 2000);
     zsock_destroy (&client);
@@ -1707,13 +1396,13 @@ test_drain_then_terminate (void **state)
 
 //  Start `count` local workers that are fake workers; returns a client
 static zsock_t *
-s_fake_local_workers (s_fixture_t *fixture, int count)
+s_fake_local_workers (testkit_pool_t *fixture, int count)
 {
     zhive_broker_set_worker_program (fixture->broker, s_self_path ());
     const char *loads [] = { "fake.so", NULL };
     assert_int_equal (zhive_broker_start_workers (fixture->broker, count, loads, 0), 0);
-    s_wait_workers (fixture, count, 10000);
-    return s_client (fixture);
+    testkit_pool_wait_workers (fixture, count, 10000);
+    return testkit_pool_fake_client (fixture);
 }
 
 static s_config_t s_fast_recycle = { 100, 3, 0, 0, -1, 0, NULL, 0 };
@@ -1723,14 +1412,14 @@ static s_config_t s_fast_recycle = { 100, 3, 0, 0, -1, 0, NULL, 0 };
 static void
 test_overrun_kill (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     zsock_t *client = s_fake_local_workers (fixture, 1);
-    s_submit (client, 1, "echo", "\x90", -1, -1);
+    testkit_peer_submit (client, 1, "echo", "\x90", -1, -1);
     uint32_t first = s_expect_fake_result (client, 1);
     int64_t start = zclock_mono ();
-    s_submit (client, 2, "hang", "\x90", 200, -1);
-    s_submit (client, 3, "later", "\x91\xcd\x0b\xb8", -1, -1);    //  [3000]
-    zhive_proto_t *error = s_expect_error (client, 2, "Timeout", NULL);
+    testkit_peer_submit (client, 2, "hang", "\x90", 200, -1);
+    testkit_peer_submit (client, 3, "later", "\x91\xcd\x0b\xb8", -1, -1);    //  [3000]
+    zhive_proto_t *error = testkit_peer_expect_error (client, 2, "Timeout", NULL);
     zhive_proto_destroy (&error);
     //  Grace max (2 s, 2 x 100 ms x 3): killed about 2.2 s after the start
     zsock_set_rcvtimeo (client, 10000);
@@ -1748,11 +1437,11 @@ static s_config_t s_max_tasks_2 = { 0, 0, 0, 0, -1, 2, NULL, 0 };
 static void
 test_local_max_tasks (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     zsock_t *client = s_fake_local_workers (fixture, 1);
     uint32_t pids [8];
     for (uint64_t id = 0; id < 8; id++)
-        s_submit (client, id, "echo", "\x90", -1, -1);
+        testkit_peer_submit (client, id, "echo", "\x90", -1, -1);
     int64_t start = zclock_mono ();
     zsock_set_rcvtimeo (client, 10000);
     for (uint64_t id = 0; id < 8; id++)
@@ -1772,7 +1461,7 @@ test_local_max_tasks (void **state)
 static void
 test_zygote_fallback (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     assert_int_equal (zhive_broker_set_start_method (fixture->broker, "zygote"), 0);
     assert_int_equal (zhive_broker_set_start_method (fixture->broker, "spawn"), -1);
     zsock_t *client = s_fake_local_workers (fixture, 2);
@@ -1803,11 +1492,11 @@ static s_config_t s_zygote_config = { 0, 0, 0, 0, -1, 0, "zygote", 0 };
 
 //  Start two real local workers through a zygote; returns the zygote's pid
 static pid_t
-s_zygote_workers (s_fixture_t *fixture, zsock_t *client, pid_t *pids)
+s_zygote_workers (testkit_pool_t *fixture, zsock_t *client, pid_t *pids)
 {
     const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
     assert_int_equal (zhive_broker_start_workers (fixture->broker, 2, loads, 4), 0);
-    s_wait_workers (fixture, 2, 10000);
+    testkit_pool_wait_workers (fixture, 2, 10000);
     //  Both are children of one zygote, which is our child
     assert_int_equal (s_worker_pids (client, pids, 2), 2);
     pid_t zygote = s_parent_of (pids [0]);
@@ -1820,14 +1509,14 @@ s_zygote_workers (s_fixture_t *fixture, zsock_t *client, pid_t *pids)
 static void
 test_zygote (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     if (!s_zygote_possible ())
         skip ();
-    zsock_t *client = s_client (fixture);
+    zsock_t *client = testkit_pool_fake_client (fixture);
     pid_t pids [2];
     pid_t zygote = s_zygote_workers (fixture, client, pids);
-    s_submit (client, 1, "echo", "\x91\x01", -1, -1);
-    s_expect_result (client, 1, "\x91\x01", 2);
+    testkit_peer_submit (client, 1, "echo", "\x91\x01", -1, -1);
+    testkit_peer_expect_result (client, 1, "\x91\x01", 2);
 
     //  One killed is replaced, through the zygote
     assert_int_equal (kill (pids [0], SIGKILL), 0);
@@ -1842,8 +1531,8 @@ test_zygote (void **state)
     }
     assert_int_equal (s_parent_of (now [0]), zygote);
     assert_int_equal (s_parent_of (now [1]), zygote);
-    s_submit (client, 2, "sleep", "\x91\x0a", -1, -1);
-    s_expect_result (client, 2, "\x0a", 1);
+    testkit_peer_submit (client, 2, "sleep", "\x91\x0a", -1, -1);
+    testkit_peer_expect_result (client, 2, "\x0a", 1);
 
     //  Destroying the broker stops the zygote and its workers
     zhive_broker_destroy (&fixture->broker);
@@ -1861,10 +1550,10 @@ test_zygote (void **state)
 static void
 test_zygote_dies (void **state)
 {
-    s_fixture_t *fixture = (s_fixture_t *) *state;
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
     if (!s_zygote_possible ())
         skip ();
-    zsock_t *client = s_client (fixture);
+    zsock_t *client = testkit_pool_fake_client (fixture);
     pid_t pids [2];
     pid_t zygote = s_zygote_workers (fixture, client, pids);
     assert_int_equal (kill (zygote, SIGKILL), 0);
@@ -1880,8 +1569,8 @@ test_zygote_dies (void **state)
     }
     for (int i = 0; i < 2; i++)
         assert_true (kill (pids [i], 0) == -1 || s_parent_of (pids [i]) != zygote);
-    s_submit (client, 1, "echo", "\x91\x01", -1, -1);
-    s_expect_result (client, 1, "\x91\x01", 2);
+    testkit_peer_submit (client, 1, "echo", "\x91\x01", -1, -1);
+    testkit_peer_expect_result (client, 1, "\x91\x01", 2);
     zsock_destroy (&client);
 }
 

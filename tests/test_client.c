@@ -6,57 +6,35 @@
 #include <cmocka.h>
 #include <zhive.h>
 #include "zhive_client_private.h"
+#include "testkit_pool.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <limits.h>
 
-static zhive_broker_t *s_broker;    //  Shared pool for the whole group
-static zhive_client_t *s_client;    //  Connected client
+static testkit_pool_t *s_pool;      //  Shared pool for the whole group
+static zhive_client_t *s_client;    //  Its connected client
 
+//  The pool: an in-process broker, two local workers of 100 slots
+//  loading the examples plugin, a client; once both workers are ready
 static int
 s_group_setup (void **state)
 {
     (void) state;
-    const char *plugin = getenv ("ZHIVE_PLUGIN");
-    if (!plugin) {
-        fprintf (stderr, "test_client: ZHIVE_PLUGIN is not set (run through ctest)\n");
-        return -1;
-    }
-    s_broker = zhive_broker_new ();
-    if (!s_broker || zhive_broker_bind_clients (s_broker, "tcp://127.0.0.1:*") ||
-        zhive_broker_bind_workers (s_broker, "tcp://127.0.0.1:*"))
-        return -1;
-    const char *loads [] = { plugin, NULL };
-    if (zhive_broker_start_workers (s_broker, 2, loads, 100))
-        return -1;
-    s_client = zhive_client_new (zhive_broker_clients_endpoint (s_broker), 5000);
-    if (!s_client)
-        return -1;
-    //  Wait (bounded) until both workers are ready
-    for (int i = 0; i < 200 && zhive_broker_workers_ready (s_broker) < 2; i++)
-        zclock_sleep (50);
-    return zhive_broker_workers_ready (s_broker) == 2 ? 0 : -1;
+    s_pool = testkit_pool_new (
+        &(testkit_pool_opts_t){ .workers = 2, .concurrency = 100, .client = true });
+    s_client = s_pool->client;
+    return 0;
 }
 
 static int
 s_group_teardown (void **state)
 {
     (void) state;
-    zhive_client_destroy (&s_client);
-    zhive_broker_destroy (&s_broker);
+    s_client = NULL;
+    testkit_pool_destroy (&s_pool);
     return 0;
-}
-
-//  Packs [n]
-static zhive_pack_t *
-s_args_int (int64_t n)
-{
-    zhive_pack_t *args = zhive_pack_new ();
-    zhive_pack_array (args, 1);
-    zhive_pack_int (args, n);
-    return args;
 }
 
 static int64_t
@@ -97,14 +75,9 @@ test_connect_failures (void **state)
     //  A plain TCP listener that never speaks ZeroMQ holds the port for the
     //  whole test (a port merely freed could be taken by anyone meanwhile):
     //  no broker answers there, so the client gives a clear timeout
-    int listener = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    assert_int_equal (bind (listener, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (listen (listener, 4), 0);
-    socklen_t length = sizeof address;
-    getsockname (listener, (struct sockaddr *) &address, &length);
-    int port = ntohs (address.sin_port);
+    int port = 0;
+    int listener = testkit_tcp_listen (&port);
+    assert_true (listener >= 0);
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     int64_t start = zclock_mono ();
@@ -123,7 +96,7 @@ static void
 test_apply (void **state)
 {
     (void) state;
-    zhive_pack_t *args = s_args_int (20);
+    zhive_pack_t *args = testkit_pool_args_int (20);
     zhive_opts_t opts = { .timeout_ms = 10000 };
     zhive_result_t *result = zhive_client_apply (s_client, "fib", args, &opts);
     assert_int_equal (s_int (result), 6765);
@@ -415,7 +388,7 @@ test_async_submit_and_wait_any (void **state)
 {
     (void) state;
     zhive_task_t *tasks [20];
-    zhive_pack_t *args = s_args_int (300);
+    zhive_pack_t *args = testkit_pool_args_int (300);
     for (int i = 0; i < 20; i++) {
         tasks [i] = zhive_client_submit (s_client, "sleep", args, NULL);
         assert_non_null (tasks [i]);
@@ -482,7 +455,7 @@ static void
 test_own_event_loop (void **state)
 {
     (void) state;
-    zhive_pack_t *args = s_args_int (50);
+    zhive_pack_t *args = testkit_pool_args_int (50);
     for (int i = 0; i < 5; i++)
         assert_non_null (zhive_client_submit (s_client, "sleep", args, NULL));
     zhive_pack_destroy (&args);
@@ -528,7 +501,8 @@ static void
 test_heartbeat_extremes (void **state)
 {
     (void) state;
-    zhive_client_t *client = zhive_client_new (zhive_broker_clients_endpoint (s_broker), 5000);
+    zhive_client_t *client =
+        zhive_client_new (zhive_broker_clients_endpoint (s_pool->broker), 5000);
     assert_non_null (client);
     zsock_t *sock = zhive_client_socket (client);
     struct {
@@ -544,7 +518,7 @@ test_heartbeat_extremes (void **state)
         { 600000, 100, 600000, 3600000 },
         { 250, 4, 250, 1000 },    //  In range: kept as asked
     };
-    zhive_pack_t *args = s_args_int (15);
+    zhive_pack_t *args = testkit_pool_args_int (15);
     zhive_opts_t opts = { .timeout_ms = 10000 };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         zhive_client_set_heartbeat (client, cases [i].interval, cases [i].liveness);

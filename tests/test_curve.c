@@ -11,13 +11,10 @@
 #include <cmocka.h>
 #include <zhive.h>
 #include "zhive_curve.h"
-#include <arpa/inet.h>
+#include "testkit_pool.h"
+#include "testkit_relay.h"
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,19 +49,6 @@ s_copy (const char *from, const char *to)
         assert_int_equal (fwrite (buffer, 1, size, out), size);
     fclose (in);
     fclose (out);
-}
-
-static char *
-s_read_file (const char *path)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return strdup ("");
-    char *text = (char *) calloc (1, 1 << 20);
-    size_t size = fread (text, 1, (1 << 20) - 1, file);
-    text [size] = 0;
-    fclose (file);
-    return text;
 }
 
 static int
@@ -105,21 +89,9 @@ s_teardown (void **state)
 static zhive_broker_t *
 s_broker_new (bool curve)
 {
-    zhive_broker_t *broker = zhive_broker_new ();
-    assert_non_null (broker);
-    if (curve)
-        assert_int_equal (zhive_broker_set_curve (broker, PATH ("broker_secret"), PATH ("allow")),
-                          0);
-    assert_int_equal (zhive_broker_bind_clients (broker, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal (zhive_broker_bind_workers (broker, "tcp://127.0.0.1:*"), 0);
-    return broker;
-}
-
-static int
-s_port (const char *endpoint)
-{
-    const char *colon = strrchr (endpoint, ':');
-    return colon ? atoi (colon + 1) : 0;
+    testkit_pool_opts_t opts = { .curve_secret = curve ? PATH ("broker_secret") : NULL,
+                                 .curve_allow = PATH ("allow") };
+    return testkit_pool_broker_new (&opts);
 }
 
 //  A zhive-worker process (with CURVE if secret is not NULL); its output
@@ -128,49 +100,17 @@ static pid_t
 s_worker_start (const char *endpoint, const char *secret, const char *broker_key, const char *log)
 {
     char program [512];
-    snprintf (program, sizeof program, "%s/zhive-worker", getenv ("ZHIVE_BIN"));
-    pid_t pid = fork ();
-    if (pid == 0) {
-        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2 (fd, 1);
-            dup2 (fd, 2);
-        }
-        if (secret)
-            execl (program, program, "--connect", endpoint, "--load", getenv ("ZHIVE_PLUGIN"),
-                   "--curve-secret", secret, "--broker-key", broker_key, (char *) NULL);
-        else
-            execl (program, program, "--connect", endpoint, "--load", getenv ("ZHIVE_PLUGIN"),
-                   (char *) NULL);
-        _exit (127);
-    }
-    assert_true (pid > 0);
-    return pid;
-}
-
-//  Stop a process; returns its wait status
-static int
-s_stop (pid_t pid, int signal)
-{
-    int status = 0;
-    kill (pid, signal);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid (pid, &status, WNOHANG) == pid)
-            return status;
-        zclock_sleep (50);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, &status, 0);
-    return status;
-}
-
-static void
-s_wait_workers (zhive_broker_t *broker, int count)
-{
-    int64_t until = zclock_mono () + S_READY_MS;
-    while (zhive_broker_workers_ready (broker) < count && zclock_mono () < until)
-        zclock_sleep (50);
-    assert_int_equal (zhive_broker_workers_ready (broker), count);
+    const char *argv [] = { testkit_program ("zhive-worker", program, sizeof program),
+                            "--connect",
+                            endpoint,
+                            "--load",
+                            testkit_plugin (),
+                            secret ? "--curve-secret" : NULL,
+                            secret,
+                            "--broker-key",
+                            broker_key,
+                            NULL };
+    return testkit_spawn (argv, log);
 }
 
 //  What this process writes to stderr (the broker's log) goes to a file
@@ -198,7 +138,7 @@ s_log_end (s_log_t *log)
     fflush (stderr);
     dup2 (log->saved, 2);
     close (log->saved);
-    char *text = s_read_file (log->path);
+    char *text = testkit_read_file (log->path);
     fprintf (stderr, "%s", text);    //  Still shown, for whoever reads the test's output
     return text;
 }
@@ -318,7 +258,7 @@ test_allowed_worker_and_client (void **state)
     zhive_broker_t *broker = s_broker_new (true);
     pid_t worker = s_worker_start (zhive_broker_workers_endpoint (broker), PATH ("worker_secret"),
                                    PATH ("broker"), PATH ("worker.log"));
-    s_wait_workers (broker, 1);
+    testkit_pool_wait_ready (broker, 1, S_READY_MS);
     zhive_client_t *client = zhive_client_new_curve (zhive_broker_clients_endpoint (broker), 5000,
                                                      PATH ("client_secret"), PATH ("broker"));
     assert_non_null (client);
@@ -328,7 +268,7 @@ test_allowed_worker_and_client (void **state)
     //  Local workers run with the broker's own certificate
     const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
     assert_int_equal (zhive_broker_start_workers (broker, 1, loads, 0), 0);
-    s_wait_workers (broker, 2);
+    testkit_pool_wait_ready (broker, 2, S_READY_MS);
 
     //  Too late to set CURVE; a second CURVE broker cannot have the ZAP handler
     assert_int_equal (zhive_broker_set_curve (broker, PATH ("broker_secret"), NULL), -1);
@@ -337,7 +277,7 @@ test_allowed_worker_and_client (void **state)
     zhive_broker_destroy (&second);
 
     zhive_client_destroy (&client);
-    s_stop (worker, SIGTERM);
+    testkit_reap (worker, SIGTERM, 5000);
     zhive_broker_destroy (&broker);
     //  Once the first broker is gone, a new one takes the ZAP handler
     second = zhive_broker_new ();
@@ -407,11 +347,11 @@ test_unknown_worker_gets_no_tasks (void **state)
             zclock_sleep (50);
     }
     if (!exited)
-        s_stop (worker, SIGKILL);
+        testkit_reap (worker, SIGKILL, 5000);
     assert_true (exited);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 1);
-    char *text = s_read_file (PATH ("eve-worker.log"));
+    char *text = testkit_read_file (PATH ("eve-worker.log"));
     assert_non_null (strstr (text, "the broker refused this worker's CURVE key"));
     free (text);
 
@@ -461,7 +401,7 @@ test_worker_refused_before_run (void **state)
     snprintf (expected, sizeof expected, "refused a connection from 127.0.0.1: key %s", eve);
     for (int i = 0; i < 200; i++) {
         zclock_sleep (50);
-        char *text = s_read_file (log.path);
+        char *text = testkit_read_file (log.path);
         bool seen = strstr (text, expected) != NULL;
         free (text);
         if (seen)
@@ -491,7 +431,7 @@ test_reload_lets_a_new_key_in (void **state)
     const char *endpoint = zhive_broker_clients_endpoint (broker);
     pid_t worker = s_worker_start (zhive_broker_workers_endpoint (broker), PATH ("worker_secret"),
                                    PATH ("broker"), PATH ("worker.log"));
-    s_wait_workers (broker, 1);
+    testkit_pool_wait_ready (broker, 1, S_READY_MS);
     assert_null (
         zhive_client_new_curve (endpoint, S_REFUSED_MS, PATH ("eve_secret"), PATH ("broker")));
     s_copy (PATH ("eve"), PATH ("allow/eve"));
@@ -507,7 +447,7 @@ test_reload_lets_a_new_key_in (void **state)
     assert_int_equal (zhive_broker_reload_curve (broker), 2);
     assert_null (
         zhive_client_new_curve (endpoint, S_REFUSED_MS, PATH ("eve_secret"), PATH ("broker")));
-    s_stop (worker, SIGTERM);
+    testkit_reap (worker, SIGTERM, 5000);
     zhive_broker_destroy (&broker);
 }
 
@@ -516,204 +456,33 @@ test_reload_lets_a_new_key_in (void **state)
 //  (and the worker) and the broker. With CURVE the payload is not in it;
 //  without, it is (which shows the capture works).
 
-#define S_RELAY_PAIRS 8
-
-typedef struct {
-    int listener;                  //  Where peers connect
-    int port;                      //  Its port
-    int target;                    //  The broker's port
-    int stop [2];                  //  Pipe: a byte stops the relay
-    int fds [S_RELAY_PAIRS][2];    //  Connected pairs: peer, broker (-1 if free)
-    char *captured;                //  Every byte relayed, both ways
-    size_t size;                   //  Bytes captured
-    size_t max;                    //  Bytes allocated
-    pthread_t thread;              //  The relay
-} s_relay_t;
-
-static int
-s_tcp_listen (int *port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) || listen (fd, 8) ||
-        getsockname (fd, (struct sockaddr *) &address, &length))
-        return -1;
-    *port = ntohs (address.sin_port);
-    return fd;
-}
-
-static int
-s_tcp_connect (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    if (fd >= 0 && connect (fd, (struct sockaddr *) &address, sizeof address)) {
-        close (fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void
-s_relay_record (s_relay_t *self, const char *data, size_t size)
-{
-    if (self->size + size > self->max) {
-        size_t max = (self->size + size) * 2;
-        char *captured = (char *) realloc (self->captured, max);
-        if (!captured)
-            return;
-        self->captured = captured;
-        self->max = max;
-    }
-    memcpy (self->captured + self->size, data, size);
-    self->size += size;
-}
-
-//  Copy what is readable on from to to; false when the pair is done
-static bool
-s_relay_pass (s_relay_t *self, int from, int to)
-{
-    char buffer [65536];
-    ssize_t size = read (from, buffer, sizeof buffer);
-    if (size <= 0)
-        return false;
-    s_relay_record (self, buffer, (size_t) size);
-    for (ssize_t sent = 0; sent < size;) {
-        ssize_t rc = write (to, buffer + sent, (size_t) (size - sent));
-        if (rc <= 0)
-            return false;
-        sent += rc;
-    }
-    return true;
-}
-
-static void *
-s_relay_run (void *arg)
-{
-    s_relay_t *self = (s_relay_t *) arg;
-    while (true) {
-        struct pollfd items [2 + 2 * S_RELAY_PAIRS];
-        items [0] = (struct pollfd){ .fd = self->stop [0], .events = POLLIN };
-        items [1] = (struct pollfd){ .fd = self->listener, .events = POLLIN };
-        for (int i = 0; i < S_RELAY_PAIRS; i++) {
-            for (int side = 0; side < 2; side++)
-                items [2 + 2 * i + side] =
-                    (struct pollfd){ .fd = self->fds [i][side], .events = POLLIN };
-        }
-        if (poll (items, 2 + 2 * S_RELAY_PAIRS, 1000) < 0 && errno != EINTR)
-            break;
-        if (items [0].revents)
-            break;
-        if (items [1].revents & POLLIN) {
-            int peer = accept (self->listener, NULL, NULL);
-            int broker = peer >= 0 ? s_tcp_connect (self->target) : -1;
-            int slot = 0;
-            while (slot < S_RELAY_PAIRS && self->fds [slot][0] >= 0)
-                slot++;
-            if (peer >= 0 && broker >= 0 && slot < S_RELAY_PAIRS) {
-                self->fds [slot][0] = peer;
-                self->fds [slot][1] = broker;
-            }
-            else {
-                if (peer >= 0)
-                    close (peer);
-                if (broker >= 0)
-                    close (broker);
-            }
-        }
-        for (int i = 0; i < S_RELAY_PAIRS; i++) {
-            for (int side = 0; side < 2; side++) {
-                if (self->fds [i][0] < 0 || !items [2 + 2 * i + side].revents)
-                    continue;
-                if (!s_relay_pass (self, self->fds [i][side], self->fds [i][1 - side])) {
-                    close (self->fds [i][0]);
-                    close (self->fds [i][1]);
-                    self->fds [i][0] = self->fds [i][1] = -1;
-                }
-            }
-        }
-    }
-    for (int i = 0; i < S_RELAY_PAIRS; i++) {
-        if (self->fds [i][0] >= 0) {
-            close (self->fds [i][0]);
-            close (self->fds [i][1]);
-        }
-    }
-    return NULL;
-}
-
-//  A relay to the broker's endpoint; peers connect to relay_endpoint
-static s_relay_t *
-s_relay_new (const char *target, char *relay_endpoint, size_t size)
-{
-    s_relay_t *self = (s_relay_t *) calloc (1, sizeof (s_relay_t));
-    assert_non_null (self);
-    memset (self->fds, -1, sizeof self->fds);
-    self->target = s_port (target);
-    self->listener = s_tcp_listen (&self->port);
-    assert_true (self->listener >= 0);
-    assert_int_equal (pipe (self->stop), 0);
-    assert_int_equal (pthread_create (&self->thread, NULL, s_relay_run, self), 0);
-    snprintf (relay_endpoint, size, "tcp://127.0.0.1:%d", self->port);
-    return self;
-}
-
-static void
-s_relay_destroy (s_relay_t **self_p)
-{
-    s_relay_t *self = *self_p;
-    assert_int_equal (write (self->stop [1], "x", 1), 1);
-    pthread_join (self->thread, NULL);
-    close (self->stop [0]);
-    close (self->stop [1]);
-    close (self->listener);
-    free (self->captured);
-    free (self);
-    *self_p = NULL;
-}
-
-static bool
-s_relay_saw (s_relay_t *self, const char *text)
-{
-    size_t length = strlen (text);
-    for (size_t at = 0; at + length <= self->size; at++) {
-        if (memcmp (self->captured + at, text, length) == 0)
-            return true;
-    }
-    return false;
-}
-
 //  One echo through relays; sets whether each relay saw the payload
 static void
 s_capture (bool curve, bool *client_saw, bool *worker_saw)
 {
     zhive_broker_t *broker = s_broker_new (curve);
-    char clients [64], workers [64];
-    s_relay_t *client_relay =
-        s_relay_new (zhive_broker_clients_endpoint (broker), clients, sizeof clients);
-    s_relay_t *worker_relay =
-        s_relay_new (zhive_broker_workers_endpoint (broker), workers, sizeof workers);
+    testkit_relay_t *client_relay = testkit_relay_new (zhive_broker_clients_endpoint (broker));
+    testkit_relay_t *worker_relay = testkit_relay_new (zhive_broker_workers_endpoint (broker));
+    const char *clients = testkit_relay_endpoint (client_relay);
+    const char *workers = testkit_relay_endpoint (worker_relay);
     pid_t worker = s_worker_start (workers, curve ? PATH ("worker_secret") : NULL, PATH ("broker"),
                                    PATH ("capture-worker.log"));
-    s_wait_workers (broker, 1);
+    testkit_pool_wait_ready (broker, 1, S_READY_MS);
     zhive_client_t *client =
         curve ? zhive_client_new_curve (clients, 5000, PATH ("client_secret"), PATH ("broker"))
               : zhive_client_new (clients, 5000);
     assert_non_null (client);
     s_assert_echo (client);
     zhive_client_destroy (&client);
-    s_stop (worker, SIGTERM);
+    testkit_reap (worker, SIGTERM, 5000);
     zhive_broker_destroy (&broker);
     //  Everything was said; what the relays carried is complete
-    *client_saw = s_relay_saw (client_relay, S_SECRET_PAYLOAD);
-    *worker_saw = s_relay_saw (worker_relay, S_SECRET_PAYLOAD);
-    assert_true (client_relay->size > 0);
-    assert_true (worker_relay->size > 0);
-    s_relay_destroy (&client_relay);
-    s_relay_destroy (&worker_relay);
+    *client_saw = testkit_relay_saw (client_relay, S_SECRET_PAYLOAD);
+    *worker_saw = testkit_relay_saw (worker_relay, S_SECRET_PAYLOAD);
+    assert_true (testkit_relay_size (client_relay) > 0);
+    assert_true (testkit_relay_size (worker_relay) > 0);
+    testkit_relay_destroy (&client_relay);
+    testkit_relay_destroy (&worker_relay);
 }
 
 static void

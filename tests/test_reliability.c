@@ -7,95 +7,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <zhive.h>
+#include "testkit_pool.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-typedef struct {
-    zhive_broker_t *broker;    //  The pool manager, in this process
-    zhive_client_t *client;    //  A client connected to it
-} pool_t;
-
-typedef struct {
-    int workers;           //  Local worker processes
-    int concurrency;       //  Slots per worker
-    int heartbeat_ms;      //  0 = default
-    size_t max_queue;      //  0 = default
-    uint64_t max_tasks;    //  Per local worker, 0 = none
-} pool_opts_t;
 
 static int
-s_workers_ready (pool_t *pool)
+s_workers_ready (testkit_pool_t *pool)
 {
     return zhive_broker_workers_ready (pool->broker);
-}
-
-static pool_t *
-s_pool_new (pool_opts_t opts)
-{
-    pool_t *pool = (pool_t *) calloc (1, sizeof (pool_t));
-    pool->broker = zhive_broker_new ();
-    assert_non_null (pool->broker);
-    if (opts.heartbeat_ms)
-        zhive_broker_set_heartbeat (pool->broker, opts.heartbeat_ms, 3);
-    if (opts.max_queue)
-        zhive_broker_set_max_queue (pool->broker, opts.max_queue, 0);
-    if (opts.max_tasks)
-        zhive_broker_set_worker_max_tasks (pool->broker, opts.max_tasks);
-    assert_int_equal (zhive_broker_bind_clients (pool->broker, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal (zhive_broker_bind_workers (pool->broker, "tcp://127.0.0.1:*"), 0);
-    if (opts.workers) {
-        const char *loads [] = { getenv ("ZHIVE_PLUGIN"), NULL };
-        assert_non_null (loads [0]);
-        assert_int_equal (
-            zhive_broker_start_workers (pool->broker, opts.workers, loads, opts.concurrency), 0);
-    }
-    pool->client = zhive_client_new (zhive_broker_clients_endpoint (pool->broker), 5000);
-    assert_non_null (pool->client);
-    if (opts.heartbeat_ms)
-        zhive_client_set_heartbeat (pool->client, opts.heartbeat_ms, 3);
-    for (int i = 0; i < 400 && s_workers_ready (pool) < opts.workers; i++)
-        zclock_sleep (25);
-    assert_int_equal (s_workers_ready (pool), opts.workers);
-    return pool;
-}
-
-static void
-s_pool_destroy (pool_t **pool_p)
-{
-    pool_t *pool = *pool_p;
-    zhive_client_destroy (&pool->client);
-    zhive_broker_destroy (&pool->broker);
-    free (pool);
-    *pool_p = NULL;
-}
-
-//  Pids of the workers the broker knows, from STATUS; returns how many
-static int
-s_worker_pids (zhive_client_t *client, pid_t *pids, int max)
-{
-    zhive_result_t *status = zhive_client_status (client, 5000);
-    const msgpack_object *workers = zhive_value_get (zhive_result_value (status), "workers");
-    int count = 0;
-    for (size_t i = 0; i < zhive_value_len (workers) && count < max; i++) {
-        int64_t pid;
-        if (zhive_value_int (zhive_value_get (zhive_value_at (workers, i), "pid"), &pid) == 0)
-            pids [count++] = (pid_t) pid;
-    }
-    zhive_result_destroy (&status);
-    return count;
-}
-
-static zhive_pack_t *
-s_args_int (int64_t n)
-{
-    zhive_pack_t *args = zhive_pack_new ();
-    zhive_pack_array (args, 1);
-    zhive_pack_int (args, n);
-    return args;
 }
 
 //  ---------------------------------------------------------------------
@@ -106,7 +26,8 @@ static void
 test_chaos_kill_workers_during_map (void **state)
 {
     (void) state;
-    pool_t *pool = s_pool_new ((pool_opts_t){ .workers = 4, .concurrency = 8 });
+    testkit_pool_t *pool =
+        testkit_pool_new (&(testkit_pool_opts_t){ .workers = 4, .concurrency = 8, .client = true });
     enum { TASKS = 20000 };
     zhive_pack_t *items = zhive_pack_new ();
     for (int i = 0; i < TASKS; i++)
@@ -135,7 +56,7 @@ test_chaos_kill_workers_during_map (void **state)
         }
         if (zclock_mono () >= next_kill) {
             pid_t pids [16];
-            int count = s_worker_pids (pool->client, pids, 16);
+            int count = testkit_pool_worker_pids (pool->client, pids, 16);
             if (count > 0 && kill (pids [rand () % count], SIGKILL) == 0)
                 kills++;
             next_kill += 200;
@@ -163,7 +84,7 @@ test_chaos_kill_workers_during_map (void **state)
                    (zclock_mono () - start) / 1000.0);
     zhive_map_destroy (&map);
     zhive_pack_destroy (&items);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -175,12 +96,12 @@ test_stopped_worker_is_declared_dead (void **state)
 {
     (void) state;
     const int heartbeat = 300;    //  × liveness 3
-    pool_t *pool =
-        s_pool_new ((pool_opts_t){ .workers = 2, .concurrency = 1, .heartbeat_ms = heartbeat });
+    testkit_pool_t *pool = testkit_pool_new (&(testkit_pool_opts_t){
+        .workers = 2, .concurrency = 1, .heartbeat_ms = heartbeat, .client = true });
     pid_t pids [4];
-    assert_int_equal (s_worker_pids (pool->client, pids, 4), 2);
+    assert_int_equal (testkit_pool_worker_pids (pool->client, pids, 4), 2);
     //  One long task per worker (concurrency 1 each)
-    zhive_pack_t *args = s_args_int (1500);
+    zhive_pack_t *args = testkit_pool_args_int (1500);
     zhive_task_t *first = zhive_client_submit (pool->client, "sleep", args, NULL);
     zhive_task_t *second = zhive_client_submit (pool->client, "sleep", args, NULL);
     zclock_sleep (300);
@@ -190,7 +111,7 @@ test_stopped_worker_is_declared_dead (void **state)
     int64_t gone_at = 0;
     while (!gone_at && zclock_mono () - stopped_at < 20000) {
         pid_t now [4];
-        int count = s_worker_pids (pool->client, now, 4);
+        int count = testkit_pool_worker_pids (pool->client, now, 4);
         bool listed = false;
         for (int i = 0; i < count; i++)
             listed |= now [i] == pids [0];
@@ -223,7 +144,7 @@ test_stopped_worker_is_declared_dead (void **state)
         zclock_sleep (50);
     assert_int_equal (s_workers_ready (pool), 2);
     zhive_pack_destroy (&args);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -234,7 +155,8 @@ static void
 test_crash_gives_worker_lost (void **state)
 {
     (void) state;
-    pool_t *pool = s_pool_new ((pool_opts_t){ .workers = 2, .concurrency = 4 });
+    testkit_pool_t *pool =
+        testkit_pool_new (&(testkit_pool_opts_t){ .workers = 2, .concurrency = 4, .client = true });
     zhive_opts_t opts = { .timeout_ms = 60000 };
     //  A lone crash() with 2 retries: lost 3 times, then WorkerLost
     opts.retries = 2;
@@ -265,7 +187,7 @@ test_crash_gives_worker_lost (void **state)
     zhive_task_destroy (&crash);
     zhive_map_destroy (&map);
     zhive_pack_destroy (&items);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -276,8 +198,9 @@ static void
 test_timeout_and_cancel_free_the_worker (void **state)
 {
     (void) state;
-    pool_t *pool = s_pool_new ((pool_opts_t){ .workers = 1, .concurrency = 1 });
-    zhive_pack_t *long_args = s_args_int (10000);
+    testkit_pool_t *pool =
+        testkit_pool_new (&(testkit_pool_opts_t){ .workers = 1, .concurrency = 1, .client = true });
+    zhive_pack_t *long_args = testkit_pool_args_int (10000);
     zhive_opts_t opts = { .timeout_ms = 500 };
     int64_t start = zclock_mono ();
     zhive_result_t *result = zhive_client_apply (pool->client, "sleep", long_args, &opts);
@@ -285,7 +208,7 @@ test_timeout_and_cancel_free_the_worker (void **state)
     assert_true (zclock_mono () - start < 5000);
     zhive_result_destroy (&result);
     //  The worker was told to cancel: its one slot is free again at once
-    zhive_pack_t *short_args = s_args_int (10);
+    zhive_pack_t *short_args = testkit_pool_args_int (10);
     zhive_opts_t quick = { .timeout_ms = 5000 };
     result = zhive_client_apply (pool->client, "sleep", short_args, &quick);
     assert_true (zhive_result_ok (result));
@@ -304,7 +227,7 @@ test_timeout_and_cancel_free_the_worker (void **state)
     zhive_result_destroy (&result);
 
     //  Cancel a queued task (the only worker is busy)
-    zhive_pack_t *busy_args = s_args_int (300);
+    zhive_pack_t *busy_args = testkit_pool_args_int (300);
     zhive_task_t *busy = zhive_client_submit (pool->client, "sleep", busy_args, NULL);
     zhive_pack_destroy (&busy_args);
     task = zhive_client_submit (pool->client, "sleep", short_args, NULL);
@@ -318,7 +241,7 @@ test_timeout_and_cancel_free_the_worker (void **state)
     assert_true (zhive_client_dropped (pool->client) <= 3);
     zhive_pack_destroy (&long_args);
     zhive_pack_destroy (&short_args);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -329,7 +252,8 @@ static void
 test_queue_full (void **state)
 {
     (void) state;
-    pool_t *pool = s_pool_new ((pool_opts_t){ .workers = 1, .concurrency = 1, .max_queue = 5 });
+    testkit_pool_t *pool = testkit_pool_new (
+        &(testkit_pool_opts_t){ .workers = 1, .concurrency = 1, .max_queue = 5, .client = true });
     zhive_pack_t *items = zhive_pack_new ();
     for (int i = 0; i < 30; i++)
         zhive_pack_int (items, 20);
@@ -361,7 +285,7 @@ test_queue_full (void **state)
     assert_int_equal (ok, 30);
     zhive_map_destroy (&map);
     zhive_pack_destroy (&items);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -371,7 +295,8 @@ static void
 test_max_tasks_recycles_workers (void **state)
 {
     (void) state;
-    pool_t *pool = s_pool_new ((pool_opts_t){ .workers = 1, .concurrency = 4, .max_tasks = 5 });
+    testkit_pool_t *pool = testkit_pool_new (
+        &(testkit_pool_opts_t){ .workers = 1, .concurrency = 4, .max_tasks = 5, .client = true });
     //  fail() names the worker that ran it: count tasks per worker
     zhive_pack_t *items = zhive_pack_new ();
     for (int i = 0; i < 20; i++)
@@ -399,7 +324,7 @@ test_max_tasks_recycles_workers (void **state)
     zhash_destroy (&per_worker);
     zhive_map_destroy (&map);
     zhive_pack_destroy (&items);
-    s_pool_destroy (&pool);
+    testkit_pool_destroy (&pool);
 }
 
 //  ---------------------------------------------------------------------
@@ -411,45 +336,17 @@ static pid_t
 s_start_broker (const char *clients, const char *workers, bool with_workers)
 {
     char program [512];
-    snprintf (program, sizeof program, "%s/zhive-broker", getenv ("ZHIVE_BIN"));
-    pid_t pid = fork ();
-    if (pid == 0) {
-        if (with_workers)
-            execl (program, program, "--clients", clients, "--workers", workers, "--local-workers",
-                   "1", "--load", getenv ("ZHIVE_PLUGIN"), (char *) NULL);
-        else
-            execl (program, program, "--clients", clients, "--workers", workers, (char *) NULL);
-        _exit (127);
-    }
-    return pid;
-}
-
-static void
-s_stop (pid_t pid, int signal)
-{
-    kill (pid, signal);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid (pid, NULL, WNOHANG) == pid)
-            return;
-        zclock_sleep (50);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
-}
-
-//  A port the kernel picks, free right now (only 127.0.0.1 is used)
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) ||
-        getsockname (fd, (struct sockaddr *) &address, &length))
-        fail_msg ("cannot find a free port: %s", strerror (errno));
-    close (fd);
-    return ntohs (address.sin_port);
+    const char *argv [] = { testkit_program ("zhive-broker", program, sizeof program),
+                            "--clients",
+                            clients,
+                            "--workers",
+                            workers,
+                            with_workers ? "--local-workers" : NULL,
+                            "1",
+                            "--load",
+                            testkit_plugin (),
+                            NULL };
+    return testkit_spawn (argv, NULL);
 }
 
 static void
@@ -457,19 +354,19 @@ test_client_survives_broker_restart (void **state)
 {
     (void) state;
     char clients [64], workers [64];
-    snprintf (clients, sizeof clients, "tcp://127.0.0.1:%d", s_free_port ());
-    snprintf (workers, sizeof workers, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (clients, sizeof clients, "tcp://127.0.0.1:%d", testkit_free_port ());
+    snprintf (workers, sizeof workers, "tcp://127.0.0.1:%d", testkit_free_port ());
     //  The first broker has no workers: the task waits in its queue
     pid_t broker = s_start_broker (clients, workers, false);
     zhive_client_t *client = zhive_client_new (clients, 10000);
     assert_non_null (client);
     zhive_client_set_heartbeat (client, 300, 3);
-    zhive_pack_t *args = s_args_int (21);
+    zhive_pack_t *args = testkit_pool_args_int (21);
     zhive_task_t *outstanding = zhive_client_submit (client, "fib", args, NULL);
     zclock_sleep (300);
     zhive_client_process (client);
     //  The broker dies with the task (SIGKILL: no answers sent)
-    s_stop (broker, SIGKILL);
+    testkit_reap (broker, SIGKILL, 5000);
     zclock_sleep (500);
     //  A new broker on the same port, with a worker this time
     broker = s_start_broker (clients, workers, true);
@@ -487,7 +384,7 @@ test_client_survives_broker_restart (void **state)
     zhive_result_destroy (&result);
     zhive_pack_destroy (&args);
     zhive_client_destroy (&client);
-    s_stop (broker, SIGTERM);
+    testkit_reap (broker, SIGTERM, 5000);
 }
 
 int

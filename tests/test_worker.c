@@ -12,269 +12,17 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "zhive_worker.h"
 #include "zhive_proto.h"
 #include "zhive_result.h"
+#include "testkit_broker.h"
+#include "testkit_process.h"
+#include "testkit_relay.h"
 
 #define S_TIMEOUT 10000    //  ms: the longest any single receive may wait
-
-//  ---------------------------------------------------------------------
-//  The fake broker
-
-typedef struct {
-    zsock_t *router;         //  The worker endpoint
-    char *endpoint;          //  Where it is bound (port resolved)
-    zhive_proto_t *in;       //  Last message received
-    zhive_proto_t *out;      //  Message to send
-    uint8_t worker [256];    //  Routing id of the worker (from READY)
-    size_t worker_size;      //  Its size; 0 before READY
-} s_broker_t;
-
-//  A fake broker; with heartbeat_ms > 0 it runs ZMTP heartbeats (timeout
-//  3 intervals) and is ROUTER_MANDATORY, as the real one, so a send to a
-//  worker whose connection was dropped fails (EHOSTUNREACH)
-static s_broker_t *
-s_broker_new_heartbeat (const char *endpoint, int heartbeat_ms)
-{
-    s_broker_t *self = (s_broker_t *) calloc (1, sizeof (s_broker_t));
-    assert_non_null (self);
-    self->router = zsock_new (ZMQ_ROUTER);
-    assert_non_null (self->router);
-    zsock_set_rcvtimeo (self->router, S_TIMEOUT);
-    zsock_set_sndtimeo (self->router, S_TIMEOUT);
-    zsock_set_sndhwm (self->router, 0);    //  As the real one: thousands of TASKs, none dropped
-    if (heartbeat_ms > 0) {
-        zsock_set_heartbeat_ivl (self->router, heartbeat_ms);
-        zsock_set_heartbeat_timeout (self->router, 3 * heartbeat_ms);
-        zsock_set_heartbeat_ttl (self->router, 3 * heartbeat_ms);
-        zsock_set_router_mandatory (self->router, 1);
-    }
-    //  Rebinding a port just closed may need a moment: the close is async
-    int port = -1;
-    for (int attempt = 0; attempt < 100 && port <= 0; attempt++) {
-        port = zsock_bind (self->router, "%s", endpoint ? endpoint : "tcp://127.0.0.1:*");
-        if (port <= 0)
-            zclock_sleep (20);
-    }
-    assert_true (port > 0);
-    self->endpoint = strdup (zsock_endpoint (self->router));
-    self->in = zhive_proto_new ();
-    self->out = zhive_proto_new ();
-    return self;
-}
-
-static s_broker_t *
-s_broker_new (const char *endpoint)
-{
-    return s_broker_new_heartbeat (endpoint, 0);
-}
-
-static void
-s_broker_destroy (s_broker_t **self_p)
-{
-    s_broker_t *self = *self_p;
-    zsock_destroy (&self->router);
-    zhive_proto_destroy (&self->in);
-    zhive_proto_destroy (&self->out);
-    free (self->endpoint);
-    free (self);
-    *self_p = NULL;
-}
-
-//  Receives one message from the worker; returns its command, -1 on
-//  timeout, -2 if malformed. Messages from other peers are skipped: when
-//  tests run in parallel, a worker of another test may reconnect to a port
-//  that was its broker's and is ours now.
-static int
-s_recv (s_broker_t *self)
-{
-    for (int stray = 0; stray < 100; stray++) {
-        int rc = zhive_proto_recv (self->in, self->router, 0);
-        if (rc == -1)
-            return -1;
-        if (self->worker_size == 0 ||
-            (self->in->routing_size == self->worker_size &&
-             memcmp (self->in->routing, self->worker, self->worker_size) == 0))
-            return rc == 0 ? self->in->command : rc;
-    }
-    return -1;
-}
-
-//  Receives a message and checks its command
-static void
-s_expect (s_broker_t *self, int command)
-{
-    int rc = s_recv (self);
-    if (rc != command)
-        fail_msg ("expected %s, got %d (%s, ticket %" PRIu64 ") %s",
-                  zhive_proto_command_name (command), rc,
-                  rc > 0 ? zhive_proto_command_name (rc) : "no message", self->in->id,
-                  self->in->error);
-}
-
-//  Expects READY from the worker with this pid, offering `functions`
-//  (NULL-terminated, in order) with this concurrency; remembers the
-//  worker's routing id. READYs of other processes are skipped.
-static void
-s_expect_ready (s_broker_t *self, const char *const *functions, uint32_t concurrency, pid_t pid)
-{
-    zhive_proto_t *in = self->in;
-    self->worker_size = 0;
-    int rc = -1;
-    for (int stray = 0; stray < 100; stray++) {
-        rc = s_recv (self);
-        if (rc == -1 || (rc == ZHIVE_READY && in->pid == (uint64_t) pid))
-            break;
-    }
-    if (rc != ZHIVE_READY || in->pid != (uint64_t) pid)
-        fail_msg ("expected READY from pid %d, got %d %s", (int) pid, rc, in->error);
-    assert_int_equal (in->concurrency, concurrency);
-    size_t count = 0;
-    while (functions [count])
-        count++;
-    assert_int_equal (in->functions_count, count);
-    for (size_t i = 0; i < count; i++)
-        assert_string_equal (in->functions [i], functions [i]);
-    memcpy (self->worker, in->routing, in->routing_size);
-    self->worker_size = in->routing_size;
-}
-
-//  Sends a task with timeout_ms left to run (-1: none)
-static void
-s_send_task_timeout (s_broker_t *self, uint64_t ticket, const char *function, const void *args,
-                     size_t size, int64_t timeout_ms)
-{
-    zhive_proto_t *out = self->out;
-    memcpy (out->routing, self->worker, self->worker_size);
-    out->routing_size = self->worker_size;
-    out->command = ZHIVE_TASK;
-    out->id = ticket;
-    out->timeout_ms = timeout_ms;
-    zhive_proto_set_name (out->function, function);
-    assert_int_equal (zhive_proto_set_payload (out, args, size), 0);
-    if (zhive_proto_send (out, self->router))
-        fail_msg ("cannot send TASK %" PRIu64 ": %s", ticket, zmq_strerror (zmq_errno ()));
-}
-
-static void
-s_send_task (s_broker_t *self, uint64_t ticket, const char *function, const void *args, size_t size)
-{
-    s_send_task_timeout (self, ticket, function, args, size, -1);
-}
-
-static void
-s_send_task_pack (s_broker_t *self, uint64_t ticket, const char *function, zhive_pack_t *args)
-{
-    s_send_task (self, ticket, function, zhive_pack_data (args), zhive_pack_size (args));
-}
-
-//  Sends a task with one integer argument
-static void
-s_send_task_int (s_broker_t *self, uint64_t ticket, const char *function, int64_t value)
-{
-    zhive_pack_t *args = zhive_pack_new ();
-    zhive_pack_array (args, 1);
-    zhive_pack_int (args, value);
-    s_send_task_pack (self, ticket, function, args);
-    zhive_pack_destroy (&args);
-}
-
-//  Sends a task with one integer argument and timeout_ms left to run
-static void
-s_send_task_int_timeout (s_broker_t *self, uint64_t ticket, const char *function, int64_t value,
-                         int64_t timeout_ms)
-{
-    zhive_pack_t *args = zhive_pack_new ();
-    zhive_pack_array (args, 1);
-    zhive_pack_int (args, value);
-    s_send_task_timeout (self, ticket, function, zhive_pack_data (args), zhive_pack_size (args),
-                         timeout_ms);
-    zhive_pack_destroy (&args);
-}
-
-static void
-s_send_command (s_broker_t *self, int command, const char *message)
-{
-    zhive_proto_t *out = self->out;
-    memcpy (out->routing, self->worker, self->worker_size);
-    out->routing_size = self->worker_size;
-    out->command = command;
-    zhive_proto_set_message (out, message);
-    assert_int_equal (zhive_proto_send (out, self->router), 0);
-}
-
-static void
-s_send_cancel (s_broker_t *self, uint64_t ticket)
-{
-    zhive_proto_t *out = self->out;
-    memcpy (out->routing, self->worker, self->worker_size);
-    out->routing_size = self->worker_size;
-    out->command = ZHIVE_CANCEL;
-    out->id = ticket;
-    assert_int_equal (zhive_proto_send (out, self->router), 0);
-}
-
-//  Nothing is on its way from the worker: a PING is answered by PONG next
-static void
-s_expect_quiet (s_broker_t *self)
-{
-    s_send_command (self, ZHIVE_PING, NULL);
-    s_expect (self, ZHIVE_PONG);
-}
-
-//  Sends raw frames to the worker, after its routing id
-static void
-s_send_raw (s_broker_t *self, int frames, ...)
-{
-    void *handle = zsock_resolve (self->router);
-    assert_true (zmq_send (handle, self->worker, self->worker_size, ZMQ_SNDMORE) >= 0);
-    va_list args;
-    va_start (args, frames);
-    for (int i = 0; i < frames; i++) {
-        const void *data = va_arg (args, const void *);
-        size_t size = va_arg (args, size_t);
-        assert_true (zmq_send (handle, data, size, i < frames - 1 ? ZMQ_SNDMORE : 0) >= 0);
-    }
-    va_end (args);
-}
-
-//  Expects DONE for ticket with exactly these value bytes
-static void
-s_expect_done (s_broker_t *self, uint64_t ticket, const void *value, size_t size)
-{
-    s_expect (self, ZHIVE_DONE);
-    assert_int_equal (self->in->id, ticket);
-    assert_int_equal (zmq_msg_size (&self->in->payload), size);
-    assert_memory_equal (zmq_msg_data (&self->in->payload), value, size);
-}
-
-static void
-s_expect_done_int (s_broker_t *self, uint64_t ticket, int64_t value)
-{
-    zhive_pack_t *pack = zhive_pack_new ();
-    zhive_pack_int (pack, value);
-    s_expect_done (self, ticket, zhive_pack_data (pack), zhive_pack_size (pack));
-    zhive_pack_destroy (&pack);
-}
-
-//  Expects FAILED for ticket with this type and a message containing `part`
-static void
-s_expect_failed (s_broker_t *self, uint64_t ticket, const char *type, const char *part)
-{
-    s_expect (self, ZHIVE_FAILED);
-    assert_int_equal (self->in->id, ticket);
-    assert_string_equal (self->in->type, type);
-    assert_non_null (self->in->message);
-    if (!strstr (self->in->message, part))
-        fail_msg ("message '%s' does not contain '%s'", self->in->message, part);
-}
 
 //  ---------------------------------------------------------------------
 //  Handlers registered directly (no plugin)
@@ -572,15 +320,6 @@ s_worker_end (zactor_t **actor_p, bool stop, uint64_t *done)
 
 static const char *s_example_functions [] = { "echo", "fib", "sleep", "fail", "crash", NULL };
 
-static const char *
-s_plugin (void)
-{
-    const char *plugin = getenv ("ZHIVE_PLUGIN");
-    if (!plugin)
-        fail_msg ("ZHIVE_PLUGIN is not set");
-    return plugin;
-}
-
 //  ---------------------------------------------------------------------
 //  Tests: the class
 
@@ -639,7 +378,7 @@ test_load_errors (void **state)
     assert_non_null (worker);
     assert_int_equal (zhive_worker_load (worker, "/nonexistent/libnope.so", NULL), -1);
     //  A shared library that is no plugin: libzhive.so beside the plugin
-    char *dir = strdup (s_plugin ());
+    char *dir = strdup (testkit_plugin ());
     char *slash = strrchr (dir, '/');
     assert_non_null (slash);
     *slash = 0;
@@ -648,7 +387,7 @@ test_load_errors (void **state)
     free (dir);
     assert_int_equal (zhive_worker_load (worker, path, NULL), -1);
     //  The examples plugin refuses arguments
-    assert_int_equal (zhive_worker_load (worker, s_plugin (), "bogus"), -1);
+    assert_int_equal (zhive_worker_load (worker, testkit_plugin (), "bogus"), -1);
     //  Nothing registered: run refuses
     assert_int_equal (zhive_worker_run (worker), -1);
     zhive_worker_destroy (&worker);
@@ -659,10 +398,10 @@ static void
 test_embedded_plugin (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 4, s_plugin (), NULL, NULL, NULL };
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 4, testkit_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 4, getpid ());
+    testkit_broker_expect_ready (broker, s_example_functions, 4, getpid ());
 
     //  Default name is HOST:PID
     char host [256] = "";
@@ -687,97 +426,101 @@ test_embedded_plugin (void **state)
     zhive_pack_bytes (pack, "\x00\x01\x02", 3);
     zhive_pack_int (pack, -123456789012LL);
     zhive_pack_uint (pack, UINT64_MAX);
-    s_send_task_pack (broker, 1, "echo", pack);
-    s_expect_done (broker, 1, zhive_pack_data (pack), zhive_pack_size (pack));
-    s_send_task (broker, 2, "echo", "\x90", 1);
-    s_expect_done (broker, 2, "\x90", 1);
+    testkit_broker_send_task_pack (broker, 1, "echo", pack);
+    testkit_broker_expect_done (broker, 1, zhive_pack_data (pack), zhive_pack_size (pack));
+    testkit_broker_send_task (broker, 2, "echo", "\x90", 1);
+    testkit_broker_expect_done (broker, 2, "\x90", 1);
 
     //  fib
-    s_send_task_int (broker, 3, "fib", 20);
-    s_expect_done_int (broker, 3, 6765);
-    s_send_task_int (broker, 4, "fib", 0);
-    s_expect_done_int (broker, 4, 0);
-    s_send_task_int (broker, 5, "fib", 93);
-    s_expect_failed (broker, 5, "BadArguments", "fib expects one integer argument 0..92, got 93");
+    testkit_broker_send_task_int (broker, 3, "fib", 20);
+    testkit_broker_expect_done_int (broker, 3, 6765);
+    testkit_broker_send_task_int (broker, 4, "fib", 0);
+    testkit_broker_expect_done_int (broker, 4, 0);
+    testkit_broker_send_task_int (broker, 5, "fib", 93);
+    testkit_broker_expect_failed (broker, 5, "BadArguments",
+                                  "fib expects one integer argument 0..92, got 93");
     zhive_pack_reset (pack);
     zhive_pack_array (pack, 1);
     zhive_pack_str (pack, "x");
-    s_send_task_pack (broker, 6, "fib", pack);
-    s_expect_failed (broker, 6, "BadArguments", "got a string");
-    s_send_task (broker, 7, "fib", "\x92\x01\x02", 3);
-    s_expect_failed (broker, 7, "BadArguments", "got 2 arguments");
+    testkit_broker_send_task_pack (broker, 6, "fib", pack);
+    testkit_broker_expect_failed (broker, 6, "BadArguments", "got a string");
+    testkit_broker_send_task (broker, 7, "fib", "\x92\x01\x02", 3);
+    testkit_broker_expect_failed (broker, 7, "BadArguments", "got 2 arguments");
 
     //  fail
     zhive_pack_reset (pack);
     zhive_pack_array (pack, 1);
     zhive_pack_str (pack, "boom: it broke");
-    s_send_task_pack (broker, 8, "fail", pack);
-    s_expect_failed (broker, 8, "ExampleError", "boom: it broke");
+    testkit_broker_send_task_pack (broker, 8, "fail", pack);
+    testkit_broker_expect_failed (broker, 8, "ExampleError", "boom: it broke");
     assert_string_equal (broker->in->message, "boom: it broke");
-    s_send_task_int (broker, 9, "fail", 3);
-    s_expect_failed (broker, 9, "BadArguments", "fail expects one string argument");
+    testkit_broker_send_task_int (broker, 9, "fail", 3);
+    testkit_broker_expect_failed (broker, 9, "BadArguments", "fail expects one string argument");
 
     //  sleep: async, answers ms; bad arguments
-    s_send_task_int (broker, 10, "sleep", 20);
-    s_expect_done_int (broker, 10, 20);
-    s_send_task_int (broker, 11, "sleep", 0);
-    s_expect_done_int (broker, 11, 0);
-    s_send_task_int (broker, 12, "sleep", -1);
-    s_expect_failed (broker, 12, "BadArguments", "sleep expects one integer argument");
+    testkit_broker_send_task_int (broker, 10, "sleep", 20);
+    testkit_broker_expect_done_int (broker, 10, 20);
+    testkit_broker_send_task_int (broker, 11, "sleep", 0);
+    testkit_broker_expect_done_int (broker, 11, 0);
+    testkit_broker_send_task_int (broker, 12, "sleep", -1);
+    testkit_broker_expect_failed (broker, 12, "BadArguments", "sleep expects one integer argument");
 
     //  Unknown function
-    s_send_task (broker, 13, "nope", "\x90", 1);
-    s_expect_failed (broker, 13, "UnknownFunction", "'nope'");
+    testkit_broker_send_task (broker, 13, "nope", "\x90", 1);
+    testkit_broker_expect_failed (broker, 13, "UnknownFunction", "'nope'");
 
     //  Args that are not one valid msgpack array: Malformed, and the
     //  worker still serves the next task
-    s_send_task (broker, 14, "echo", "\x05", 1);
-    s_expect_failed (broker, 14, "Malformed", "not one valid msgpack array");
-    s_send_task (broker, 15, "echo", "\xc1", 1);
-    s_expect_failed (broker, 15, "Malformed", "echo");
-    s_send_task (broker, 16, "echo", "\x91\x01\x02", 3);
-    s_expect_failed (broker, 16, "Malformed", "echo");
-    s_send_task (broker, 17, "echo", "\x92\x01", 2);
-    s_expect_failed (broker, 17, "Malformed", "echo");
+    testkit_broker_send_task (broker, 14, "echo", "\x05", 1);
+    testkit_broker_expect_failed (broker, 14, "Malformed", "not one valid msgpack array");
+    testkit_broker_send_task (broker, 15, "echo", "\xc1", 1);
+    testkit_broker_expect_failed (broker, 15, "Malformed", "echo");
+    testkit_broker_send_task (broker, 16, "echo", "\x91\x01\x02", 3);
+    testkit_broker_expect_failed (broker, 16, "Malformed", "echo");
+    testkit_broker_send_task (broker, 17, "echo", "\x92\x01", 2);
+    testkit_broker_expect_failed (broker, 17, "Malformed", "echo");
     //  Nested deeper than msgpack-c unpacks (but within what skip accepts)
     uint8_t deep [41];
     memset (deep, 0x91, 40);
     deep [40] = 0x01;
-    s_send_task (broker, 18, "echo", deep, sizeof deep);
-    s_expect_failed (broker, 18, "Malformed", "echo");
-    s_send_task (broker, 19, "echo", "\x91\x07", 2);
-    s_expect_done (broker, 19, "\x91\x07", 2);
+    testkit_broker_send_task (broker, 18, "echo", deep, sizeof deep);
+    testkit_broker_expect_failed (broker, 18, "Malformed", "echo");
+    testkit_broker_send_task (broker, 19, "echo", "\x91\x07", 2);
+    testkit_broker_expect_done (broker, 19, "\x91\x07", 2);
 
     //  Garbage frames from the broker side are dropped; the worker goes on
     const uint8_t task_sig [5] = { 'Z', 'H', 'V', 1, ZHIVE_TASK };
     const uint8_t bad_version [5] = { 'Z', 'H', 'V', 9, ZHIVE_TASK };
     const uint8_t unknown [5] = { 'Z', 'H', 'V', 1, 0x77 };
     const uint8_t done_sig [5] = { 'Z', 'H', 'V', 1, ZHIVE_DONE };
-    s_send_raw (broker, 1, "hello", (size_t) 5);
-    s_send_raw (broker, 2, bad_version, sizeof bad_version, "\x92\x01\xa1x", (size_t) 4);
-    s_send_raw (broker, 2, task_sig, sizeof task_sig, "\x07", (size_t) 1);
-    s_send_raw (broker, 2, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4);
-    s_send_raw (broker, 3, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4, "", (size_t) 0);
-    s_send_raw (broker, 4, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4, "\x90",
-                (size_t) 1, "\x90", (size_t) 1);
-    s_send_raw (broker, 2, unknown, sizeof unknown, "\x90", (size_t) 1);
-    s_send_raw (broker, 3, done_sig, sizeof done_sig, "\x91\x01", (size_t) 2, "\xc0", (size_t) 1);
-    s_send_command (broker, ZHIVE_PING, NULL);
-    s_expect (broker, ZHIVE_PONG);
-    s_send_task (broker, 20, "echo", "\x91\xa2hi", 4);
-    s_expect_done (broker, 20, "\x91\xa2hi", 4);
+    testkit_broker_send_raw (broker, 1, "hello", (size_t) 5);
+    testkit_broker_send_raw (broker, 2, bad_version, sizeof bad_version, "\x92\x01\xa1x",
+                             (size_t) 4);
+    testkit_broker_send_raw (broker, 2, task_sig, sizeof task_sig, "\x07", (size_t) 1);
+    testkit_broker_send_raw (broker, 2, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4);
+    testkit_broker_send_raw (broker, 3, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4, "",
+                             (size_t) 0);
+    testkit_broker_send_raw (broker, 4, task_sig, sizeof task_sig, "\x92\x01\xa1x", (size_t) 4,
+                             "\x90", (size_t) 1, "\x90", (size_t) 1);
+    testkit_broker_send_raw (broker, 2, unknown, sizeof unknown, "\x90", (size_t) 1);
+    testkit_broker_send_raw (broker, 3, done_sig, sizeof done_sig, "\x91\x01", (size_t) 2, "\xc0",
+                             (size_t) 1);
+    testkit_broker_send (broker, ZHIVE_PING, NULL);
+    testkit_broker_expect (broker, ZHIVE_PONG);
+    testkit_broker_send_task (broker, 20, "echo", "\x91\xa2hi", 4);
+    testkit_broker_expect_done (broker, 20, "\x91\xa2hi", 4);
 
     //  A sleep still pending when the worker stops is dropped (and freed)
-    s_send_task_int (broker, 21, "sleep", 60000);
-    s_send_command (broker, ZHIVE_PING, NULL);
-    s_expect (broker, ZHIVE_PONG);
+    testkit_broker_send_task_int (broker, 21, "sleep", 60000);
+    testkit_broker_send (broker, ZHIVE_PING, NULL);
+    testkit_broker_expect (broker, ZHIVE_PONG);
     uint64_t done = 0;
     assert_int_equal (s_worker_end (&actor, true, &done), 0);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     assert_int_equal (done, 20);    //  Tickets 1..20 were answered
     zhive_pack_destroy (&pack);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  Handlers registered directly in an embedded worker, no plugin
@@ -785,48 +528,49 @@ static void
 test_embedded_direct (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
+    testkit_broker_t *broker = testkit_broker_new (NULL);
     s_state_t counter = { 0 };
     s_worker_args_t args = { broker->endpoint, 0, NULL, "direct-worker", &counter, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_direct_functions, 16, getpid ());
+    testkit_broker_expect_ready (broker, s_direct_functions, 16, getpid ());
     assert_string_equal (broker->in->worker, "direct-worker");
 
-    s_send_task (broker, 1, "add", "\x93\x01\x02\x03", 4);
-    s_expect_done_int (broker, 1, 6);
-    s_send_task (broker, 2, "add", "\x92\x01\xc0", 3);
-    s_expect_failed (broker, 2, "BadArguments", "argument 1 is no integer");
-    s_send_task (broker, 3, "about", "\x92\x01\x02", 3);
-    s_expect_done (broker, 3,
-                   "\x93\xa5"
-                   "about\x02\x02",
-                   9);
-    s_send_task (broker, 4, "nothing", "\x90", 1);
-    s_expect_done (broker, 4, "\xc0", 1);
-    s_send_task (broker, 5, "two", "\x90", 1);
-    s_expect_failed (broker, 5, "HandlerError", "not exactly one msgpack value");
-    s_send_task (broker, 6, "silent", "\x90", 1);
-    s_expect_failed (broker, 6, "HandlerError", "handler 'silent' failed without a message");
-    s_send_task (broker, 7, "long", "\x90", 1);
-    s_expect_failed (broker, 7, "LongError", "xxxx");
+    testkit_broker_send_task (broker, 1, "add", "\x93\x01\x02\x03", 4);
+    testkit_broker_expect_done_int (broker, 1, 6);
+    testkit_broker_send_task (broker, 2, "add", "\x92\x01\xc0", 3);
+    testkit_broker_expect_failed (broker, 2, "BadArguments", "argument 1 is no integer");
+    testkit_broker_send_task (broker, 3, "about", "\x92\x01\x02", 3);
+    testkit_broker_expect_done (broker, 3,
+                                "\x93\xa5"
+                                "about\x02\x02",
+                                9);
+    testkit_broker_send_task (broker, 4, "nothing", "\x90", 1);
+    testkit_broker_expect_done (broker, 4, "\xc0", 1);
+    testkit_broker_send_task (broker, 5, "two", "\x90", 1);
+    testkit_broker_expect_failed (broker, 5, "HandlerError", "not exactly one msgpack value");
+    testkit_broker_send_task (broker, 6, "silent", "\x90", 1);
+    testkit_broker_expect_failed (broker, 6, "HandlerError",
+                                  "handler 'silent' failed without a message");
+    testkit_broker_send_task (broker, 7, "long", "\x90", 1);
+    testkit_broker_expect_failed (broker, 7, "LongError", "xxxx");
     assert_int_equal (strlen (broker->in->message), ZHIVE_MESSAGE_MAX);
-    s_send_task (broker, 8, "later", "\x90", 1);
-    s_expect_done (broker, 8, "\xa5later", 6);
-    s_send_task (broker, 9, "later_fail", "\x90", 1);
-    s_expect_failed (broker, 9, "LateError", "failed later with 7");
-    s_send_task (broker, 10, "later_bad", "\x90", 1);
-    s_expect_failed (broker, 10, "HandlerError", "not exactly one msgpack value");
-    s_send_task (broker, 11, "now_fail", "\x90", 1);
-    s_expect_failed (broker, 11, "NowError", "at once");
-    s_send_task (broker, 12, "inline", "\x90", 1);
-    s_expect_done (broker, 12, "\xa6inline", 7);
+    testkit_broker_send_task (broker, 8, "later", "\x90", 1);
+    testkit_broker_expect_done (broker, 8, "\xa5later", 6);
+    testkit_broker_send_task (broker, 9, "later_fail", "\x90", 1);
+    testkit_broker_expect_failed (broker, 9, "LateError", "failed later with 7");
+    testkit_broker_send_task (broker, 10, "later_bad", "\x90", 1);
+    testkit_broker_expect_failed (broker, 10, "HandlerError", "not exactly one msgpack value");
+    testkit_broker_send_task (broker, 11, "now_fail", "\x90", 1);
+    testkit_broker_expect_failed (broker, 11, "NowError", "at once");
+    testkit_broker_send_task (broker, 12, "inline", "\x90", 1);
+    testkit_broker_expect_done (broker, 12, "\xa6inline", 7);
 
     //  Several async jobs at once complete in any order, each exactly once
     for (uint64_t ticket = 100; ticket < 110; ticket++)
-        s_send_task (broker, ticket, ticket % 2 ? "later" : "later_fail", "\x90", 1);
+        testkit_broker_send_task (broker, ticket, ticket % 2 ? "later" : "later_fail", "\x90", 1);
     bool seen [10] = { false };
     for (int i = 0; i < 10; i++) {
-        int command = s_recv (broker);
+        int command = testkit_broker_recv (broker);
         assert_true (command == ZHIVE_DONE || command == ZHIVE_FAILED);
         uint64_t ticket = broker->in->id;
         assert_true (ticket >= 100 && ticket < 110);
@@ -835,15 +579,15 @@ test_embedded_direct (void **state)
         assert_int_equal (command, ticket % 2 ? ZHIVE_DONE : ZHIVE_FAILED);
     }
     //  A handler can stop the worker: it answers, then says BYE
-    s_send_task (broker, 13, "stop", "\x90", 1);
-    s_expect_done (broker, 13, "\xc3", 1);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_send_task (broker, 13, "stop", "\x90", 1);
+    testkit_broker_expect_done (broker, 13, "\xc3", 1);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     uint64_t done = 0;
     assert_int_equal (s_worker_end (&actor, false, &done), 0);
     assert_int_equal (done, 23);
     assert_int_equal (counter.calls, 2);    //  add ran twice; state reached it
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  More tasks than slots (the broker's prefetch): the extra ones wait for a
@@ -853,20 +597,20 @@ static void
 test_queued_beyond_slots (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 2, s_plugin (), NULL, NULL, NULL };
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 2, testkit_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 2, getpid ());
-    s_send_task_int (broker, 1, "sleep", 300);
-    s_send_task_int (broker, 2, "sleep", 300);
-    s_send_task_int (broker, 3, "sleep", 1);
-    s_send_task_int (broker, 4, "sleep", 1);
-    s_send_cancel (broker, 4);
-    s_expect_failed (broker, 4, "Cancelled", "waiting for a slot");
+    testkit_broker_expect_ready (broker, s_example_functions, 2, getpid ());
+    testkit_broker_send_task_int (broker, 1, "sleep", 300);
+    testkit_broker_send_task_int (broker, 2, "sleep", 300);
+    testkit_broker_send_task_int (broker, 3, "sleep", 1);
+    testkit_broker_send_task_int (broker, 4, "sleep", 1);
+    testkit_broker_send_cancel (broker, 4);
+    testkit_broker_expect_failed (broker, 4, "Cancelled", "waiting for a slot");
     //  3 runs only once 1 or 2 has ended
     bool seen [4] = { false };
     for (int i = 0; i < 3; i++) {
-        s_expect (broker, ZHIVE_DONE);
+        testkit_broker_expect (broker, ZHIVE_DONE);
         uint64_t id = broker->in->id;
         assert_true (id >= 1 && id <= 3);
         assert_false (seen [id]);
@@ -875,19 +619,19 @@ test_queued_beyond_slots (void **state)
         seen [id] = true;
     }
     //  Fill the slots and the queue: the next task is Busy
-    s_send_task_int (broker, 10, "sleep", 60000);
-    s_send_task_int (broker, 11, "sleep", 60000);
+    testkit_broker_send_task_int (broker, 10, "sleep", 60000);
+    testkit_broker_send_task_int (broker, 11, "sleep", 60000);
     const uint64_t queue_max = 4096;
     for (uint64_t i = 0; i < queue_max; i++)
-        s_send_task_int (broker, 100 + i, "sleep", 0);
-    s_send_task_int (broker, 99, "sleep", 0);
-    s_expect_failed (broker, 99, "Busy", "no free slot");
+        testkit_broker_send_task_int (broker, 100 + i, "sleep", 0);
+    testkit_broker_send_task_int (broker, 99, "sleep", 0);
+    testkit_broker_expect_failed (broker, 99, "Busy", "no free slot");
     //  Cancelling the long ones frees the slots: everything queued runs
-    s_send_cancel (broker, 10);
-    s_send_cancel (broker, 11);
+    testkit_broker_send_cancel (broker, 10);
+    testkit_broker_send_cancel (broker, 11);
     uint64_t done = 0, cancelled = 0;
     while (done + cancelled < queue_max + 2) {
-        int command = s_recv (broker);
+        int command = testkit_broker_recv (broker);
         if (command == ZHIVE_FAILED) {
             assert_true (broker->in->id == 10 || broker->in->id == 11);
             assert_string_equal (broker->in->type, "Cancelled");
@@ -901,7 +645,7 @@ test_queued_beyond_slots (void **state)
     }
     assert_int_equal (cancelled, 2);
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  BYE from the broker: run fails
@@ -909,13 +653,13 @@ static void
 test_broker_bye (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 0, s_plugin (), NULL, NULL, NULL };
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 0, testkit_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 16, getpid ());
-    s_send_command (broker, ZHIVE_BYE, "go away");
+    testkit_broker_expect_ready (broker, s_example_functions, 16, getpid ());
+    testkit_broker_send (broker, ZHIVE_BYE, "go away");
     assert_int_equal (s_worker_end (&actor, false, NULL), -1);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  Stop before run: READY, then BYE, and run returns 0
@@ -923,7 +667,7 @@ static void
 test_stop_before_run (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
+    testkit_broker_t *broker = testkit_broker_new (NULL);
     zhive_worker_t *worker = zhive_worker_new (broker->endpoint);
     assert_non_null (worker);
     assert_int_equal (zhive_worker_register (worker, "nothing", s_nothing, NULL, ZHIVE_SYNC), 0);
@@ -932,9 +676,9 @@ test_stop_before_run (void **state)
     assert_int_equal (zhive_worker_run (worker), -1);    //  Only once
     zhive_worker_destroy (&worker);
     const char *functions [] = { "nothing", NULL };
-    s_expect_ready (broker, functions, 16, getpid ());
-    s_expect (broker, ZHIVE_BYE);
-    s_broker_destroy (&broker);
+    testkit_broker_expect_ready (broker, functions, 16, getpid ());
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    testkit_broker_destroy (&broker);
 }
 
 //  The broker goes away and comes back: the worker says READY again
@@ -942,18 +686,18 @@ static void
 test_reconnect (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
+    testkit_broker_t *broker = testkit_broker_new (NULL);
     char *endpoint = strdup (broker->endpoint);
-    s_worker_args_t args = { endpoint, 0, s_plugin (), NULL, NULL, NULL };
+    s_worker_args_t args = { endpoint, 0, testkit_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 16, getpid ());
-    s_broker_destroy (&broker);
-    broker = s_broker_new (endpoint);
-    s_expect_ready (broker, s_example_functions, 16, getpid ());
-    s_send_task_int (broker, 1, "fib", 10);
-    s_expect_done_int (broker, 1, 55);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, getpid ());
+    testkit_broker_destroy (&broker);
+    broker = testkit_broker_new (endpoint);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, getpid ());
+    testkit_broker_send_task_int (broker, 1, "fib", 10);
+    testkit_broker_expect_done_int (broker, 1, 55);
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
     free (endpoint);
 }
 
@@ -987,119 +731,21 @@ static void
 test_heartbeat_long_handler (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new_heartbeat (NULL, 500);
+    testkit_broker_t *broker = testkit_broker_new_heartbeat (NULL, 500);
     s_worker_args_t args = { broker->endpoint, 0, NULL, NULL, NULL, s_setup_heartbeat };
     zactor_t *actor = s_worker_start (&args);
     const char *functions [] = { "nap", NULL };
-    s_expect_ready (broker, functions, 16, getpid ());
-    s_send_task_int (broker, 1, "nap", 4000);
-    s_expect_done_int (broker, 1, 4000);
+    testkit_broker_expect_ready (broker, functions, 16, getpid ());
+    testkit_broker_send_task_int (broker, 1, "nap", 4000);
+    testkit_broker_expect_done_int (broker, 1, 4000);
     //  The same connection still works, both ways
-    s_send_task_int (broker, 2, "nap", 0);
-    s_expect_done_int (broker, 2, 0);
+    testkit_broker_send_task_int (broker, 2, "nap", 0);
+    testkit_broker_expect_done_int (broker, 2, 0);
     //  HEARTBEAT needs no answer: the PONG is the next message
-    s_send_command (broker, ZHIVE_HEARTBEAT, NULL);
-    s_expect_quiet (broker);
+    testkit_broker_send (broker, ZHIVE_HEARTBEAT, NULL);
+    testkit_broker_expect_quiet (broker);
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
-    s_broker_destroy (&broker);
-}
-
-//  A TCP relay between a worker and the fake broker that can go silent:
-//  after FREEZE it relays nothing more on the connections it has (they stay
-//  open, as with a broker host that hangs); new connections are relayed.
-#define S_RELAY_PAIRS 8
-
-typedef struct {
-    int fd [2];     //  Worker side, broker side; -1 once closed
-    bool frozen;    //  Relays nothing
-} s_relay_pair_t;
-
-static void
-s_relay_actor (zsock_t *pipe, void *arg)
-{
-    int target = (int) (intptr_t) arg;
-    int listener = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address;
-    memset (&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    if (listener < 0 || bind (listener, (struct sockaddr *) &address, sizeof address) ||
-        listen (listener, 8) || getsockname (listener, (struct sockaddr *) &address, &size))
-        address.sin_port = 0;
-    zsock_signal (pipe, 0);
-    zsock_send (pipe, "i", (int) ntohs (address.sin_port));
-    s_relay_pair_t pairs [S_RELAY_PAIRS];
-    size_t count = 0;
-    bool running = address.sin_port != 0;
-    while (running) {
-        zmq_pollitem_t items [2 + 2 * S_RELAY_PAIRS];
-        int side [2 + 2 * S_RELAY_PAIRS];    //  Pair * 2 + side of each item
-        items [0] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        items [1] = (zmq_pollitem_t){ NULL, listener, ZMQ_POLLIN, 0 };
-        int used = 2;
-        for (size_t i = 0; i < count; i++) {
-            for (int end = 0; end < 2 && !pairs [i].frozen; end++) {
-                items [used] = (zmq_pollitem_t){ NULL, pairs [i].fd [end], ZMQ_POLLIN, 0 };
-                side [used++] = (int) i * 2 + end;
-            }
-        }
-        if (zmq_poll (items, used, 1000) < 0)
-            break;
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                running = false;
-            else if (streq (command, "FREEZE")) {
-                for (size_t i = 0; i < count; i++)
-                    pairs [i].frozen = true;
-            }
-            zstr_free (&command);
-            continue;
-        }
-        if (items [1].revents & ZMQ_POLLIN) {
-            int worker = accept (listener, NULL, NULL);
-            int broker = socket (AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in to = address;
-            to.sin_port = htons ((uint16_t) target);
-            if (worker >= 0 && broker >= 0 && count < S_RELAY_PAIRS &&
-                connect (broker, (struct sockaddr *) &to, sizeof to) == 0)
-                pairs [count++] = (s_relay_pair_t){ { worker, broker }, false };
-            else {
-                close (worker);
-                close (broker);
-            }
-        }
-        for (int item = 2; item < used; item++) {
-            if (!(items [item].revents & ZMQ_POLLIN))
-                continue;
-            s_relay_pair_t *pair = &pairs [side [item] / 2];
-            int from = side [item] % 2;
-            char data [4096];
-            ssize_t got = pair->fd [from] >= 0 ? read (pair->fd [from], data, sizeof data) : -1;
-            ssize_t put = 0;
-            while (got > 0 && put < got) {
-                ssize_t rc = write (pair->fd [1 - from], data + put, (size_t) (got - put));
-                if (rc <= 0)
-                    break;
-                put += rc;
-            }
-            if (got <= 0 || put < got) {
-                close (pair->fd [0]);
-                close (pair->fd [1]);
-                pair->fd [0] = pair->fd [1] = -1;
-                pair->frozen = true;    //  Closed: not polled again
-            }
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (pairs [i].fd [0] >= 0) {
-            close (pairs [i].fd [0]);
-            close (pairs [i].fd [1]);
-        }
-    }
-    if (listener >= 0)
-        close (listener);
+    testkit_broker_destroy (&broker);
 }
 
 static void
@@ -1115,38 +761,33 @@ static void
 test_heartbeat_silent_broker (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    int target = atoi (strrchr (broker->endpoint, ':') + 1);
-    zactor_t *relay = zactor_new (s_relay_actor, (void *) (intptr_t) target);
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    testkit_relay_t *relay = testkit_relay_new (broker->endpoint);
     assert_non_null (relay);
-    int port = 0;
-    assert_int_equal (zsock_recv (relay, "i", &port), 0);
-    assert_true (port > 0);
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    s_worker_args_t args = { endpoint, 0, s_plugin (), NULL, NULL, s_setup_silent };
+    const char *endpoint = testkit_relay_endpoint (relay);
+    s_worker_args_t args = { endpoint, 0, testkit_plugin (), NULL, NULL, s_setup_silent };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 16, getpid ());
+    testkit_broker_expect_ready (broker, s_example_functions, 16, getpid ());
     uint8_t first [256];
     size_t first_size = broker->worker_size;
     memcpy (first, broker->worker, first_size);
-    s_send_task_int (broker, 1, "fib", 10);
-    s_expect_done_int (broker, 1, 55);
+    testkit_broker_send_task_int (broker, 1, "fib", 10);
+    testkit_broker_expect_done_int (broker, 1, 55);
 
-    zstr_send (relay, "FREEZE");
+    testkit_relay_freeze (relay);
     int64_t frozen = zclock_mono ();
-    s_expect_ready (broker, s_example_functions, 16, getpid ());
+    testkit_broker_expect_ready (broker, s_example_functions, 16, getpid ());
     int64_t elapsed = zclock_mono () - frozen;
     assert_false (broker->worker_size == first_size &&
                   memcmp (broker->worker, first, first_size) == 0);
     //  600 ms to notice, 1..2 s before the reconnect
     if (elapsed > 5000)
         fail_msg ("the worker took %d ms to replace a silent connection", (int) elapsed);
-    s_send_task_int (broker, 2, "fib", 11);
-    s_expect_done_int (broker, 2, 89);
+    testkit_broker_send_task_int (broker, 2, "fib", 11);
+    testkit_broker_expect_done_int (broker, 2, 89);
     assert_int_equal (s_worker_end (&actor, true, NULL), 0);
-    zactor_destroy (&relay);
-    s_broker_destroy (&broker);
+    testkit_relay_destroy (&relay);
+    testkit_broker_destroy (&broker);
 }
 
 //  slow (): async, answers "slow" after 200 ms, cannot be cancelled
@@ -1216,47 +857,47 @@ static void
 test_cancel (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 2, s_plugin (), NULL, NULL, s_setup_cancel };
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 2, testkit_plugin (), NULL, NULL, s_setup_cancel };
     zactor_t *actor = s_worker_start (&args);
     const char *functions [] = { "echo", "fib", "sleep", "fail", "crash", "slow", "undo", NULL };
-    s_expect_ready (broker, functions, 2, getpid ());
+    testkit_broker_expect_ready (broker, functions, 2, getpid ());
 
-    s_send_task_int (broker, 1, "sleep", 60000);
-    s_send_task_int (broker, 2, "sleep", 300);
-    s_send_cancel (broker, 1);
-    s_expect_failed (broker, 1, "Cancelled", "cancelled");
+    testkit_broker_send_task_int (broker, 1, "sleep", 60000);
+    testkit_broker_send_task_int (broker, 2, "sleep", 300);
+    testkit_broker_send_cancel (broker, 1);
+    testkit_broker_expect_failed (broker, 1, "Cancelled", "cancelled");
     //  Its slot is free again: 3 runs at once, not after 2
-    s_send_task_int (broker, 3, "sleep", 10);
-    s_expect_done_int (broker, 3, 10);
-    s_send_cancel (broker, 2);
-    s_expect_failed (broker, 2, "Cancelled", "cancelled");
+    testkit_broker_send_task_int (broker, 3, "sleep", 10);
+    testkit_broker_expect_done_int (broker, 3, 10);
+    testkit_broker_send_cancel (broker, 2);
+    testkit_broker_expect_failed (broker, 2, "Cancelled", "cancelled");
     //  Answered and unknown tickets are ignored; the cancelled sleeps'
     //  timers are gone (a late one would use a freed job)
-    s_send_cancel (broker, 3);
-    s_send_cancel (broker, 99);
+    testkit_broker_send_cancel (broker, 3);
+    testkit_broker_send_cancel (broker, 99);
     zclock_sleep (400);
-    s_expect_quiet (broker);
+    testkit_broker_expect_quiet (broker);
 
     //  No cancel function: the job runs on, and its answer frees the slot
-    s_send_task (broker, 4, "slow", "\x90", 1);
-    s_send_cancel (broker, 4);
-    s_expect_quiet (broker);
-    s_expect_done (broker, 4, "\xa4slow", 5);
+    testkit_broker_send_task (broker, 4, "slow", "\x90", 1);
+    testkit_broker_send_cancel (broker, 4);
+    testkit_broker_expect_quiet (broker);
+    testkit_broker_expect_done (broker, 4, "\xa4slow", 5);
 
     //  A cancel function that completes the job by mistake: still exactly
     //  one answer, Cancelled
-    s_send_task (broker, 5, "undo", "\x90", 1);
-    s_send_cancel (broker, 5);
-    s_expect_failed (broker, 5, "Cancelled", "cancelled");
-    s_expect_quiet (broker);
+    testkit_broker_send_task (broker, 5, "undo", "\x90", 1);
+    testkit_broker_send_cancel (broker, 5);
+    testkit_broker_expect_failed (broker, 5, "Cancelled", "cancelled");
+    testkit_broker_expect_quiet (broker);
     assert_int_equal (s_undo_counter.calls, 1);
 
     uint64_t done = 0;
     assert_int_equal (s_worker_end (&actor, true, &done), 0);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_int_equal (done, 5);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 static void
@@ -1272,43 +913,43 @@ static void
 test_max_tasks (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
+    testkit_broker_t *broker = testkit_broker_new (NULL);
     char *endpoint = strdup (broker->endpoint);
-    s_worker_args_t args = { endpoint, 3, s_plugin (), NULL, NULL, s_setup_max_tasks };
+    s_worker_args_t args = { endpoint, 3, testkit_plugin (), NULL, NULL, s_setup_max_tasks };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 3, getpid ());
+    testkit_broker_expect_ready (broker, s_example_functions, 3, getpid ());
     assert_int_equal (broker->in->max_tasks, 3);
-    s_send_task_int (broker, 1, "fib", 10);
-    s_expect_done_int (broker, 1, 55);
+    testkit_broker_send_task_int (broker, 1, "fib", 10);
+    testkit_broker_expect_done_int (broker, 1, 55);
 
-    s_broker_destroy (&broker);
-    broker = s_broker_new (endpoint);
-    s_expect_ready (broker, s_example_functions, 3, getpid ());
+    testkit_broker_destroy (&broker);
+    broker = testkit_broker_new (endpoint);
+    testkit_broker_expect_ready (broker, s_example_functions, 3, getpid ());
     assert_int_equal (broker->in->max_tasks, 2);
-    s_send_task_int (broker, 2, "sleep", 3000);
-    s_send_task_int (broker, 3, "sleep", 3000);
-    s_send_task_int (broker, 4, "fib", 10);
-    s_expect_failed (broker, 4, "Busy", "max_tasks");
+    testkit_broker_send_task_int (broker, 2, "sleep", 3000);
+    testkit_broker_send_task_int (broker, 3, "sleep", 3000);
+    testkit_broker_send_task_int (broker, 4, "fib", 10);
+    testkit_broker_expect_failed (broker, 4, "Busy", "max_tasks");
 
-    s_broker_destroy (&broker);
-    broker = s_broker_new (endpoint);
+    testkit_broker_destroy (&broker);
+    broker = testkit_broker_new (endpoint);
     const char *none [] = { NULL };
-    s_expect_ready (broker, none, 3, getpid ());
+    testkit_broker_expect_ready (broker, none, 3, getpid ());
     assert_int_equal (broker->in->max_tasks, 0);
-    s_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
     bool seen [2] = { false, false };
     for (int i = 0; i < 2; i++) {
-        s_expect (broker, ZHIVE_DONE);
+        testkit_broker_expect (broker, ZHIVE_DONE);
         assert_true (broker->in->id == 2 || broker->in->id == 3);
         assert_false (seen [broker->in->id - 2]);
         seen [broker->in->id - 2] = true;
     }
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "max-tasks reached");
     uint64_t done = 0;
     assert_int_equal (s_worker_end (&actor, false, &done), 0);
     assert_int_equal (done, 3);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
     free (endpoint);
 }
 
@@ -1318,25 +959,25 @@ static void
 test_drain (void **state)
 {
     (void) state;
-    s_broker_t *broker = s_broker_new (NULL);
-    s_worker_args_t args = { broker->endpoint, 4, s_plugin (), NULL, NULL, NULL };
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 4, testkit_plugin (), NULL, NULL, NULL };
     zactor_t *actor = s_worker_start (&args);
-    s_expect_ready (broker, s_example_functions, 4, getpid ());
-    s_send_task_int (broker, 1, "sleep", 300);
-    s_send_task_int (broker, 2, "sleep", 300);
-    s_expect_quiet (broker);
+    testkit_broker_expect_ready (broker, s_example_functions, 4, getpid ());
+    testkit_broker_send_task_int (broker, 1, "sleep", 300);
+    testkit_broker_send_task_int (broker, 2, "sleep", 300);
+    testkit_broker_expect_quiet (broker);
     zstr_send (actor, "DRAIN");
-    s_expect (broker, ZHIVE_DRAINING);
-    s_send_task_int (broker, 3, "fib", 10);
-    s_expect_done_int (broker, 3, 55);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_send_task_int (broker, 3, "fib", 10);
+    testkit_broker_expect_done_int (broker, 3, 55);
     bool seen [2] = { false, false };
     for (int i = 0; i < 2; i++) {
-        s_expect (broker, ZHIVE_DONE);
+        testkit_broker_expect (broker, ZHIVE_DONE);
         assert_true (broker->in->id == 1 || broker->in->id == 2);
         assert_false (seen [broker->in->id - 1]);
         seen [broker->in->id - 1] = true;
     }
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     uint64_t done = 0;
     assert_int_equal (s_worker_end (&actor, false, &done), 0);
@@ -1350,309 +991,105 @@ test_drain (void **state)
     assert_int_equal (zhive_worker_run (worker), 0);
     zhive_worker_destroy (&worker);
     const char *none [] = { NULL };
-    s_expect_ready (broker, none, 16, getpid ());
-    s_expect (broker, ZHIVE_DRAINING);
-    s_expect (broker, ZHIVE_BYE);
-    s_broker_destroy (&broker);
+    testkit_broker_expect_ready (broker, none, 16, getpid ());
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    testkit_broker_destroy (&broker);
 }
 
 //  ---------------------------------------------------------------------
 //  Tests: the zhive-worker program
 
-static const char *
-s_worker_program (void)
-{
-    static char path [4096];
-    const char *program = getenv ("ZHIVE_WORKER");
-    if (program)
-        return program;
-    const char *bin = getenv ("ZHIVE_BIN");
-    if (!bin)
-        fail_msg ("neither ZHIVE_WORKER nor ZHIVE_BIN is set");
-    snprintf (path, sizeof path, "%s/zhive-worker", bin);
-    return path;
-}
-
-typedef struct {
-    pid_t pid;             //  The process, 0 once reaped
-    char output [64];      //  File holding what it printed, "" if none
-    int input;             //  Pipe to its stdin, or -1
-    int lines;             //  Pipe from its stdout, or -1
-    char buffer [1024];    //  What it printed that no line read took yet
-    size_t buffered;       //  Bytes in buffer
-    pid_t others [3];      //  Other processes (zygote workers) to kill, or 0
-} s_process_t;
-
-#define S_STDOUT 1    //  Capture the child's stdout
-#define S_STDERR 2    //  Capture the child's stderr
-
-//  cmocka setup and teardown of the program tests: the teardown stops a
-//  process a failed test left running, by its pid, and removes its file
+//  cmocka setup and teardown of the program tests: *state is a
+//  testkit_process_t; the teardown stops a process a failed test left
+//  running, by its pid, and removes its file
 static int
 s_process_setup (void **state)
 {
-    s_process_t *self = (s_process_t *) calloc (1, sizeof (s_process_t));
-    if (!self)
-        return -1;
-    self->input = -1;
-    self->lines = -1;
-    *state = self;
-    return 0;
+    return testkit_process_setup (state);
 }
 
 static int
 s_process_teardown (void **state)
 {
-    s_process_t *self = (s_process_t *) *state;
-    if (self->pid > 0) {
-        kill (self->pid, SIGKILL);
-        waitpid (self->pid, NULL, 0);
-    }
-    for (size_t i = 0; i < sizeof self->others / sizeof self->others [0]; i++) {
-        if (self->others [i] > 0)
-            kill (self->others [i], SIGKILL);
-    }
-    if (self->input >= 0)
-        close (self->input);
-    if (self->lines >= 0)
-        close (self->lines);
-    if (*self->output)
-        unlink (self->output);
-    free (self);
-    return 0;
-}
-
-//  Starts the program with argv (argv [0] is replaced by the program);
-//  `streams` says which of its outputs go to self->output (the others go
-//  to /dev/null)
-static void
-s_process_start (s_process_t *self, const char **argv, int streams)
-{
-    snprintf (self->output, sizeof self->output, "/tmp/test_worker-XXXXXX");
-    int fd = mkstemp (self->output);
-    assert_true (fd >= 0);
-    int null = open ("/dev/null", O_WRONLY);
-    assert_true (null >= 0);
-    argv [0] = s_worker_program ();
-    self->pid = fork ();
-    assert_true (self->pid >= 0);
-    if (self->pid == 0) {
-        dup2 (streams & S_STDOUT ? fd : null, STDOUT_FILENO);
-        dup2 (streams & S_STDERR ? fd : null, STDERR_FILENO);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
-    close (fd);
-    close (null);
-}
-
-//  A pipe whose ends a started program does not inherit
-static int
-s_pipe (int ends [2])
-{
-    if (pipe (ends))
-        return -1;
-    fcntl (ends [0], F_SETFD, FD_CLOEXEC);
-    fcntl (ends [1], F_SETFD, FD_CLOEXEC);
-    return 0;
-}
-
-//  Starts the program with pipes on its stdin (self->input) and stdout
-//  (self->lines); its stderr goes to self->output
-static void
-s_process_start_piped (s_process_t *self, const char **argv)
-{
-    int input [2], lines [2];
-    assert_int_equal (s_pipe (input), 0);
-    assert_int_equal (s_pipe (lines), 0);
-    snprintf (self->output, sizeof self->output, "/tmp/test_worker-XXXXXX");
-    int fd = mkstemp (self->output);
-    assert_true (fd >= 0);
-    argv [0] = s_worker_program ();
-    self->pid = fork ();
-    assert_true (self->pid >= 0);
-    if (self->pid == 0) {
-        dup2 (input [0], STDIN_FILENO);
-        dup2 (lines [1], STDOUT_FILENO);
-        dup2 (fd, STDERR_FILENO);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
-    close (input [0]);
-    close (lines [1]);
-    close (fd);
-    self->input = input [1];
-    self->lines = lines [0];
-    self->buffered = 0;
-}
-
-//  Reads one line the process printed on stdout, without its newline.
-//  Returns 0, or -1 at the end of its output or after timeout_ms.
-static int
-s_process_line (s_process_t *self, char *line, size_t size, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        char *newline = (char *) memchr (self->buffer, '\n', self->buffered);
-        if (newline) {
-            size_t length = (size_t) (newline - self->buffer);
-            snprintf (line, size, "%.*s", (int) length, self->buffer);
-            self->buffered -= length + 1;
-            memmove (self->buffer, newline + 1, self->buffered);
-            return 0;
-        }
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0 || self->buffered == sizeof self->buffer)
-            return -1;
-        struct pollfd item = { self->lines, POLLIN, 0 };
-        int rc = poll (&item, 1, (int) left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            return -1;
-        ssize_t got =
-            read (self->lines, self->buffer + self->buffered, sizeof self->buffer - self->buffered);
-        if (got <= 0)
-            return -1;
-        self->buffered += (size_t) got;
-    }
-}
-
-//  Waits up to timeout_ms for the process to end; returns its wait status,
-//  or -1 if it is still running
-static int
-s_process_wait (s_process_t *self, int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    while (true) {
-        int status;
-        pid_t pid = waitpid (self->pid, &status, WNOHANG);
-        if (pid == self->pid) {
-            self->pid = 0;
-            return status;
-        }
-        if (pid < 0 || zclock_mono () >= deadline)
-            return -1;
-        zclock_sleep (10);
-    }
-}
-
-//  Stops the process by its pid (SIGTERM, then SIGKILL), returns its status
-static int
-s_process_stop (s_process_t *self)
-{
-    if (!self->pid)
-        return -1;
-    kill (self->pid, SIGTERM);
-    int status = s_process_wait (self, S_TIMEOUT);
-    if (status == -1) {
-        kill (self->pid, SIGKILL);
-        waitpid (self->pid, &status, 0);
-        self->pid = 0;
-        fail_msg ("zhive-worker did not stop on SIGTERM");
-    }
-    return status;
-}
-
-//  Reads what the process printed (caller frees) and removes the file
-static char *
-s_process_output (s_process_t *self)
-{
-    char *text = (char *) calloc (1, 65536);
-    assert_non_null (text);
-    FILE *file = fopen (self->output, "r");
-    if (file) {
-        size_t size = fread (text, 1, 65535, file);
-        text [size] = 0;
-        fclose (file);
-    }
-    unlink (self->output);
-    self->output [0] = 0;
-    return text;
-}
-
-//  Runs the program to its end; returns the exit code (-1 if killed) and
-//  checks that what it printed on `streams` contains `part`
-static int
-s_run_program (s_process_t *self, const char **argv, int streams, const char *part)
-{
-    s_process_start (self, argv, streams);
-    int status = s_process_wait (self, S_TIMEOUT);
-    if (status == -1)
-        status = s_process_stop (self);
-    char *output = s_process_output (self);
-    if (part && !strstr (output, part)) {
-        fprintf (stderr, "output: %s\n", output);
-        free (output);
-        fail_msg ("the output does not contain '%s'", part);
-    }
-    free (output);
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+    return testkit_process_teardown (state);
 }
 
 static void
 test_program_usage (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
+    testkit_process_t *process = (testkit_process_t *) *state;
     const char *help [] = { NULL, "--help", NULL };
-    assert_int_equal (s_run_program (process, help, S_STDOUT, "usage: zhive-worker"), 0);
+    assert_int_equal (testkit_process_run (process, help, TESTKIT_STDOUT, "usage: zhive-worker"),
+                      0);
     const char *bad_option [] = { NULL, "--bogus", NULL };
-    assert_int_equal (s_run_program (process, bad_option, S_STDERR, "unknown option '--bogus'"), 2);
+    assert_int_equal (
+        testkit_process_run (process, bad_option, TESTKIT_STDERR, "unknown option '--bogus'"), 2);
     const char *bad_number [] = { NULL, "--concurrency", "many", "--load", "x.so", NULL };
-    assert_int_equal (s_run_program (process, bad_number, S_STDERR, "--concurrency needs a number"),
-                      2);
+    assert_int_equal (
+        testkit_process_run (process, bad_number, TESTKIT_STDERR, "--concurrency needs a number"),
+        2);
     const char *no_value [] = { NULL, "--connect", NULL };
-    assert_int_equal (s_run_program (process, no_value, S_STDERR, "needs a value"), 2);
+    assert_int_equal (testkit_process_run (process, no_value, TESTKIT_STDERR, "needs a value"), 2);
     const char *nothing [] = { NULL, "--connect", "tcp://127.0.0.1:1", NULL };
-    assert_int_equal (s_run_program (process, nothing, S_STDERR, "nothing to serve"), 2);
-    const char *bad_endpoint [] = { NULL, "--connect", "bogus", "--load", s_plugin (), NULL };
-    assert_int_equal (s_run_program (process, bad_endpoint, S_STDERR, "not a valid endpoint"), 2);
+    assert_int_equal (testkit_process_run (process, nothing, TESTKIT_STDERR, "nothing to serve"),
+                      2);
+    const char *bad_endpoint [] = { NULL, "--connect", "bogus", "--load", testkit_plugin (), NULL };
+    assert_int_equal (
+        testkit_process_run (process, bad_endpoint, TESTKIT_STDERR, "not a valid endpoint"), 2);
     const char *missing [] = {
         NULL, "--connect", "tcp://127.0.0.1:1", "--load", "/nonexistent/libnope.so", NULL
     };
-    assert_int_equal (
-        s_run_program (process, missing, S_STDERR, "cannot load /nonexistent/libnope.so"), 1);
+    assert_int_equal (testkit_process_run (process, missing, TESTKIT_STDERR,
+                                           "cannot load /nonexistent/libnope.so"),
+                      1);
     char refusing [4200];
-    snprintf (refusing, sizeof refusing, "%s:bogus", s_plugin ());
+    snprintf (refusing, sizeof refusing, "%s:bogus", testkit_plugin ());
     const char *refuses [] = { NULL, "--connect", "tcp://127.0.0.1:1", "--load", refusing, NULL };
-    assert_int_equal (s_run_program (process, refuses, S_STDERR, "refused to initialise"), 1);
+    assert_int_equal (
+        testkit_process_run (process, refuses, TESTKIT_STDERR, "refused to initialise"), 1);
     const char *help_more [] = { NULL, "--help", NULL };
-    assert_int_equal (s_run_program (process, help_more, S_STDOUT, "exits with status 70"), 0);
+    assert_int_equal (
+        testkit_process_run (process, help_more, TESTKIT_STDOUT, "exits with status 70"), 0);
     const char *bad_heartbeat [] = { NULL, "--heartbeat", "0", "--load", "x.so", NULL };
-    assert_int_equal (
-        s_run_program (process, bad_heartbeat, S_STDERR, "--heartbeat needs milliseconds"), 2);
+    assert_int_equal (testkit_process_run (process, bad_heartbeat, TESTKIT_STDERR,
+                                           "--heartbeat needs milliseconds"),
+                      2);
     const char *bad_liveness [] = { NULL, "--liveness", "1001", "--load", "x.so", NULL };
-    assert_int_equal (
-        s_run_program (process, bad_liveness, S_STDERR, "--liveness needs a number 1..1000"), 2);
+    assert_int_equal (testkit_process_run (process, bad_liveness, TESTKIT_STDERR,
+                                           "--liveness needs a number 1..1000"),
+                      2);
     const char *bad_max [] = { NULL, "--max-tasks", "-1", "--load", "x.so", NULL };
-    assert_int_equal (s_run_program (process, bad_max, S_STDERR, "--max-tasks needs a number"), 2);
-    const char *zygote_name [] = { NULL, "--zygote", "--name", "x", "--load", "x.so", NULL };
     assert_int_equal (
-        s_run_program (process, zygote_name, S_STDERR, "--name cannot be used with --zygote"), 2);
+        testkit_process_run (process, bad_max, TESTKIT_STDERR, "--max-tasks needs a number"), 2);
+    const char *zygote_name [] = { NULL, "--zygote", "--name", "x", "--load", "x.so", NULL };
+    assert_int_equal (testkit_process_run (process, zygote_name, TESTKIT_STDERR,
+                                           "--name cannot be used with --zygote"),
+                      2);
     //  A zygote checks its plugins before it serves
     const char *zygote_missing [] = { NULL, "--zygote", "--load", "/nonexistent/libnope.so", NULL };
-    assert_int_equal (
-        s_run_program (process, zygote_missing, S_STDERR, "cannot load /nonexistent/libnope.so"),
-        1);
+    assert_int_equal (testkit_process_run (process, zygote_missing, TESTKIT_STDERR,
+                                           "cannot load /nonexistent/libnope.so"),
+                      1);
 }
 
 //  The real process: READY, tasks, 200 async sleeps, SIGTERM
 static void
 test_program_serves (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL,     "--connect", broker->endpoint,
-                            "--load", s_plugin (), "--concurrency",
-                            "100",    "--name",    "proc-1",
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    const char *argv [] = { NULL,     "--connect",       broker->endpoint,
+                            "--load", testkit_plugin (), "--concurrency",
+                            "100",    "--name",          "proc-1",
                             NULL };
-    s_process_start (process, argv, S_STDOUT | S_STDERR);
-    s_expect_ready (broker, s_example_functions, 100, process->pid);
+    testkit_process_start (process, argv, TESTKIT_STDOUT | TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 100, process->pid);
     assert_string_equal (broker->in->worker, "proc-1");
     assert_int_equal (broker->in->pid, process->pid);
 
-    s_send_task_int (broker, 1, "fib", 20);
-    s_expect_done_int (broker, 1, 6765);
+    testkit_broker_send_task_int (broker, 1, "fib", 20);
+    testkit_broker_expect_done_int (broker, 1, 6765);
 
     //  200 sleep (200) with credit 100: about 400 ms, serial would be 40 s
     const int total = 200;
@@ -1661,11 +1098,11 @@ test_program_serves (void **state)
     int64_t start = zclock_mono ();
     while (received < total) {
         while (credit > 0 && sent < total) {
-            s_send_task_int (broker, 1000 + (uint64_t) sent, "sleep", 200);
+            testkit_broker_send_task_int (broker, 1000 + (uint64_t) sent, "sleep", 200);
             sent++;
             credit--;
         }
-        s_expect (broker, ZHIVE_DONE);
+        testkit_broker_expect (broker, ZHIVE_DONE);
         uint64_t ticket = broker->in->id;
         assert_true (ticket >= 1000 && ticket < 1000 + (uint64_t) total);
         assert_false (answered [ticket - 1000]);
@@ -1676,37 +1113,39 @@ test_program_serves (void **state)
     int64_t elapsed = zclock_mono () - start;
     assert_true (elapsed < 20000);
     //  Nothing more arrives: every ticket was answered exactly once
-    s_send_command (broker, ZHIVE_PING, NULL);
-    s_expect (broker, ZHIVE_PONG);
+    testkit_broker_send (broker, ZHIVE_PING, NULL);
+    testkit_broker_expect (broker, ZHIVE_PONG);
 
     //  SIGTERM drains: DRAINING, nothing is in flight, BYE
-    int status = s_process_stop (process);
-    s_expect (broker, ZHIVE_DRAINING);
-    s_expect (broker, ZHIVE_BYE);
+    int status = testkit_process_stop (process);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    free (s_process_output (process));
-    s_broker_destroy (&broker);
+    free (testkit_process_output (process));
+    testkit_broker_destroy (&broker);
 }
 
 //  crash () aborts the process
 static void
 test_program_crash (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL, "--connect", broker->endpoint, "--load", s_plugin (), NULL };
-    s_process_start (process, argv, S_STDOUT | S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
-    s_send_task (broker, 1, "crash", "\x90", 1);
-    int status = s_process_wait (process, S_TIMEOUT);
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    const char *argv [] = {
+        NULL, "--connect", broker->endpoint, "--load", testkit_plugin (), NULL
+    };
+    testkit_process_start (process, argv, TESTKIT_STDOUT | TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_broker_send_task (broker, 1, "crash", "\x90", 1);
+    int status = testkit_process_wait (process, S_TIMEOUT);
     if (status == -1)
-        status = s_process_stop (process);
-    free (s_process_output (process));
+        status = testkit_process_stop (process);
+    free (testkit_process_output (process));
     assert_true (WIFSIGNALED (status));
     assert_int_equal (WTERMSIG (status), SIGABRT);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  A sync handler past its deadline plus the grace (max (2 s, 2 x 100 ms x
@@ -1715,26 +1154,28 @@ test_program_crash (void **state)
 static void
 test_program_watchdog (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL,          "--connect", broker->endpoint, "--load", s_plugin (),
-                            "--heartbeat", "100",       "--liveness",     "3",      NULL };
-    s_process_start (process, argv, S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
-    s_send_task_int_timeout (broker, 1, "fib", 20, 50);
-    s_expect_done_int (broker, 1, 6765);
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    const char *argv [] = { NULL,     "--connect",       broker->endpoint,
+                            "--load", testkit_plugin (), "--heartbeat",
+                            "100",    "--liveness",      "3",
+                            NULL };
+    testkit_process_start (process, argv, TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_broker_send_task_int_timeout (broker, 1, "fib", 20, 50);
+    testkit_broker_expect_done_int (broker, 1, 6765);
     //  Outlives the fib's deadline plus grace: its watchdog was disarmed
-    s_send_task_int_timeout (broker, 2, "sleep", 2500, 100);
-    s_expect_done_int (broker, 2, 2500);
+    testkit_broker_send_task_int_timeout (broker, 2, "sleep", 2500, 100);
+    testkit_broker_expect_done_int (broker, 2, 2500);
 
     //  fib (60) would run for ages
     int64_t start = zclock_mono ();
-    s_send_task_int_timeout (broker, 3, "fib", 60, 100);
-    int status = s_process_wait (process, S_TIMEOUT);
+    testkit_broker_send_task_int_timeout (broker, 3, "fib", 60, 100);
+    int status = testkit_process_wait (process, S_TIMEOUT);
     int64_t elapsed = zclock_mono () - start;
     if (status == -1)
-        status = s_process_stop (process);
-    char *output = s_process_output (process);
+        status = testkit_process_stop (process);
+    char *output = testkit_process_output (process);
     if (!strstr (output, "zhive-worker: handler 'fib' overran its deadline by ") ||
         !strstr (output, " ms; exiting so the pool can replace this worker\n")) {
         fprintf (stderr, "output: %s\n", output);
@@ -1745,92 +1186,94 @@ test_program_watchdog (void **state)
     assert_int_equal (WEXITSTATUS (status), 70);
     if (elapsed < 2000 || elapsed > 8000)
         fail_msg ("the watchdog fired after %d ms, not about 2100", (int) elapsed);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  SIGTERM drains; a second SIGTERM, or SIGINT, stops at once
 static void
 test_program_signals (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL, "--connect", broker->endpoint, "--load", s_plugin (), NULL };
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    const char *argv [] = {
+        NULL, "--connect", broker->endpoint, "--load", testkit_plugin (), NULL
+    };
 
-    s_process_start (process, argv, S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
-    s_send_task_int (broker, 1, "sleep", 500);
-    s_expect_quiet (broker);
+    testkit_process_start (process, argv, TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_broker_send_task_int (broker, 1, "sleep", 500);
+    testkit_broker_expect_quiet (broker);
     kill (process->pid, SIGTERM);
-    s_expect (broker, ZHIVE_DRAINING);
-    s_expect_done_int (broker, 1, 500);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_done_int (broker, 1, 500);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
-    int status = s_process_wait (process, S_TIMEOUT);
+    int status = testkit_process_wait (process, S_TIMEOUT);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    free (s_process_output (process));
+    free (testkit_process_output (process));
 
-    s_process_start (process, argv, S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
-    s_send_task_int (broker, 2, "sleep", 60000);
-    s_expect_quiet (broker);
+    testkit_process_start (process, argv, TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_broker_send_task_int (broker, 2, "sleep", 60000);
+    testkit_broker_expect_quiet (broker);
     kill (process->pid, SIGTERM);
-    s_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
     kill (process->pid, SIGTERM);
-    s_expect (broker, ZHIVE_BYE);
-    status = s_process_wait (process, S_TIMEOUT);
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    status = testkit_process_wait (process, S_TIMEOUT);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    free (s_process_output (process));
+    free (testkit_process_output (process));
 
-    s_process_start (process, argv, S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
-    s_send_task_int (broker, 3, "sleep", 60000);
-    s_expect_quiet (broker);
+    testkit_process_start (process, argv, TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_broker_send_task_int (broker, 3, "sleep", 60000);
+    testkit_broker_expect_quiet (broker);
     kill (process->pid, SIGINT);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
-    status = s_process_wait (process, S_TIMEOUT);
+    status = testkit_process_wait (process, S_TIMEOUT);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    free (s_process_output (process));
-    s_broker_destroy (&broker);
+    free (testkit_process_output (process));
+    testkit_broker_destroy (&broker);
 }
 
 //  --max-tasks 2: READY says 2, two tasks, BYE, exit 0
 static void
 test_program_max_tasks (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = { NULL,     "--connect", broker->endpoint,
-                            "--load", s_plugin (), "--max-tasks",
-                            "2",      NULL };
-    s_process_start (process, argv, S_STDERR);
-    s_expect_ready (broker, s_example_functions, 16, process->pid);
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    const char *argv [] = {
+        NULL, "--connect", broker->endpoint, "--load", testkit_plugin (), "--max-tasks", "2", NULL
+    };
+    testkit_process_start (process, argv, TESTKIT_STDERR);
+    testkit_broker_expect_ready (broker, s_example_functions, 16, process->pid);
     assert_int_equal (broker->in->max_tasks, 2);
-    s_send_task_int (broker, 1, "fib", 10);
-    s_send_task_int (broker, 2, "fib", 11);
-    s_expect_done_int (broker, 1, 55);
-    s_expect_done_int (broker, 2, 89);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_send_task_int (broker, 1, "fib", 10);
+    testkit_broker_send_task_int (broker, 2, "fib", 11);
+    testkit_broker_expect_done_int (broker, 1, 55);
+    testkit_broker_expect_done_int (broker, 2, 89);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "max-tasks reached");
-    int status = s_process_wait (process, S_TIMEOUT);
+    int status = testkit_process_wait (process, S_TIMEOUT);
     if (status == -1)
-        status = s_process_stop (process);
-    free (s_process_output (process));
+        status = testkit_process_stop (process);
+    free (testkit_process_output (process));
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 //  Reads "pid PID" from the zygote
 static pid_t
-s_zygote_pid (s_process_t *process)
+s_zygote_pid (testkit_process_t *process)
 {
     char line [128] = "";
     int pid = 0;
-    if (s_process_line (process, line, sizeof line, S_TIMEOUT) ||
+    if (testkit_process_line (process, line, sizeof line, S_TIMEOUT) ||
         sscanf (line, "pid %d", &pid) != 1 || pid <= 0)
         fail_msg ("expected 'pid PID' from the zygote, got '%s'", line);
     return (pid_t) pid;
@@ -1838,11 +1281,11 @@ s_zygote_pid (s_process_t *process)
 
 //  Reads "exit PID STATUS" from the zygote; checks the pid, returns the status
 static int
-s_zygote_exit (s_process_t *process, pid_t pid)
+s_zygote_exit (testkit_process_t *process, pid_t pid)
 {
     char line [128] = "";
     int got = 0, status = 0;
-    if (s_process_line (process, line, sizeof line, S_TIMEOUT) ||
+    if (testkit_process_line (process, line, sizeof line, S_TIMEOUT) ||
         sscanf (line, "exit %d %d", &got, &status) != 2 || got != (int) pid)
         fail_msg ("expected 'exit %d STATUS' from the zygote, got '%s'", (int) pid, line);
     return status;
@@ -1854,14 +1297,14 @@ s_zygote_exit (s_process_t *process, pid_t pid)
 static void
 test_program_zygote (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
     const char *argv [] = { NULL,
                             "--zygote",
                             "--connect",
                             broker->endpoint,
                             "--load",
-                            s_plugin (),
+                            testkit_plugin (),
                             "--concurrency",
                             "3",
                             "--heartbeat",
@@ -1871,7 +1314,7 @@ test_program_zygote (void **state)
                             "--max-tasks",
                             "0",
                             NULL };
-    s_process_start_piped (process, argv);
+    testkit_process_start_piped (process, argv);
     assert_int_equal (write (process->input, "spawn\nspawn\n", 12), 12);
     pid_t pids [2];
     for (int i = 0; i < 2; i++) {
@@ -1885,7 +1328,7 @@ test_program_zygote (void **state)
     size_t routing_size [2] = { 0, 0 };
     for (int ready = 0; ready < 2;) {
         broker->worker_size = 0;
-        int command = s_recv (broker);
+        int command = testkit_broker_recv (broker);
         if (command == -1)
             fail_msg ("expected READY from the zygote's workers");
         int which = broker->in->pid == (uint64_t) pids [0]   ? 0
@@ -1902,8 +1345,8 @@ test_program_zygote (void **state)
     for (int i = 0; i < 2; i++) {
         memcpy (broker->worker, routing [i], routing_size [i]);
         broker->worker_size = routing_size [i];
-        s_send_task_int (broker, 1 + (uint64_t) i, "fib", 20);
-        s_expect_done_int (broker, 1 + (uint64_t) i, 6765);
+        testkit_broker_send_task_int (broker, 1 + (uint64_t) i, "fib", 20);
+        testkit_broker_expect_done_int (broker, 1 + (uint64_t) i, 6765);
     }
 
     //  A worker that dies is reported with its raw wait status
@@ -1917,37 +1360,42 @@ test_program_zygote (void **state)
     //  reports it and exits 0
     close (process->input);
     process->input = -1;
-    s_expect (broker, ZHIVE_DRAINING);
-    s_expect (broker, ZHIVE_BYE);
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect (broker, ZHIVE_BYE);
     status = s_zygote_exit (process, pids [1]);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
     process->others [1] = 0;
     char line [128];
-    assert_int_equal (s_process_line (process, line, sizeof line, S_TIMEOUT), -1);
-    status = s_process_wait (process, S_TIMEOUT);
+    assert_int_equal (testkit_process_line (process, line, sizeof line, S_TIMEOUT), -1);
+    status = testkit_process_wait (process, S_TIMEOUT);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
     //  Both workers were reaped by the zygote: no process is left
     assert_int_equal (kill (pids [0], 0), -1);
     assert_int_equal (kill (pids [1], 0), -1);
-    free (s_process_output (process));
-    s_broker_destroy (&broker);
+    free (testkit_process_output (process));
+    testkit_broker_destroy (&broker);
 }
 
 //  A zygote whose parent dies stops its workers and exits
 static void
 test_program_zygote_orphan (void **state)
 {
-    s_process_t *process = (s_process_t *) *state;
-    s_broker_t *broker = s_broker_new (NULL);
-    const char *argv [] = {
-        s_worker_program (), "--zygote", "--connect", broker->endpoint, "--load", s_plugin (), NULL
-    };
+    testkit_process_t *process = (testkit_process_t *) *state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    char program [4096];
+    const char *argv [] = { testkit_program ("zhive-worker", program, sizeof program),
+                            "--zygote",
+                            "--connect",
+                            broker->endpoint,
+                            "--load",
+                            testkit_plugin (),
+                            NULL };
     int input [2], lines [2], report [2];
-    assert_int_equal (s_pipe (input), 0);
-    assert_int_equal (s_pipe (lines), 0);
-    assert_int_equal (s_pipe (report), 0);
+    assert_int_equal (testkit_pipe (input), 0);
+    assert_int_equal (testkit_pipe (lines), 0);
+    assert_int_equal (testkit_pipe (report), 0);
     //  The zygote's parent: starts it, tells its pid, waits to be killed
     process->pid = fork ();
     assert_true (process->pid >= 0);
@@ -1988,9 +1436,9 @@ test_program_zygote_orphan (void **state)
     assert_int_equal (WEXITSTATUS (status), 0);
     process->others [0] = 0;
     char line [128];
-    assert_int_equal (s_process_line (process, line, sizeof line, S_TIMEOUT), -1);
+    assert_int_equal (testkit_process_line (process, line, sizeof line, S_TIMEOUT), -1);
     process->others [2] = 0;
-    s_broker_destroy (&broker);
+    testkit_broker_destroy (&broker);
 }
 
 int
