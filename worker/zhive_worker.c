@@ -9,12 +9,13 @@
     Handlers come from the registry (zhive_registry), filled directly or by
     plugins (zhive_plugin).
 
-    A socket monitor tells the worker when its connection to the broker
-    comes back after a loss; it then sends READY again, since a restarted
-    broker (or the same one, seeing a new routing id) knows nothing of it.
-    ZMTP heartbeats on the DEALER find a broker that went silent; libzmq's
-    I/O thread answers the broker's, so a long sync handler never makes the
-    worker look dead.
+    The DEALER, its CURVE keys and failover endpoints are the uplink's
+    (zhive_uplink). It tells the worker when its connection to the broker
+    comes back after a loss; the worker then sends READY again, since a
+    restarted broker (or the same one, seeing a new routing id) knows
+    nothing of it. ZMTP heartbeats on the DEALER find a broker that went
+    silent; libzmq's I/O thread answers the broker's, so a long sync
+    handler never makes the worker look dead.
 
     Broker incarnations: a ticket is incarnation << 32 | sequence, and
     WELCOME names the broker's incarnation. When a WELCOME names another
@@ -32,7 +33,6 @@
 */
 #include "zhive_worker.h"
 #include "zhive_clock.h"
-#include "zhive_curve.h"
 #include "zhive_job.h"
 #include "zhive_log.h"
 #include "zhive_plugin.h"
@@ -41,6 +41,7 @@
 #include "zhive_registry.h"
 #include "zhive_slots.h"
 #include "zhive_socket.h"
+#include "zhive_uplink.h"
 #include "zhive_zygote.h"
 #include <inttypes.h>
 #include <stdarg.h>
@@ -48,20 +49,15 @@
 
 #define S_ERR_BUSY        "Busy"     //  the broker sent more tasks than slots
 #define S_CONCURRENCY_MAX 1000000    //  what READY may announce
-#define S_LINGER_MS       500        //  time to deliver BYE on destroy
 #define S_BURST           256        //  Most messages read per wakeup
 #define S_BYE_STOPPING    "stopping"
 #define S_BYE_MAX_TASKS   "max-tasks reached"
 
 struct _zhive_worker_t {
     zloop_t *loop;                     //  The one event loop
-    char *endpoint;                    //  The broker's worker endpoint
-    zsock_t *dealer;                   //  DEALER to the broker's worker endpoint
-    zsock_t *monitor;                  //  PAIR receiving the dealer's connection events
+    zhive_uplink_t *uplink;            //  The DEALER to the broker (failover, CURVE)
     int heartbeat_ivl;                 //  ZMTP heartbeat interval towards the broker, ms
     int liveness;                      //  Silent intervals before the broker counts as gone
-    int dealer_ivl;                    //  The interval the dealer was made with
-    int dealer_liveness;               //  The liveness the dealer was made with
     zhive_proto_t *in;                 //  Last message from the broker
     zhive_proto_t *out;                //  Message being sent
     zhive_registry_t *registry;        //  Function name -> handler
@@ -83,13 +79,6 @@ struct _zhive_worker_t {
     bool failed;                       //  run must return -1 (BYE from broker, ...)
     int stop_timer;                    //  Timer that ends the loop after a stop, or 0
     int finish_timer;                  //  Timer that ends the loop once closed and idle, or 0
-    bool disconnected;                 //  The connection to the broker was lost
-    bool connected;                    //  A connection to the broker is up now
-    zlistx_t *failover;                //  More broker endpoints, tried in turn (char *)
-    int failover_timer;                //  Checks the connection when there are some, or 0
-    int unconnected_ticks;             //  Checks in a row that found no connection
-    zcert_t *curve_cert;               //  CURVE: this worker's keys; NULL: plain
-    char curve_server [ZHIVE_CURVE_KEY_SIZE];    //  CURVE: the broker's public key
 };
 
 //  ---------------------------------------------------------------------
@@ -122,7 +111,7 @@ static int
 s_send (zhive_worker_t *self)
 {
     int command = self->out->command;
-    if (zhive_proto_send (self->out, self->dealer)) {
+    if (zhive_proto_send (self->out, zhive_uplink_socket (self->uplink))) {
         int error = zmq_errno ();
         zhive_proto_clear_payload (self->out);
         //  READY finds no connection when the broker has just refused the
@@ -183,7 +172,7 @@ s_send_ready (zhive_worker_t *self)
     if (deferred) {
         //  Not an error: the monitor says what became of the connection
         s_debug (self, "no connection to the broker; READY goes out when it connects");
-        self->disconnected = true;
+        zhive_uplink_lost (self->uplink);
         return 0;
     }
     if (rc == 0)
@@ -417,45 +406,16 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     return self->stopping ? -1 : 0;
 }
 
-//  Connection events of the dealer: READY again after a reconnect
+//  The uplink's events: READY on a new connection; a refused CURVE key
+//  ends run
 static int
-s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_uplink (zhive_uplink_event_t event, void *arg)
 {
-    (void) loop;
     zhive_worker_t *self = (zhive_worker_t *) arg;
-    zmsg_t *msg = zmsg_recv (sock);
-    if (!msg)
-        return 0;
-    zframe_t *frame = zmsg_first (msg);
-    if (frame && zframe_size (frame) >= sizeof (uint16_t)) {
-        uint16_t event;
-        memcpy (&event, zframe_data (frame), sizeof event);
-        if (event == ZMQ_EVENT_CONNECTED)
-            self->connected = true;
-        else if (event == ZMQ_EVENT_DISCONNECTED)
-            self->connected = false;
-        if (event == ZMQ_EVENT_DISCONNECTED) {
-            s_debug (self, "lost the broker; reconnecting");
-            self->disconnected = true;
-        }
-        else if (event == ZMQ_EVENT_CONNECTED && self->disconnected) {
-            s_debug (self, "reconnected to the broker");
-            self->disconnected = false;
-            s_send_ready (self);
-        }
-        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-            //  libzmq does not reconnect after a refusal: nothing to wait for
-            s_error (self, "the broker refused this worker's CURVE key (is its public key in the "
-                           "broker's allow directory?); stopping");
-            self->failed = true;
-        }
-        else if (event &
-                 (ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
-            s_log (self, ZHIVE_LOG_WARNING,
-                   "the CURVE handshake with the broker failed (is the broker key right, and "
-                   "does the broker run CURVE?); retrying");
-    }
-    zmsg_destroy (&msg);
+    if (event == ZHIVE_UPLINK_CONNECTED)
+        s_send_ready (self);
+    else
+        self->failed = true;
     return self->stopping || self->failed ? -1 : 0;
 }
 
@@ -468,149 +428,25 @@ s_on_stop_timer (zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
-//  ---------------------------------------------------------------------
-//  The DEALER to the broker
-
-//  The DEALER and its connection monitor, made with the heartbeat settings
-//  of the moment (libzmq reads them when it connects)
-static int
-s_dealer_open (zhive_worker_t *self)
-{
-    self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->dealer) {
-        errno = ENOMEM;
-        return -1;
-    }
-    //  Finite HWMs, frame cap, non-blocking send, reconnect 1 s .. 32 s
-    zhive_socket_configure (self->dealer, ZHIVE_SOCKET_WORKER);
-    zsock_set_linger (self->dealer, S_LINGER_MS);
-    //  libzmq's I/O thread sends and answers these, whatever the loop is
-    //  doing; a broker silent for interval x liveness is dropped, and the
-    //  reconnect sends READY again
-    zhive_socket_set_heartbeat (self->dealer, self->heartbeat_ivl, self->liveness);
-    self->dealer_ivl = self->heartbeat_ivl;
-    self->dealer_liveness = self->liveness;
-    if (self->curve_cert &&
-        zhive_curve_apply_client (self->dealer, self->curve_cert, self->curve_server)) {
-        errno = EINVAL;
-        return -1;
-    }
-
-    //  Watch the connection before making it, so no event is missed. The
-    //  name must be unique: a closed socket's inproc name lingers a while
-    zuuid_t *uuid = zuuid_new ();
-    char monitor [80] = "";
-    if (uuid)
-        snprintf (monitor, sizeof monitor, "inproc://zhive-worker-monitor-%s", zuuid_str (uuid));
-    zuuid_destroy (&uuid);
-    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED;
-    if (self->curve_cert)
-        events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
-    if (*monitor && zmq_socket_monitor (zsock_resolve (self->dealer), monitor, events) == 0)
-        self->monitor = zsock_new_pair (monitor);    //  connects: '>' is the default
-    if (!self->monitor) {
-        errno = ENOMEM;
-        return -1;
-    }
-    if (zsock_connect (self->dealer, "%s", self->endpoint)) {
-        errno = EINVAL;
-        return -1;
-    }
-    return 0;
-}
-
-static void
-s_dealer_close (zhive_worker_t *self)
-{
-    if (self->dealer && self->monitor)
-        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-    zsock_destroy (&self->monitor);
-    zsock_destroy (&self->dealer);
-}
-
-//  The settings the dealer was made with changed before run: make it again
-static int
-s_dealer_reopen (zhive_worker_t *self)
-{
-    zsock_set_linger (self->dealer, 0);    //  Nothing was sent on it
-    s_dealer_close (self);
-    if (s_dealer_open (self)) {
-        s_error (self, "cannot connect to %s again: %s", self->endpoint, strerror (errno));
-        return -1;
-    }
-    return 0;
-}
-
-//  Watches the dealer and its monitor in the loop
-static int
-s_dealer_watch (zhive_worker_t *self)
-{
-    if (zloop_reader (self->loop, self->dealer, s_on_broker, self) ||
-        zloop_reader (self->loop, self->monitor, s_on_monitor, self))
-        return -1;
-    zloop_reader_set_tolerant (self->loop, self->dealer);
-    return 0;
-}
-
-//  Failover: with more than one broker endpoint, a worker that has had no
-//  connection for two checks (2 × interval × liveness) moves on to the
-//  next endpoint, in turn; the lost broker requeues what this worker held
-static int
-s_on_failover (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) timer_id;
-    zhive_worker_t *self = (zhive_worker_t *) arg;
-    if (self->connected || ++self->unconnected_ticks < 2)
-        return 0;
-    self->unconnected_ticks = 0;
-    //  The endpoints rotate: the current one goes to the back of the list
-    char *next = (char *) zlistx_detach (self->failover, NULL);
-    if (!next)
-        return 0;
-    zlistx_add_end (self->failover, self->endpoint);
-    s_log (self, ZHIVE_LOG_WARNING, "no broker at %s; trying %s", self->endpoint, next);
-    self->endpoint = next;
-    zloop_reader_end (loop, self->dealer);
-    zloop_reader_end (loop, self->monitor);
-    if (s_dealer_reopen (self))
-        return -1;
-    self->disconnected = true;    //  READY goes out when it connects
-    return s_dealer_watch (self);
-}
-
 //  Ends the loop's readers and our timers after it stopped
 static void
 s_loop_clear (zhive_worker_t *self)
 {
-    int *timers [] = { &self->failover_timer, &self->stop_timer, &self->finish_timer };
+    int *timers [] = { &self->stop_timer, &self->finish_timer };
     for (size_t i = 0; i < sizeof timers / sizeof timers [0]; i++) {
         if (*timers [i])
             zloop_timer_end (self->loop, *timers [i]);
         *timers [i] = 0;
     }
-    zloop_reader_end (self->loop, self->dealer);
-    zloop_reader_end (self->loop, self->monitor);
+    zhive_uplink_stop (self->uplink);
 }
 
 //  ---------------------------------------------------------------------
 //  Making the worker
 
-//  Loads a worker's CURVE certificate and the broker's key; logs why not
-static zcert_t *
-s_curve_load (const char *secret_cert_path, const char *broker_cert_path, char *server)
-{
-    char error [512];
-    zcert_t *cert =
-        zhive_curve_load_pair (secret_cert_path, broker_cert_path, server, error, sizeof error);
-    if (!cert)
-        zhive_log_error ("zhive-worker: %s", error);
-    return cert;
-}
-
-//  A worker, plain or (*cert_p not NULL: taken) a CURVE client of server
+//  A worker, plain or (secret_cert_path not NULL) a CURVE client
 static zhive_worker_t *
-s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
+s_worker_new (const char *endpoint, const char *secret_cert_path, const char *broker_cert_path)
 {
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
@@ -619,11 +455,6 @@ s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
     zhive_worker_t *self = (zhive_worker_t *) calloc (1, sizeof (zhive_worker_t));
     if (!self)
         return NULL;
-    if (*cert_p) {
-        self->curve_cert = *cert_p;
-        *cert_p = NULL;
-        snprintf (self->curve_server, sizeof self->curve_server, "%s", server);
-    }
     self->heartbeat_ivl = ZHIVE_HEARTBEAT_MS;
     self->liveness = ZHIVE_LIVENESS;
     char host [ZHIVE_NAME_MAX + 1] = "";
@@ -634,22 +465,22 @@ s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
     snprintf (name, sizeof name, "%s:%d", self->host, (int) getpid ());
     zhive_proto_set_name (self->name, name);
 
-    self->endpoint = strdup (endpoint);
     self->loop = zloop_new ();
     self->in = zhive_proto_new ();
     self->out = zhive_proto_new ();
     self->registry = zhive_registry_new ();
     self->plugins = zlistx_new ();
     self->slots = zhive_slots_new (self, self->loop, self->name, s_on_answer, self);
-    if (!self->endpoint || !self->loop || !self->in || !self->out || !self->registry ||
-        !self->plugins || !self->slots) {
+    if (!self->loop || !self->in || !self->out || !self->registry || !self->plugins ||
+        !self->slots) {
         zhive_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
     }
     //  Connecting now checks the endpoint; run connects again if the
     //  heartbeat settings change meanwhile
-    if (s_dealer_open (self)) {
+    self->uplink = zhive_uplink_new (endpoint, self->name, secret_cert_path, broker_cert_path);
+    if (!self->uplink) {
         int error = errno;
         zhive_worker_destroy (&self);
         errno = error;
@@ -661,21 +492,14 @@ s_worker_new (const char *endpoint, zcert_t **cert_p, const char *server)
 zhive_worker_t *
 zhive_worker_new (const char *endpoint)
 {
-    zcert_t *cert = NULL;
-    return s_worker_new (endpoint, &cert, NULL);
+    return s_worker_new (endpoint, NULL, NULL);
 }
 
 zhive_worker_t *
 zhive_worker_new_curve (const char *endpoint, const char *secret_cert_path,
                         const char *broker_cert_path)
 {
-    char server [ZHIVE_CURVE_KEY_SIZE];
-    zcert_t *cert = s_curve_load (secret_cert_path, broker_cert_path, server);
-    if (!cert)
-        return NULL;
-    zhive_worker_t *self = s_worker_new (endpoint, &cert, server);
-    zcert_destroy (&cert);    //  Still ours if the worker was not made
-    return self;
+    return s_worker_new (endpoint, secret_cert_path ? secret_cert_path : "", broker_cert_path);
 }
 
 void
@@ -686,9 +510,8 @@ zhive_worker_destroy (zhive_worker_t **self_p)
     zhive_worker_t *self = *self_p;
     //  Jobs still pending: their timers and readers go with the loop
     zhive_slots_destroy (&self->slots);
+    zhive_uplink_destroy (&self->uplink);
     zloop_destroy (&self->loop);
-    s_dealer_close (self);
-    zcert_destroy (&self->curve_cert);
     zhive_proto_destroy (&self->in);
     zhive_proto_destroy (&self->out);
     zhive_registry_destroy (&self->registry);
@@ -701,8 +524,6 @@ zhive_worker_destroy (zhive_worker_t **self_p)
         }
         zlistx_destroy (&self->plugins);
     }
-    free (self->endpoint);
-    zlistx_destroy (&self->failover);
     free (self);
     *self_p = NULL;
 }
@@ -714,19 +535,7 @@ zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint)
         errno = EINVAL;
         return -1;
     }
-    if (!self->failover) {
-        self->failover = zlistx_new ();
-        if (!self->failover)
-            return -1;
-        zlistx_set_destructor (self->failover, (zlistx_destructor_fn *) zstr_free);
-    }
-    char *copy = strdup (endpoint);
-    if (!copy || !zlistx_add_end (self->failover, copy)) {
-        free (copy);
-        errno = ENOMEM;
-        return -1;
-    }
-    return 0;
+    return zhive_uplink_add_endpoint (self->uplink, endpoint);
 }
 
 //  ---------------------------------------------------------------------
@@ -753,6 +562,7 @@ void
 zhive_worker_set_verbose (zhive_worker_t *self, bool verbose)
 {
     self->verbose = verbose;
+    zhive_uplink_set_verbose (self->uplink, verbose);
 }
 
 void
@@ -778,16 +588,9 @@ zhive_worker_set_curve (zhive_worker_t *self, const char *secret_cert_path,
         errno = EINVAL;
         return -1;
     }
-    char server [ZHIVE_CURVE_KEY_SIZE];
-    zcert_t *cert = s_curve_load (secret_cert_path, broker_cert_path, server);
-    if (!cert)
-        return -1;
-    zcert_destroy (&self->curve_cert);
-    self->curve_cert = cert;
-    memcpy (self->curve_server, server, sizeof server);
     //  At once: the plain connection made by new may be knocking on a
     //  CURVE broker (zhive_worker_new_curve avoids it altogether)
-    return s_dealer_reopen (self);
+    return zhive_uplink_set_curve (self->uplink, secret_cert_path, broker_cert_path);
 }
 
 //  ---------------------------------------------------------------------
@@ -867,24 +670,10 @@ zhive_worker_run (zhive_worker_t *self)
         errno = EINVAL;
         return -1;
     }
-    if ((self->heartbeat_ivl != self->dealer_ivl || self->liveness != self->dealer_liveness) &&
-        s_dealer_reopen (self))
-        return -1;
     zhive_slots_set_grace (self->slots, zhive_grace_ms (self->heartbeat_ivl, self->liveness));
-    if (s_dealer_watch (self)) {
-        s_error (self, "cannot watch the broker socket");
-        s_loop_clear (self);
+    if (zhive_uplink_start (self->uplink, self->loop, self->heartbeat_ivl, self->liveness,
+                            s_on_broker, s_on_uplink, self))
         return -1;
-    }
-    if (self->failover && zlistx_size (self->failover)) {
-        //  At least a reconnect interval, so a broker still starting up gets
-        //  a second connection attempt before the worker moves on
-        size_t period = (size_t) self->heartbeat_ivl * self->liveness;
-        if (period < ZHIVE_RECONNECT_MS)
-            period = ZHIVE_RECONNECT_MS;
-        int timer = zloop_timer (self->loop, period, 0, s_on_failover, self);
-        self->failover_timer = timer > 0 ? timer : 0;
-    }
     if (s_send_ready (self)) {
         s_loop_clear (self);
         return -1;
