@@ -30,8 +30,9 @@ zhive_log (zhive_log_level_t level, const char *format, ...)
         s_handler (level, line, s_handler_arg);
         return;
     }
-    //  zsys writes to stdout unless told otherwise; zhive's log is stderr
-    //  (stdout is what programs print), unless ZSYS_LOGSTREAM chooses
+    //  zsys writes to stdout unless told otherwise; zhive's log goes to
+    //  stderr, as zhive_log.h says (stdout is what programs print), unless
+    //  ZSYS_LOGSTREAM chooses. Once: a program may point zsys elsewhere
     if (!atomic_flag_test_and_set (&s_stream_set) && !getenv ("ZSYS_LOGSTREAM"))
         zsys_set_logstream (stderr);
     switch (level) {

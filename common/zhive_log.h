@@ -2,10 +2,8 @@
     zhive_log - the one logger of zhive (private)
 
     Every role logs through these calls, and they go to czmq's zsys log:
-    stderr by default (zhive points zsys there before its first line,
-    unless ZSYS_LOGSTREAM says otherwise), or wherever the program sends
-    zsys output (zsys_set_logstream after that, zsys_set_logsender,
-    zsys_set_logsystem). A
+    stderr by default, or wherever the program sends zsys output
+    (zsys_set_logstream, zsys_set_logsender, zsys_set_logsystem). A
     program can also take the lines itself with zhive_log_set_handler.
     Debug lines are for a role's verbose mode: the caller decides.
     =========================================================================
