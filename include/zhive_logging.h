@@ -2,7 +2,8 @@
     zhive_logging - where zhive's log lines go
 
     Broker, worker and client log through one logger. By default its lines
-    go to czmq's zsys log (stderr, or wherever the program points zsys).
+    go to czmq's zsys log on stderr: the first line zhive logs points zsys's
+    log stream at stderr, unless ZSYS_LOGSTREAM is set (zsys's own rule).
     A program that embeds zhive can take them instead:
 
         static void

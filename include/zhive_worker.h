@@ -33,6 +33,16 @@
     which registers handlers with zhive_worker_register and returns 0, or -1
     to refuse to load (the worker then exits with the plugin's message).
     `args` is the text after ':' in `--load PLUGIN.so:ARGS` ("" if none).
+
+    Broker incarnations: the broker answers every READY with WELCOME
+    naming its incarnation, and its tickets are incarnation << 32 |
+    sequence. A worker welcomed by another incarnation than the one it
+    knew (the broker restarted) ends the jobs of the old one without
+    answers: waiting ones are dropped, running async ones are cancelled
+    (their cancel function runs; one without runs on, its answer dropped),
+    and a sync job's answer is dropped. No answer to an old incarnation's
+    task is ever sent to the new broker. The same incarnation after a
+    reconnect changes nothing: the jobs run on and are answered.
     =========================================================================
 */
 #ifndef ZHIVE_WORKER_H_INCLUDED
@@ -100,9 +110,11 @@ ZHIVE_EXPORT void zhive_worker_set_name (zhive_worker_t *self, const char *name)
 ZHIVE_EXPORT void zhive_worker_set_verbose (zhive_worker_t *self, bool verbose);
 
 //  ZMTP heartbeat interval in ms and liveness towards the broker (defaults
-//  1000 and 3): a broker silent that long is dropped and reconnected to
-//  (after 1 s, doubling to 32 s while it stays away). Also sets the sync
-//  handlers' grace period (see above). Set before zhive_worker_run.
+//  1000 and 3; 0 or less means the default; the interval, and interval x
+//  liveness, are at most one hour): a broker silent that long is dropped
+//  and reconnected to (after 1 s, doubling to 32 s while it stays away).
+//  Also sets the sync handlers' grace period (see above). Set before
+//  zhive_worker_run.
 ZHIVE_EXPORT void zhive_worker_set_heartbeat (zhive_worker_t *self, int interval_ms, int liveness);
 
 //  Take at most max_tasks tasks in all (0 = no limit, the default), then
@@ -132,9 +144,30 @@ ZHIVE_EXPORT int zhive_worker_register (zhive_worker_t *self, const char *functi
                                         zhive_handler_fn *handler, void *state, int flags);
 
 //  Load a plugin and call its zhive_plugin_init with `args` (may be NULL).
-//  Returns -1 and writes a message to stderr if it cannot be loaded or its
-//  initializer fails.
+//  Returns -1 and logs a message (stderr by default) if it cannot be
+//  loaded or its initializer fails.
 ZHIVE_EXPORT int zhive_worker_load (zhive_worker_t *self, const char *path, const char *args);
+
+//  The same for a --load value "PLUGIN[:ARGS]", as zhive-worker takes it:
+//  the arguments start at the first ':' after ".so" (after the last '/'
+//  when there is no ".so"), so "/opt/a:b/libx.so:n=1" is the plugin
+//  "/opt/a:b/libx.so" with the arguments "n=1".
+ZHIVE_EXPORT int zhive_worker_load_spec (zhive_worker_t *self, const char *spec);
+
+//  The zygote start method (zhive-worker --zygote): open the plugins
+//  given as --load values (count of them) once, without calling their
+//  initializers, then fork a worker for each "spawn" line on stdin,
+//  printing "pid PID" for it (or "error MESSAGE"), and "exit PID STATUS"
+//  when one ends; at the end of stdin, SIGTERM, SIGINT or SIGHUP, or when
+//  its parent dies, stop the workers and return. Call it before anything
+//  makes a ZeroMQ context or a thread. Returns, in the zygote, its exit
+//  status (1 if a plugin cannot be opened) with *child false. Returns, in
+//  each forked worker, 0 with *child true: the plugins stay loaded in it,
+//  SIGTERM and SIGINT are blocked (unblock them once their handlers are
+//  set), stdin reads /dev/null and stdout goes to stderr; the caller goes
+//  on to make its worker and load the same plugins. Linux only: elsewhere
+//  it says so and returns 1.
+ZHIVE_EXPORT int zhive_worker_zygote (const char *const *specs, size_t count, bool *child);
 
 //  Connect and serve until zhive_worker_stop, a drain or the max_tasks
 //  limit completes, czmq's interrupt (SIGINT or SIGTERM, unless the program

@@ -1441,6 +1441,183 @@ test_program_zygote_orphan (void **state)
     testkit_broker_destroy (&broker);
 }
 
+//  ---------------------------------------------------------------------
+//  Tests: broker incarnations (WELCOME)
+
+#define S_HELD_MAX 16
+
+//  Jobs held by hold / hold_bare until release; the cancel count of hold
+static struct {
+    zhive_job_t *jobs [S_HELD_MAX];    //  Held jobs, NULL where none
+    int cancels;                       //  Times hold's cancel function ran
+} s_held;
+
+//  Forgets a held job
+static void
+s_held_forget (zhive_job_t *job)
+{
+    for (int i = 0; i < S_HELD_MAX; i++)
+        if (s_held.jobs [i] == job)
+            s_held.jobs [i] = NULL;
+}
+
+static void
+s_held_cancel (zhive_job_t *job, void *state)
+{
+    (void) state;
+    s_held_forget (job);
+    s_held.cancels++;
+}
+
+//  hold (): async, answers "held" only when release runs; hold has a
+//  cancel function, hold_bare none
+static int
+s_hold (zhive_job_t *job, void *state)
+{
+    for (int i = 0; i < S_HELD_MAX; i++)
+        if (!s_held.jobs [i]) {
+            s_held.jobs [i] = job;
+            if (state)
+                zhive_job_on_cancel (job, s_held_cancel, NULL);
+            return 0;
+        }
+    return zhive_job_fail (job, "TestError", "too many held jobs");
+}
+
+//  release (): completes every held job, then answers how many
+static int
+s_release (zhive_job_t *job, void *state)
+{
+    (void) state;
+    int64_t released = 0;
+    for (int i = 0; i < S_HELD_MAX; i++)
+        if (s_held.jobs [i]) {
+            zhive_job_t *held = s_held.jobs [i];
+            s_held.jobs [i] = NULL;
+            zhive_pack_str (zhive_job_reply (held), "held");
+            zhive_job_complete (held);
+            released++;
+        }
+    zhive_pack_int (zhive_job_reply (job), released);
+    return 0;
+}
+
+//  cancels (): how often hold's cancel function ran
+static int
+s_cancels (zhive_job_t *job, void *state)
+{
+    (void) state;
+    zhive_pack_int (zhive_job_reply (job), s_held.cancels);
+    return 0;
+}
+
+static void
+s_setup_hold (zhive_worker_t *worker)
+{
+    memset (&s_held, 0, sizeof s_held);
+    assert_int_equal (zhive_worker_register (worker, "hold", s_hold, &s_held, ZHIVE_ASYNC), 0);
+    assert_int_equal (zhive_worker_register (worker, "hold_bare", s_hold, NULL, ZHIVE_ASYNC), 0);
+    assert_int_equal (zhive_worker_register (worker, "release", s_release, NULL, ZHIVE_SYNC), 0);
+    assert_int_equal (zhive_worker_register (worker, "cancels", s_cancels, NULL, ZHIVE_SYNC), 0);
+}
+
+static const char *s_hold_functions [] = { "echo", "fib",       "sleep",   "fail",    "crash",
+                                           "hold", "hold_bare", "release", "cancels", NULL };
+
+//  WELCOME [incarnation], as a broker answers READY
+static void
+s_send_welcome (testkit_broker_t *self, uint64_t incarnation)
+{
+    zhive_proto_t *out = self->out;
+    memcpy (out->routing, self->worker, self->worker_size);
+    out->routing_size = self->worker_size;
+    out->command = ZHIVE_WELCOME;
+    out->id = incarnation;
+    assert_int_equal (zhive_proto_send (out, self->router), 0);
+}
+
+//  The broker restarts while tasks of its incarnation A run: the WELCOME
+//  of incarnation B ends them without answers (hold and sleep cancelled,
+//  hold_bare left to run on unanswered, a waiting sleep dropped), their
+//  slots are free, and tasks of B are answered
+static void
+test_incarnation_restart (void **state)
+{
+    (void) state;
+    const uint64_t a = (uint64_t) 7 << 32, b = (uint64_t) 8 << 32;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    char *endpoint = strdup (broker->endpoint);
+    s_worker_args_t args = { endpoint, 3, testkit_plugin (), NULL, NULL, s_setup_hold };
+    zactor_t *actor = s_worker_start (&args);
+    testkit_broker_expect_ready (broker, s_hold_functions, 3, getpid ());
+    //  No WELCOME yet: the first ticket tells the worker the incarnation
+    testkit_broker_send_task (broker, a | 1, "hold", "\x90", 1);
+    testkit_broker_send_task (broker, a | 2, "hold_bare", "\x90", 1);
+    testkit_broker_send_task_int (broker, a | 3, "sleep", 60000);
+    testkit_broker_send_task_int (broker, a | 4, "sleep", 1);    //  Waits for a slot
+    testkit_broker_expect_quiet (broker);
+
+    testkit_broker_destroy (&broker);
+    broker = testkit_broker_new (endpoint);
+    testkit_broker_expect_ready (broker, s_hold_functions, 3, getpid ());
+    s_send_welcome (broker, 8);
+    //  The orphaned hold_bare is released, and its answer dropped; had any
+    //  answer of A been sent, it would come before this one
+    testkit_broker_send_task (broker, b | 1, "release", "\x90", 1);
+    testkit_broker_expect_done_int (broker, b | 1, 1);
+    testkit_broker_send_task (broker, b | 2, "cancels", "\x90", 1);
+    testkit_broker_expect_done_int (broker, b | 2, 1);
+    //  All three slots are free: the fibs do not wait for the sleep
+    testkit_broker_send_task_int (broker, b | 3, "sleep", 500);
+    testkit_broker_send_task_int (broker, b | 4, "fib", 10);
+    testkit_broker_send_task_int (broker, b | 5, "fib", 11);
+    testkit_broker_expect_done_int (broker, b | 4, 55);
+    testkit_broker_expect_done_int (broker, b | 5, 89);
+    testkit_broker_expect_done_int (broker, b | 3, 500);
+    //  A CANCEL for a ticket of A finds nothing; a TASK of A is not run
+    testkit_broker_send_cancel (broker, a | 3);
+    testkit_broker_send_task_int (broker, a | 5, "fib", 10);
+    testkit_broker_expect_quiet (broker);
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, true, &done), 0);
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    assert_int_equal (done, 5);    //  Only the tasks of B were answered
+    testkit_broker_destroy (&broker);
+    free (endpoint);
+}
+
+//  A reconnect to the same broker (WELCOME of the same incarnation): the
+//  job running meanwhile goes on and its answer arrives
+static void
+test_incarnation_same (void **state)
+{
+    (void) state;
+    const uint64_t a = (uint64_t) 7 << 32;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    char *endpoint = strdup (broker->endpoint);
+    s_worker_args_t args = { endpoint, 3, testkit_plugin (), NULL, NULL, s_setup_hold };
+    zactor_t *actor = s_worker_start (&args);
+    testkit_broker_expect_ready (broker, s_hold_functions, 3, getpid ());
+    s_send_welcome (broker, 7);
+    testkit_broker_send_task (broker, a | 1, "hold", "\x90", 1);
+    testkit_broker_expect_quiet (broker);
+
+    testkit_broker_destroy (&broker);
+    broker = testkit_broker_new (endpoint);
+    testkit_broker_expect_ready (broker, s_hold_functions, 3, getpid ());
+    s_send_welcome (broker, 7);
+    testkit_broker_send_task (broker, a | 2, "release", "\x90", 1);
+    testkit_broker_expect_done (broker, a | 1, "\xa4held", 5);
+    testkit_broker_expect_done_int (broker, a | 2, 1);
+    testkit_broker_send_task (broker, a | 3, "cancels", "\x90", 1);
+    testkit_broker_expect_done_int (broker, a | 3, 0);
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, true, &done), 0);
+    assert_int_equal (done, 3);
+    testkit_broker_destroy (&broker);
+    free (endpoint);
+}
+
 int
 main (void)
 {
@@ -1469,6 +1646,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_program_zygote, s_process_setup, s_process_teardown),
         cmocka_unit_test_setup_teardown (test_program_zygote_orphan, s_process_setup,
                                          s_process_teardown),
+        cmocka_unit_test (test_incarnation_restart),
+        cmocka_unit_test (test_incarnation_same),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

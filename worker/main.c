@@ -17,9 +17,7 @@
     deadline by more than the grace period.
     =========================================================================
 */
-#include "zhive_worker_private.h"
-#include "zhive_zygote.h"
-#include <dlfcn.h>
+#include "zhive_worker.h"
 #include <getopt.h>
 #include <signal.h>
 
@@ -121,25 +119,6 @@ s_parse_number (const char *text, long low, long high, long *value)
         return -1;
     *value = number;
     return 0;
-}
-
-//  Splits "PATH[:ARGS]" at the first ':' after ".so" (after the last '/'
-//  when there is no ".so"), so paths may hold colons before the file
-//  name. Returns the path (caller frees) and sets *args (borrowed, "" if
-//  none).
-static char *
-s_split_load (const char *spec, const char **args)
-{
-    const char *from = strstr (spec, ".so");
-    if (from)
-        from += 3;
-    else {
-        from = strrchr (spec, '/');
-        from = from ? from : spec;
-    }
-    const char *colon = strchr (from, ':');
-    *args = colon ? colon + 1 : "";
-    return colon ? strndup (spec, (size_t) (colon - spec)) : strdup (spec);
 }
 
 //  Parses the command line; returns -1 to go on, else the exit status
@@ -291,13 +270,9 @@ s_serve (const s_options_t *options)
         zhive_worker_set_name (worker, options->name);
 
     int rc = 0;
-    for (size_t i = 0; i < options->loads_count && rc == 0; i++) {
-        const char *args;
-        char *path = s_split_load (options->loads [i], &args);
-        if (!path || zhive_worker_load (worker, path, args))
+    for (size_t i = 0; i < options->loads_count && rc == 0; i++)
+        if (zhive_worker_load_spec (worker, options->loads [i]))
             rc = 1;
-        free (path);
-    }
     if (rc == 0 &&
         zloop_timer (zhive_worker_loop (worker), S_SIGNAL_MS, 0, s_on_signal_timer, worker) == -1)
         rc = 1;
@@ -305,29 +280,6 @@ s_serve (const s_options_t *options)
         rc = 1;
     zhive_worker_destroy (&worker);
     return rc;
-}
-
-//  The zygote: opens every plugin once, then forks workers on request.
-//  Returns in the zygote with its exit status, or in a worker with -1
-//  (go on and serve). *handles gets the plugins to close at the end.
-static int
-s_zygote (const s_options_t *options, void ***handles)
-{
-    *handles = (void **) calloc (options->loads_count + 1, sizeof (void *));
-    if (!*handles)
-        return 1;
-    for (size_t i = 0; i < options->loads_count; i++) {
-        const char *args;
-        char *path = s_split_load (options->loads [i], &args);
-        zhive_plugin_init_fn *init;
-        (*handles) [i] = path ? zhive_plugin_open (path, &init) : NULL;
-        free (path);
-        if (!(*handles) [i])
-            return 1;
-    }
-    bool child = false;
-    int rc = zhive_zygote_run (&child);
-    return child ? -1 : rc;
 }
 
 int
@@ -341,9 +293,14 @@ main (int argc, char *argv [])
     if (!options.loads)
         return 1;
     int rc = s_parse (&options, argc, argv);
-    void **handles = NULL;
-    if (rc == -1 && options.zygote)
-        rc = s_zygote (&options, &handles);
+    bool child = false;
+    if (rc == -1 && options.zygote) {
+        //  The zygote opens every plugin once, then forks workers on
+        //  request; it returns here with its exit status, or in a worker
+        rc = zhive_worker_zygote (options.loads, options.loads_count, &child);
+        if (child)
+            rc = -1;    //  A forked worker: go on and serve
+    }
     if (rc == -1) {
         //  Before any other czmq call (none ran so far, nor in a zygote):
         //  SIGINT and SIGTERM are ours (drain, stop)
@@ -351,10 +308,6 @@ main (int argc, char *argv [])
         s_catch_signals ();
         rc = s_serve (&options);
     }
-    //  The worker's own references are closed; these were the zygote's
-    for (size_t i = 0; handles && handles [i]; i++)
-        dlclose (handles [i]);
-    free (handles);
     free (options.loads);
     return rc;
 }

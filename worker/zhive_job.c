@@ -3,51 +3,38 @@
 
     A job's outcome can be recorded while its handler is still on the stack
     (zhive_job_fail / zhive_job_complete from inside the handler); the
-    answer is then sent when the handler returns, so a handler never sees
-    its own job freed under it. The same holds inside a cancel function.
+    owner answers when the handler returns, so a handler never sees its
+    own job freed under it. The same holds inside a cancel function. Out of
+    its handler, a job that ends calls its completion callback.
     =========================================================================
 */
 #include "zhive_job.h"
-#include "zhive_result.h"
+#include "zhive_chunk.h"
 #include "zhive_private.h"
 #include <stdarg.h>
 
+//  ---------------------------------------------------------------------
+//  Create a job without a task
+
 zhive_job_t *
-zhive_job_new (zhive_worker_t *worker, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
+zhive_job_new (zhive_worker_t *worker, zloop_t *loop, zhive_job_done_fn *done, void *arg)
 {
     zhive_job_t *self = (zhive_job_t *) calloc (1, sizeof (zhive_job_t));
     if (!self)
         return NULL;
     self->worker = worker;
-    self->handler = handler;
-    self->ticket = ticket;
+    self->loop = loop;
+    self->done = done;
+    self->done_arg = arg;
+    self->timeout_ms = -1;
     zmq_msg_init (&self->frame);
-    zmq_msg_move (&self->frame, frame);
     msgpack_unpacked_init (&self->args);
+    zhive_link_init (&self->link);
     return self;
 }
 
-void
-zhive_job_reuse (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame)
-{
-    self->handler = handler;
-    self->ticket = ticket;
-    zmq_msg_close (&self->frame);
-    zmq_msg_init (&self->frame);
-    zmq_msg_move (&self->frame, frame);
-    if (self->zone)
-        msgpack_zone_clear (self->zone);
-    if (self->reply)
-        zhive_pack_reset (self->reply);
-    free (self->message);
-    self->message = NULL;
-    self->data = NULL;
-    self->cancel = NULL;
-    self->cancel_state = NULL;
-    self->in_handler = self->completed = self->failed = false;
-    self->type [0] = 0;
-    self->prev = self->next = NULL;
-}
+//  ---------------------------------------------------------------------
+//  Destroy a job
 
 void
 zhive_job_destroy (zhive_job_t **self_p)
@@ -63,6 +50,41 @@ zhive_job_destroy (zhive_job_t **self_p)
     free (self);
     *self_p = NULL;
 }
+
+//  ---------------------------------------------------------------------
+//  Give the job a task, keeping its memory from the last one
+
+void
+zhive_job_set_task (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket, zmq_msg_t *frame,
+                    uint32_t chunk, int64_t timeout_ms)
+{
+    self->handler = handler;
+    self->ticket = ticket;
+    self->incarnation = ticket >> 32;
+    self->chunk = chunk;
+    self->timeout_ms = timeout_ms;
+    self->queued_at = 0;
+    zmq_msg_close (&self->frame);
+    zmq_msg_init (&self->frame);
+    zmq_msg_move (&self->frame, frame);
+    if (self->zone)
+        msgpack_zone_clear (self->zone);
+    self->args.zone = NULL;
+    msgpack_object nothing = { .type = MSGPACK_OBJECT_NIL };
+    self->args.data = nothing;
+    if (self->reply)
+        zhive_pack_reset (self->reply);
+    free (self->message);
+    self->message = NULL;
+    self->data = NULL;
+    self->cancel = NULL;
+    self->cancel_state = NULL;
+    self->in_handler = self->completed = self->failed = false;
+    self->type [0] = 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Unpack the args: one valid msgpack array
 
 int
 zhive_job_unpack (zhive_job_t *self)
@@ -95,6 +117,9 @@ zhive_job_unpack (zhive_job_t *self)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  Call the handler; true if the job is to be answered now
+
 bool
 zhive_job_call (zhive_job_t *self)
 {
@@ -106,6 +131,9 @@ zhive_job_call (zhive_job_t *self)
     //  Else an async job, pending until zhive_job_complete or zhive_job_fail
     return self->failed || self->completed || !(self->handler->flags & ZHIVE_ASYNC);
 }
+
+//  ---------------------------------------------------------------------
+//  Undo an async job through its cancel function; it is failed Cancelled
 
 bool
 zhive_job_cancel (zhive_job_t *self, const char *worker_name)
@@ -122,6 +150,9 @@ zhive_job_cancel (zhive_job_t *self, const char *worker_name)
     return true;
 }
 
+//  ---------------------------------------------------------------------
+//  Size of the packed reply: exactly one value, 0 for none, else -1
+
 ssize_t
 zhive_job_reply_size (zhive_job_t *self)
 {
@@ -132,6 +163,9 @@ zhive_job_reply_size (zhive_job_t *self)
     return value == (ssize_t) size ? value : -1;
 }
 
+//  ---------------------------------------------------------------------
+//  Record a failure (takes the message)
+
 void
 zhive_job_set_failed (zhive_job_t *self, const char *type, char *message)
 {
@@ -139,6 +173,63 @@ zhive_job_set_failed (zhive_job_t *self, const char *type, char *message)
     zhive_proto_set_name (self->type, type && *type ? type : ZHIVE_ERR_HANDLER);
     free (self->message);
     self->message = message;
+}
+
+//  Frees a reply buffer handed over to a frame
+static void
+s_free_buffer (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+//  A large reply goes out in the handler's own buffer, not a copy of it
+static int
+s_payload_handover (zhive_proto_t *out, zhive_pack_t *reply)
+{
+    size_t size;
+    char *data = zhive_pack_detach (reply, &size);
+    zmq_msg_t frame;
+    if (zmq_msg_init_data (&frame, data, size, s_free_buffer, NULL)) {
+        free (data);
+        return -1;
+    }
+    zhive_proto_move_payload (out, &frame);
+    zmq_msg_close (&frame);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Fill in the job's answer: FAILED or DONE
+
+int
+zhive_job_answer (zhive_job_t *self, zhive_proto_t *out)
+{
+    const char *function = self->handler->name;
+    ssize_t size = self->failed ? 0 : zhive_job_reply_size (self);
+    out->id = self->ticket;
+    if (self->failed || size < 0) {
+        char *message = NULL;
+        if (!self->failed)
+            message = zsys_sprintf (
+                "handler '%s' packed %zu bytes that are not exactly one msgpack value", function,
+                zhive_pack_size (self->reply));
+        else if (!self->message)
+            message = zsys_sprintf ("handler '%s' failed without a message", function);
+        out->command = ZHIVE_FAILED;
+        zhive_proto_set_name (out->type, self->failed ? self->type : ZHIVE_ERR_HANDLER);
+        zhive_proto_set_message (out, message ? message : self->message);
+        zstr_free (&message);
+        return ZHIVE_FAILED;
+    }
+    static const char nil = (char) 0xc0;
+    out->command = ZHIVE_DONE;
+    if (size >= ZHIVE_ZERO_COPY_MIN
+            ? s_payload_handover (out, self->reply)
+            : zhive_proto_set_payload (out, size ? zhive_pack_data (self->reply) : &nil,
+                                       size ? (size_t) size : 1))
+        return -1;
+    return ZHIVE_DONE;
 }
 
 //  ---------------------------------------------------------------------
@@ -159,13 +250,13 @@ zhive_job_args (const zhive_job_t *self)
 size_t
 zhive_job_argc (const zhive_job_t *self)
 {
-    return self->args.data.via.array.size;
+    return self->args.data.type == MSGPACK_OBJECT_ARRAY ? self->args.data.via.array.size : 0;
 }
 
 const msgpack_object *
 zhive_job_arg (const zhive_job_t *self, size_t index)
 {
-    if (index >= self->args.data.via.array.size)
+    if (index >= zhive_job_argc (self))
         return NULL;
     return &self->args.data.via.array.ptr [index];
 }
@@ -173,7 +264,7 @@ zhive_job_arg (const zhive_job_t *self, size_t index)
 zloop_t *
 zhive_job_loop (const zhive_job_t *self)
 {
-    return zhive_worker_loop (self->worker);
+    return self->loop;
 }
 
 zhive_worker_t *
@@ -216,7 +307,7 @@ zhive_job_complete (zhive_job_t *self)
     if (self->in_handler)
         self->completed = true;    //  Answered when the handler returns
     else
-        zhive_worker_answer (self->worker, self);
+        self->done (self, self->done_arg);
     return rc;
 }
 
@@ -232,96 +323,97 @@ zhive_job_fail (zhive_job_t *self, const char *type, const char *format, ...)
     }
     zhive_job_set_failed (self, type, message);
     if (!self->in_handler)
-        zhive_worker_answer (self->worker, self);
+        self->done (self, self->done_arg);
     return -1;
 }
 
 //  ---------------------------------------------------------------------
 //  Chunks: one TASK carrying many items for a sync handler
 
-//  Appends a str to a packer
+//  Forgets the last item's outcome before the next one runs
 static void
-s_pack_text (zhive_pack_t *pack, const char *text)
+s_item_reset (zhive_job_t *self)
 {
-    zhive_pack_str (pack, text ? text : "");
+    self->failed = self->completed = false;
+    free (self->message);
+    self->message = NULL;
+    if (self->reply)
+        zhive_pack_reset (self->reply);
+}
+
+//  Runs one item (its bytes) and appends its answer; -1 if out of memory
+static int
+s_item_run (zhive_job_t *self, msgpack_zone *zone, uint32_t index, const char *item, size_t size,
+            zhive_pack_t *answer, const char *worker_name)
+{
+    size_t used = 0, items;
+    msgpack_object args;
+    s_item_reset (self);
+    msgpack_zone_clear (zone);
+    if (!item || zhive_msgpack_array_header (item, size, &items) == 0 ||
+        msgpack_unpack (item, size, &used, zone, &args) != MSGPACK_UNPACK_SUCCESS)
+        zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
+                              zsys_sprintf ("item %u of a chunk of '%s' is not one argument array",
+                                            index, self->handler->name));
+    else {
+        self->args.zone = NULL;
+        self->args.data = args;
+        zhive_job_call (self);
+    }
+    ssize_t reply = self->failed ? -1 : zhive_job_reply_size (self);
+    if (!self->failed && reply < 0)
+        zhive_job_set_failed (self, ZHIVE_ERR_HANDLER,
+                              zsys_sprintf ("handler '%s' packed bytes that are not exactly one "
+                                            "msgpack value",
+                                            self->handler->name));
+    if (self->failed)
+        return zhive_chunk_answer_error (
+            answer, self->type, self->message ? self->message : "handler failed without a message",
+            worker_name);
+    return zhive_chunk_answer_ok (answer, reply > 0 ? zhive_pack_data (self->reply) : NULL,
+                                  (size_t) (reply > 0 ? reply : 0));
 }
 
 int
-zhive_job_run_chunk (zhive_job_t *self, uint32_t count, zhive_pack_t *answer,
-                     const char *worker_name)
+zhive_job_run_chunk (zhive_job_t *self, zhive_pack_t *answer, const char *worker_name)
 {
-    const char *data = (const char *) zmq_msg_data (&self->frame);
-    size_t size = zmq_msg_size (&self->frame);
-    //  The payload must be an array of exactly count argument arrays
-    size_t entries = 0;
-    size_t header = zhive_msgpack_array_header (data, size, &entries);
-    if (header == 0 || entries != count || zhive_msgpack_skip (data, size) != (ssize_t) size) {
+    const char *name = self->handler->name;
+    if (self->handler->flags & ZHIVE_ASYNC) {
+        zhive_job_set_failed (self, ZHIVE_ERR_BAD_ARGS,
+                              zsys_sprintf ("'%s' is an async handler: chunked maps need a sync "
+                                            "one (use chunksize 1)",
+                                            name));
+        return -1;
+    }
+    zhive_reader_t reader;
+    if (zhive_chunk_request_open (&reader, zmq_msg_data (&self->frame), zmq_msg_size (&self->frame),
+                                  self->chunk)) {
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
-                              zsys_sprintf ("a chunk of '%s' is not an array of %u argument "
-                                            "arrays",
-                                            self->handler->name, count));
+                              zsys_sprintf ("a chunk of '%s' is not an array of %u argument arrays",
+                                            name, self->chunk));
         return -1;
     }
     //  One zone for every item's args, cleared between items: no allocation
     //  per item once it has grown
     msgpack_zone *zone = msgpack_zone_new (2048);
-    if (!zone) {
+    int rc = zone ? zhive_chunk_answer_begin (answer, self->chunk) : -1;
+    for (uint32_t index = 0; index < self->chunk && rc == 0; index++) {
+        const char *item = NULL;
+        size_t size = 0;
+        if (zhive_chunk_request_next (&reader, &item, &size))
+            item = NULL;    //  Cannot be: open checked the whole request
+        rc = s_item_run (self, zone, index, item, size, answer, worker_name);
+    }
+    //  The zone is ours, not the unpacked args': the job must not use it
+    self->args.zone = NULL;
+    msgpack_object nothing = { .type = MSGPACK_OBJECT_NIL };
+    self->args.data = nothing;
+    s_item_reset (self);
+    if (zone)
+        msgpack_zone_free (zone);
+    if (rc) {
         zhive_job_set_failed (self, ZHIVE_ERR_HANDLER, zsys_sprintf ("out of memory"));
         return -1;
     }
-    zhive_pack_reset (answer);
-    zhive_pack_array (answer, count);
-    size_t offset = header;
-    for (uint32_t item = 0; item < count; item++) {
-        ssize_t length = zhive_msgpack_skip (data + offset, size - offset);
-        size_t used = 0;
-        msgpack_object args;
-        size_t items;
-        bool is_array = zhive_msgpack_array_header (data + offset, (size_t) length, &items) > 0;
-        msgpack_zone_clear (zone);
-        self->failed = self->completed = false;
-        free (self->message);
-        self->message = NULL;
-        if (self->reply)
-            zhive_pack_reset (self->reply);
-        if (!is_array || msgpack_unpack (data + offset, (size_t) length, &used, zone, &args) !=
-                             MSGPACK_UNPACK_SUCCESS)
-            zhive_job_set_failed (
-                self, ZHIVE_ERR_MALFORMED,
-                zsys_sprintf ("item %u of a chunk of '%s' is not one argument array", item,
-                              self->handler->name));
-        else {
-            self->args.zone = NULL;
-            self->args.data = args;
-            zhive_job_call (self);
-        }
-        ssize_t reply = self->failed ? -1 : zhive_job_reply_size (self);
-        if (!self->failed && reply < 0)
-            zhive_job_set_failed (self, ZHIVE_ERR_HANDLER,
-                                  zsys_sprintf ("handler '%s' packed bytes that are not "
-                                                "exactly one msgpack value",
-                                                self->handler->name));
-        if (self->failed) {
-            zhive_pack_array (answer, 4);
-            zhive_pack_bool (answer, false);
-            s_pack_text (answer, self->type);
-            s_pack_text (answer,
-                         self->message ? self->message : "handler failed without a message");
-            s_pack_text (answer, worker_name);
-        }
-        else {
-            zhive_pack_array (answer, 2);
-            zhive_pack_bool (answer, true);
-            if (reply > 0)
-                zhive_pack_raw (answer, zhive_pack_data (self->reply), (size_t) reply);
-            else
-                zhive_pack_nil (answer);
-        }
-        offset += (size_t) length;
-    }
-    //  The zone is ours, not the unpacked args': do not let destroy free it
-    self->args.zone = NULL;
-    self->failed = self->completed = false;
-    msgpack_zone_free (zone);
     return 0;
 }

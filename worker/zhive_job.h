@@ -2,33 +2,46 @@
     zhive_job - one task a worker runs (private to the worker)
 
     The job owns the task's args frame, the unpacked args that point into
-    it, the reply buffer and the recorded outcome. The worker owns the jobs
-    (a list of those in flight) and sends their answers: a job that is done
-    calls zhive_worker_answer, which answers and destroys it.
+    it, the reply buffer and the recorded outcome. Its owner (the worker)
+    gives it a completion callback when it makes it: a job that ends
+    outside its handler call (an async handler's zhive_job_complete or
+    zhive_job_fail from the loop) calls it, and the owner answers and
+    frees the job. The job itself never sends anything: it fills in an
+    answer (zhive_job_answer) for the owner to send.
     =========================================================================
 */
 #ifndef ZHIVE_JOB_H_INCLUDED
 #define ZHIVE_JOB_H_INCLUDED
 
 #include "zhive_worker.h"
+#include "zhive_list.h"
 #include "zhive_proto.h"
+#include "zhive_registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-//  A registered handler (the worker owns it)
-typedef struct {
-    char *name;              //  Function name offered to the broker
-    zhive_handler_fn *fn;    //  The handler
-    void *state;             //  The handler's pointer from registration
-    int flags;               //  ZHIVE_SYNC or ZHIVE_ASYNC
-} zhive_handler_t;
+//  Called when a job ends outside its handler call; the job is the
+//  callee's to answer and free (through its owner's lists)
+typedef void (zhive_job_done_fn) (zhive_job_t *job, void *arg);
+
+//  Where a job is held (zhive_slots)
+typedef enum {
+    ZHIVE_JOB_LOOSE,      //  In no list
+    ZHIVE_JOB_WAITING,    //  Waiting for a free slot
+    ZHIVE_JOB_RUNNING,    //  In a slot
+    ZHIVE_JOB_ORPHAN      //  Still running but owed no answer (older broker incarnation)
+} zhive_job_place_t;
 
 struct _zhive_job_t {
-    zhive_worker_t *worker;            //  Worker running the job
-    zhive_handler_t *handler;          //  Handler called for it (the worker owns it)
+    zhive_worker_t *worker;            //  Worker running the job (opaque here)
+    zloop_t *loop;                     //  The loop handlers add their timers to
+    zhive_job_done_fn *done;           //  The completion callback
+    void *done_arg;                    //  Its argument
+    zhive_handler_t *handler;          //  Handler called for it (the registry owns it)
     uint64_t ticket;                   //  Broker's ticket, echoed in the answer
+    uint64_t incarnation;              //  The broker incarnation it came from: ticket >> 32
     zmq_msg_t frame;                   //  Args bytes; the unpacked args point into them
     msgpack_unpacked args;             //  The args array, unpacked (into zone)
     msgpack_zone *zone;                //  Memory of the unpacked args, kept for reuse
@@ -41,27 +54,31 @@ struct _zhive_job_t {
     bool failed;                       //  zhive_job_fail called
     char type [ZHIVE_NAME_MAX + 1];    //  Error type given to zhive_job_fail
     char *message;                     //  Error message given to zhive_job_fail
-    bool queued;                       //  Waiting for a free slot (the worker's queue)
-    uint32_t chunk;                    //  Queued: items of a chunked task, 0 = one task
-    int64_t timeout_ms;                //  Queued: the TASK's timeout, -1 for none
-    int64_t queued_at;                 //  Queued: when it came (zclock_mono)
-    zhive_job_t *prev;                 //  Previous job in flight (the worker's list)
-    zhive_job_t *next;                 //  Next job in flight, or in the queue
+    uint32_t chunk;                    //  Items of a chunked task, 0 = one task
+    int64_t timeout_ms;                //  The TASK's time left to run, -1 for none
+    int64_t queued_at;                 //  When it started waiting for a slot (zhive_clock_ms)
+    zhive_job_place_t place;           //  Which of the owner's lists holds it
+    zhive_link_t link;                 //  Its link in that list
 };
 
 //  ---------------------------------------------------------------------
-//  Create a job; takes the args frame (the source is left empty). Returns
-//  NULL if out of memory.
-zhive_job_t *zhive_job_new (zhive_worker_t *worker, zhive_handler_t *handler, uint64_t ticket,
-                            zmq_msg_t *frame);
+//  Create a job without a task (zhive_job_set_task gives it one): its
+//  handlers see worker and loop (either may be NULL in a test), and it
+//  calls done (arg) when it ends outside its handler call. Returns NULL if
+//  out of memory.
+zhive_job_t *zhive_job_new (zhive_worker_t *worker, zloop_t *loop, zhive_job_done_fn *done,
+                            void *arg);
 
-//  Make a finished job ready to run another task, keeping its memory (its
-//  args zone and reply buffer); takes the new args frame.
-void zhive_job_reuse (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket,
-                      zmq_msg_t *frame);
-
-//  Destroy; safe with *self_p NULL. The worker unlinks it first.
+//  Destroy; safe with *self_p NULL. The owner unlinks it first.
 void zhive_job_destroy (zhive_job_t **self_p);
+
+//  Give the job a task to run, forgetting any earlier one but keeping its
+//  memory (args zone, reply buffer), so a reused job allocates nothing:
+//  the handler, the ticket (its incarnation is ticket >> 32), the TASK's
+//  chunk count (0 for one task) and timeout (-1 for none). Takes the args
+//  frame (the source is left empty).
+void zhive_job_set_task (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket,
+                         zmq_msg_t *frame, uint32_t chunk, int64_t timeout_ms);
 
 //  Unpack the args. Returns 0, or -1 with the job failed Malformed (they
 //  are not one valid msgpack array).
@@ -76,13 +93,13 @@ bool zhive_job_call (zhive_job_t *self);
 //  nothing, if the job has no cancel function.
 bool zhive_job_cancel (zhive_job_t *self, const char *worker_name);
 
-//  Run a sync handler once per item of a chunk (the job's frame is an
-//  array of `count` argument arrays) and pack the chunk's answer into
-//  answer: an array of [true, value] or [false, type, message, worker].
-//  Returns 0, or -1 with the job failed Malformed if the frame is not such
-//  an array.
-int zhive_job_run_chunk (zhive_job_t *self, uint32_t count, zhive_pack_t *answer,
-                         const char *worker_name);
+//  Run the sync handler once per item of a chunk (the args frame is a
+//  chunk request of `chunk` argument arrays, common/zhive_chunk) and build
+//  the chunk's answer into answer: per item [true, value] or [false, type,
+//  message, worker_name]. Returns 0, or -1 with the job failed Malformed
+//  if the frame is not such a request, or BadArguments for an async
+//  handler.
+int zhive_job_run_chunk (zhive_job_t *self, zhive_pack_t *answer, const char *worker_name);
 
 //  Size of the packed reply, or -1 if it is not exactly one value. No
 //  reply at all is fine: it is sent as nil.
@@ -92,8 +109,11 @@ ssize_t zhive_job_reply_size (zhive_job_t *self);
 //  NULL for none).
 void zhive_job_set_failed (zhive_job_t *self, const char *type, char *message);
 
-//  The worker's side: send the job's answer and destroy it.
-void zhive_worker_answer (zhive_worker_t *self, zhive_job_t *job);
+//  Fill out with the job's answer: FAILED [ticket, type, message] if it
+//  failed (or packed a reply that is not one value), else DONE [ticket] +
+//  its reply (nil if none; a large reply moves into the message without
+//  a copy). Returns the command, or -1 if out of memory.
+int zhive_job_answer (zhive_job_t *self, zhive_proto_t *out);
 
 #ifdef __cplusplus
 }

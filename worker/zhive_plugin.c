@@ -1,40 +1,128 @@
 /*  =========================================================================
-    zhive_plugin - open a task plugin (private to the project)
-
-    zhive_plugin_open is compiled twice: into libzhive, for
-    zhive_worker_load, and into zhive-worker, whose zygote opens the
-    plugins before it forks. libzhive exports only the public API, so the
-    program has its own copy rather than a private export of the library.
+    zhive_plugin - one task plugin (.so) a worker loads
     =========================================================================
 */
-#include "zhive_worker_private.h"
+#include "zhive_plugin.h"
+#include "zhive_log.h"
+#include "zhive_plugin_spec.h"
 #include <dlfcn.h>
-#include <errno.h>
-#include <stdio.h>
 
-void *
-zhive_plugin_open (const char *path, zhive_plugin_init_fn **init)
+struct _zhive_plugin_t {
+    void *handle;                  //  dlopen handle
+    zhive_plugin_init_fn *init;    //  Its ZHIVE_PLUGIN_INIT function
+    char *path;                    //  Where it was loaded from
+    char *args;                    //  What its initializer gets
+};
+
+//  ---------------------------------------------------------------------
+//  Open a plugin and find its initializer
+
+zhive_plugin_t *
+zhive_plugin_new (const char *path, const char *args)
 {
     if (!path || !*path) {
-        fprintf (stderr, "zhive-worker: cannot load a plugin without a path\n");
+        zhive_log_error ("zhive-worker: cannot load a plugin without a path");
         errno = EINVAL;
         return NULL;
     }
-    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
+    zhive_plugin_t *self = (zhive_plugin_t *) calloc (1, sizeof (zhive_plugin_t));
+    if (self) {
+        self->path = strdup (path);
+        self->args = strdup (args ? args : "");
+    }
+    if (!self || !self->path || !self->args) {
+        zhive_plugin_destroy (&self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!self->handle) {
         const char *why = dlerror ();
-        fprintf (stderr, "zhive-worker: cannot load %s: %s\n", path, why ? why : "unknown error");
+        zhive_log_error ("zhive-worker: cannot load %s: %s", path, why ? why : "unknown error");
+        zhive_plugin_destroy (&self);
         errno = ENOENT;
         return NULL;
     }
     dlerror ();
-    *init = (zhive_plugin_init_fn *) dlsym (handle, ZHIVE_PLUGIN_INIT);
-    if (!*init) {
-        fprintf (stderr, "zhive-worker: %s is not a zhive plugin: it has no %s function\n", path,
-                 ZHIVE_PLUGIN_INIT);
-        dlclose (handle);
+    self->init = (zhive_plugin_init_fn *) dlsym (self->handle, ZHIVE_PLUGIN_INIT);
+    if (!self->init) {
+        zhive_log_error ("zhive-worker: %s is not a zhive plugin: it has no %s function", path,
+                         ZHIVE_PLUGIN_INIT);
+        zhive_plugin_destroy (&self);
         errno = EINVAL;
         return NULL;
     }
-    return handle;
+    return self;
+}
+
+//  ---------------------------------------------------------------------
+//  Open a plugin given as "PATH[:ARGS]"
+
+zhive_plugin_t *
+zhive_plugin_new_spec (const char *spec)
+{
+    if (!spec)
+        return zhive_plugin_new (NULL, NULL);
+    const char *args = NULL;
+    char *path = zhive_plugin_spec_split (spec, &args, NULL);
+    if (!path) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    zhive_plugin_t *self = zhive_plugin_new (path, args);
+    int error = errno;
+    free (path);
+    errno = error;
+    return self;
+}
+
+//  ---------------------------------------------------------------------
+//  Close the plugin
+
+void
+zhive_plugin_destroy (zhive_plugin_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zhive_plugin_t *self = *self_p;
+    if (self->handle)
+        dlclose (self->handle);
+    free (self->path);
+    free (self->args);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Free the object, leaving the plugin loaded
+
+void
+zhive_plugin_forget (zhive_plugin_t **self_p)
+{
+    if (self_p && *self_p)
+        (*self_p)->handle = NULL;
+    zhive_plugin_destroy (self_p);
+}
+
+//  ---------------------------------------------------------------------
+//  Call the initializer for a worker
+
+int
+zhive_plugin_call (zhive_plugin_t *self, zhive_worker_t *worker)
+{
+    if (self->init (worker, self->args) != 0) {
+        zhive_log_error ("zhive-worker: plugin %s refused to initialise", self->path);
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The plugin's path
+
+const char *
+zhive_plugin_path (zhive_plugin_t *self)
+{
+    return self->path;
 }

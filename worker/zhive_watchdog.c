@@ -9,6 +9,7 @@
     =========================================================================
 */
 #include "zhive_watchdog.h"
+#include "zhive_clock.h"
 #include "zhive_proto.h"
 #include <errno.h>
 #include <signal.h>
@@ -26,14 +27,6 @@ struct _zhive_watchdog_t {
     char handler [ZHIVE_NAME_MAX + 1];    //  Name of the handler it watches
 };
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 //  Appends text to buf at *at, leaving room for the final newline
 static void
 s_append (char *buf, size_t size, size_t *at, const char *text)
@@ -50,7 +43,7 @@ s_on_fire (union sigval value)
     int64_t deadline = atomic_load (&self->deadline);
     if (deadline == 0)
         return;    //  Disarmed while the notification was on its way
-    int64_t overrun = s_now_ms () - deadline;
+    int64_t overrun = zhive_clock_ms () - deadline;
     char digits [24];
     size_t count = 0;
     uint64_t number = overrun > 0 ? (uint64_t) overrun : 0;
@@ -123,7 +116,7 @@ zhive_watchdog_arm (zhive_watchdog_t *self, const char *handler, int64_t deadlin
     }
     zhive_proto_set_name (self->handler, handler ? handler : "?");
     int64_t fire_ms = deadline_ms + grace_ms;
-    int64_t deadline = s_now_ms () + deadline_ms;
+    int64_t deadline = zhive_clock_ms () + deadline_ms;
     atomic_store (&self->deadline, deadline ? deadline : 1);
     struct itimerspec when;
     memset (&when, 0, sizeof when);

@@ -2,12 +2,14 @@
     zhive_zygote - the zygote start method of zhive-worker (private)
 
     One thread, plain POSIX: no czmq call may run here, since czmq and
-    libzmq start threads that a fork would not copy. Signals arrive on a
+    libzmq start threads that a fork would not copy. So it writes its own
+    lines to stderr rather than through zhive_log (over zsys). Signals arrive on a
     signalfd (they are blocked), so the loop is one poll over stdin and
     that fd, with a timeout to notice a parent that died.
     =========================================================================
 */
 #include "zhive_zygote.h"
+#include "zhive_clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,14 +46,6 @@ typedef struct {
     bool line_too_long;            //  Skipping the rest of an overlong line
     bool stopping;                 //  EOF, a stop signal, or the parent died
 } s_zygote_t;
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 //  Writes a whole line to stdout; a parent that stopped reading is ignored
 static void s_say (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
@@ -231,9 +225,9 @@ s_stop_children (s_zygote_t *self)
 {
     for (size_t i = 0; i < self->children_count; i++)
         kill (self->children [i], SIGTERM);
-    int64_t deadline = s_now_ms () + S_STOP_MS;
+    int64_t deadline = zhive_clock_ms () + S_STOP_MS;
     while (self->children_count) {
-        int64_t left = deadline - s_now_ms ();
+        int64_t left = deadline - zhive_clock_ms ();
         if (left <= 0)
             break;
         struct pollfd item = { self->signals, POLLIN, 0 };
