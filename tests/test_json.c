@@ -5,7 +5,10 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <sys/resource.h>
 #include "zhive_json.h"
+#include "zhive_json_writer.h"
 
 //  Render packed bytes as JSON text (caller frees)
 static char *
@@ -95,12 +98,394 @@ test_odd_keys_read_back (void **state)
     zhive_pack_destroy (&pack);
 }
 
+//  ---------------------------------------------------------------------
+//  The streaming writer
+
+//  Raw msgpack bytes from a string literal (sizeof - 1: may hold NUL)
+#define S_RAW(pack, literal) zhive_pack_raw ((pack), (literal), sizeof (literal) - 1)
+
+//  A varied set of values, one after another in one pack: every type and
+//  width, escapes, UTF-8 good and bad, odd and duplicate keys, keys not in
+//  msgpack-c's shortest form
+static zhive_pack_t *
+s_varied_values (void)
+{
+    zhive_pack_t *pack = zhive_pack_new ();
+    zhive_pack_nil (pack);
+    zhive_pack_bool (pack, true);
+    zhive_pack_bool (pack, false);
+    int64_t integers [] = { 0,         1,      127,    128,        255,
+                            256,       65535,  65536,  UINT32_MAX, (int64_t) UINT32_MAX + 1,
+                            INT64_MAX, -1,     -32,    -33,        -128,
+                            -129,      -32768, -32769, INT32_MIN,  (int64_t) INT32_MIN - 1,
+                            INT64_MIN };
+    for (size_t i = 0; i < sizeof integers / sizeof integers [0]; i++)
+        zhive_pack_int (pack, integers [i]);
+    zhive_pack_uint (pack, (uint64_t) INT64_MAX + 1);
+    zhive_pack_uint (pack, UINT64_MAX);
+    double reals [] = {
+        0.1,  1.0,    -0.0, 1e300, 5e-324, 1e16,     1e17,      0.0001,
+        1e-5, 2.5e-7, 3e22, -1.5,  NAN,    INFINITY, -INFINITY, 123456789012345678.0
+    };
+    for (size_t i = 0; i < sizeof reals / sizeof reals [0]; i++)
+        zhive_pack_double (pack, reals [i]);
+    S_RAW (pack, "\xca\x3f\xc0\x00\x00");    //  float32 1.5
+    S_RAW (pack, "\xca\x3d\xcc\xcc\xcd");    //  float32 0.1
+    S_RAW (pack, "\xca\x7f\xc0\x00\x00");    //  float32 NaN
+    S_RAW (pack, "\xd0\x05");                //  int8 5: not the shortest form
+    S_RAW (pack, "\xcd\x00\x01");            //  uint16 1
+    zhive_pack_str (pack, "");
+    zhive_pack_str (pack, "plain");
+    zhive_pack_str (pack, "\"\\/\b\f\n\r\t\x01\x1f\x7f end");
+    zhive_pack_strn (pack, "a\0b", 3);
+    zhive_pack_str (pack, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf");
+    zhive_pack_str (pack, "\xc0\x80");            //  Overlong
+    zhive_pack_str (pack, "\xed\xa0\x80");        //  Surrogate
+    zhive_pack_str (pack, "\xf4\x90\x80\x80");    //  Past U+10FFFF
+    zhive_pack_str (pack, "\xe2\x82");            //  Cut short
+    zhive_pack_str (pack, "\xf5\x80\x80\x80");
+    zhive_pack_str (pack, "\xe0\x9f\xbf");    //  Overlong 3-byte
+    static char long_text [70000];
+    memset (long_text, 'y', sizeof long_text);
+    long_text [100] = '\n';
+    zhive_pack_strn (pack, long_text, 300);
+    zhive_pack_strn (pack, long_text, sizeof long_text);
+    for (size_t size = 0; size <= 5; size++)
+        zhive_pack_bytes (pack, "\x00\xff\x10\x20\x30", size);
+    zhive_pack_bytes (pack, long_text, 300);
+    const char *exts [] = { "\xd4\x01x",
+                            "\xd5\xff"
+                            "xy",
+                            "\xd6\x05"
+                            "abcd",
+                            "\xd7\x80"
+                            "abcdefgh",
+                            "\xd8\x7f"
+                            "abcdefghijklmnop",
+                            "\xc7\x03\x02"
+                            "abc",
+                            "\xc7\x00\x02",
+                            "\xc8\x00\x01\x09z" };
+    size_t ext_sizes [] = { 3, 4, 6, 10, 18, 6, 3, 5 };
+    for (size_t i = 0; i < 8; i++)
+        zhive_pack_raw (pack, exts [i], ext_sizes [i]);
+    zhive_pack_array (pack, 0);
+    zhive_pack_map (pack, 0);
+    zhive_pack_array (pack, 3);
+    zhive_pack_int (pack, 1);
+    zhive_pack_array (pack, 1);
+    zhive_pack_array (pack, 0);
+    zhive_pack_map (pack, 1);
+    zhive_pack_str (pack, "k");
+    zhive_pack_nil (pack);
+    //  Keys of every kind
+    zhive_pack_map (pack, 23);
+    zhive_pack_array (pack, 4);    //  str8, str16 and bin8 in a key
+    zhive_pack_strn (pack, long_text, 40);
+    zhive_pack_strn (pack, long_text, 255);
+    zhive_pack_strn (pack, long_text, 300);
+    zhive_pack_bytes (pack, long_text, 40);
+    zhive_pack_int (pack, 23);
+    zhive_pack_str (pack, "plain");
+    zhive_pack_int (pack, 1);
+    zhive_pack_int (pack, 42);
+    zhive_pack_int (pack, 2);
+    zhive_pack_int (pack, -7);
+    zhive_pack_int (pack, 3);
+    zhive_pack_uint (pack, UINT64_MAX);
+    zhive_pack_int (pack, 4);
+    zhive_pack_double (pack, 1.5);
+    zhive_pack_int (pack, 5);
+    zhive_pack_double (pack, NAN);
+    zhive_pack_int (pack, 6);
+    zhive_pack_double (pack, -INFINITY);
+    zhive_pack_int (pack, 7);
+    zhive_pack_nil (pack);
+    zhive_pack_int (pack, 8);
+    zhive_pack_bool (pack, true);
+    zhive_pack_int (pack, 9);
+    zhive_pack_bytes (pack, "\x00\x01", 2);
+    zhive_pack_int (pack, 10);
+    S_RAW (pack, "\xd4\x01x");
+    zhive_pack_int (pack, 11);
+    zhive_pack_array (pack, 2);
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, "x");
+    zhive_pack_int (pack, 12);
+    zhive_pack_map (pack, 1);
+    zhive_pack_str (pack, "in");
+    zhive_pack_nil (pack);
+    zhive_pack_int (pack, 13);
+    zhive_pack_strn (pack, "a\0b", 3);
+    zhive_pack_int (pack, 14);
+    zhive_pack_str (pack, "\xff\xfe");
+    zhive_pack_int (pack, 15);
+    zhive_pack_str (pack, "tab\there \"q\" \x01");
+    zhive_pack_int (pack, 16);
+    S_RAW (pack, "\x92\xd9\x02hi\xcd\x00\x05");    //  [str8 "hi", uint16 5]: packed shorter
+    zhive_pack_int (pack, 17);
+    S_RAW (pack, "\x91\xca\x3f\xc0\x00\x00");    //  [float32 1.5]
+    zhive_pack_int (pack, 18);
+    S_RAW (pack, "\x91\xc5\x00\x01z");    //  [bin16 "z"]
+    zhive_pack_int (pack, 19);
+    S_RAW (pack, "\x91\xc8\x00\x02\x05zz");    //  [ext16 of 2]
+    zhive_pack_int (pack, 20);
+    S_RAW (pack, "\x91\xdc\x00\x01\xc0");    //  [array16 [nil]]
+    zhive_pack_int (pack, 21);
+    zhive_pack_str (pack, "");
+    zhive_pack_int (pack, 22);
+    //  Keys that render the same: first place, last value
+    zhive_pack_map (pack, 7);
+    zhive_pack_str (pack, "a");
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, "b");
+    zhive_pack_int (pack, 2);
+    zhive_pack_str (pack, "a");
+    zhive_pack_int (pack, 3);
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, "int");
+    zhive_pack_str (pack, "1");
+    zhive_pack_str (pack, "str");
+    S_RAW (pack, "\xd9\x01"
+                 "b");           //  str8 "b"
+    zhive_pack_map (pack, 2);    //  A value that is a map with duplicates too
+    zhive_pack_nil (pack);
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, "null");
+    zhive_pack_int (pack, 2);
+    zhive_pack_str (pack, "a");
+    zhive_pack_str (pack, "last");
+    //  An armoured key and the str that reads the same
+    zhive_pack_map (pack, 2);
+    zhive_pack_array (pack, 0);
+    zhive_pack_int (pack, 1);
+    zhive_pack_str (pack, "$msgpack:kA==");
+    zhive_pack_int (pack, 2);
+    //  Many entries, keys repeating
+    zhive_pack_map (pack, 1000);
+    for (int entry = 0; entry < 1000; entry++) {
+        if (entry % 3)
+            zhive_pack_int (pack, entry % 37);
+        else {
+            char key [16];
+            snprintf (key, sizeof key, "%d", entry % 41);
+            zhive_pack_str (pack, key);
+        }
+        zhive_pack_int (pack, entry);
+    }
+    //  Many entries, all keys distinct (the index grows)
+    zhive_pack_map (pack, 3000);
+    for (int entry = 0; entry < 3000; entry++) {
+        zhive_pack_int (pack, entry * 7919);
+        zhive_pack_array (pack, 1);
+        zhive_pack_int (pack, entry);
+    }
+    //  32 levels, the most there may be
+    for (int level = 0; level < ZHIVE_DEPTH_MAX - 1; level++) {
+        if (level % 2) {
+            zhive_pack_map (pack, 1);
+            zhive_pack_int (pack, level);
+        }
+        else
+            zhive_pack_array (pack, 1);
+    }
+    zhive_pack_array (pack, 0);
+    return pack;
+}
+
+//  Random values of every type, to depth 4 (seeded: the same each run)
+static void
+s_random_value (zhive_pack_t *pack, unsigned *seed, int depth)
+{
+    int kind = rand_r (seed) % (depth < 4 ? 12 : 9);
+    char text [12];
+    size_t size = (size_t) rand_r (seed) % sizeof text;
+    for (size_t i = 0; i < size; i++)
+        text [i] = (char) (rand_r (seed) % 4 ? 'a' + rand_r (seed) % 3 : rand_r (seed) % 256);
+    switch (kind) {
+        case 0: zhive_pack_nil (pack); break;
+        case 1: zhive_pack_bool (pack, rand_r (seed) % 2); break;
+        case 2: zhive_pack_int (pack, rand_r (seed) % 20 - 10); break;
+        case 3:
+            zhive_pack_int (pack,
+                            (int64_t) rand_r (seed) * rand_r (seed) * (rand_r (seed) % 2 ? 1 : -1));
+            break;
+        case 4: zhive_pack_double (pack, (double) rand_r (seed) / (rand_r (seed) + 1)); break;
+        case 5: zhive_pack_strn (pack, text, size); break;
+        case 6: zhive_pack_bytes (pack, text, size); break;
+        case 7: zhive_pack_str (pack, rand_r (seed) % 2 ? "k" : "1"); break;
+        case 8: zhive_pack_uint (pack, UINT64_MAX - (uint64_t) rand_r (seed)); break;
+        case 9:
+        case 10: {
+            uint32_t count = (uint32_t) rand_r (seed) % 5;
+            if (kind == 9)
+                zhive_pack_array (pack, count);
+            else
+                zhive_pack_map (pack, count);
+            for (uint32_t item = 0; item < count * (kind == 10 ? 2 : 1); item++)
+                s_random_value (pack, seed, depth + 1);
+            break;
+        }
+        default: zhive_pack_raw (pack, "\xd5\x03zz", 4); break;
+    }
+}
+
+//  The streaming writer's text of one value (caller frees)
+static char *
+s_stream (const char *data, size_t size)
+{
+    char *text = zhive_json_writer_text (data, size);
+    assert_non_null (text);
+    return text;
+}
+
+//  Renders each value of the varied set and 3000 random ones as
+//  zhive_json_dumps (the tree path) does, byte for byte
+static void
+test_writer_matches_tree (void **state)
+{
+    (void) state;
+    zhive_pack_t *varied = s_varied_values ();
+    zhive_pack_t *one = zhive_pack_new ();
+    const char *data = zhive_pack_data (varied);
+    size_t size = zhive_pack_size (varied);
+    size_t values = 0;
+    for (size_t offset = 0; offset < size; values++) {
+        ssize_t length = zhive_msgpack_skip (data + offset, size - offset);
+        assert_true (length > 0);
+        zhive_pack_reset (one);
+        zhive_pack_raw (one, data + offset, (size_t) length);
+        char *tree = s_dumps (one);
+        char *stream = s_stream (data + offset, (size_t) length);
+        assert_string_equal (stream, tree);
+        free (tree);
+        free (stream);
+        offset += (size_t) length;
+    }
+    assert_true (values > 80);
+    unsigned seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        zhive_pack_reset (one);
+        s_random_value (one, &seed, 0);
+        char *tree = s_dumps (one);
+        char *stream = s_stream (zhive_pack_data (one), zhive_pack_size (one));
+        assert_string_equal (stream, tree);
+        free (tree);
+        free (stream);
+    }
+    zhive_pack_destroy (&one);
+    zhive_pack_destroy (&varied);
+}
+
+//  Bytes that are not exactly one valid value are refused, nothing written
+static void
+test_writer_refuses_bad_bytes (void **state)
+{
+    (void) state;
+    const char *bad [] = { "",
+                           "\x92\x01",
+                           "\xc1",
+                           "\x01\x02",
+                           "\xa3"
+                           "ab",
+                           "\xd9" };
+    size_t sizes [] = { 0, 2, 1, 2, 3, 1 };
+    char *text = NULL;
+    size_t length = 0;
+    FILE *file = open_memstream (&text, &length);
+    zhive_json_writer_t *writer = zhive_json_writer_new (file);
+    assert_non_null (writer);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes [0]; i++) {
+        assert_int_equal (zhive_json_writer_put (writer, bad [i], sizes [i]), -1);
+        assert_null (zhive_json_writer_text (bad [i], sizes [i]));
+    }
+    //  Past ZHIVE_DEPTH_MAX
+    char deep [ZHIVE_DEPTH_MAX + 2];
+    memset (deep, 0x91, sizeof deep);
+    deep [sizeof deep - 1] = 0x01;
+    assert_int_equal (zhive_json_writer_put (writer, deep, sizeof deep), -1);
+    assert_int_equal (zhive_json_writer_put (writer, deep + 1, sizeof deep - 1), 0);
+    zhive_json_writer_destroy (&writer);
+    zhive_json_writer_destroy (&writer);
+    assert_null (writer);
+    fclose (file);
+    assert_string_equal (text, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    free (text);
+}
+
+//  Highest resident set size of this process so far, in bytes
+static size_t
+s_peak_rss (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (size_t) usage.ru_maxrss * 1024;
+}
+
+//  Write data as JSON to /dev/null; returns how far the peak memory rose
+static size_t
+s_peak_rise (const char *data, size_t size)
+{
+    FILE *sink = fopen ("/dev/null", "w");
+    assert_non_null (sink);
+    zhive_json_writer_t *writer = zhive_json_writer_new (sink);
+    assert_non_null (writer);
+    size_t before = s_peak_rss ();
+    assert_int_equal (zhive_json_writer_put (writer, data, size), 0);
+    size_t rise = s_peak_rss () - before;
+    zhive_json_writer_destroy (&writer);
+    fclose (sink);
+    return rise;
+}
+
+//  A 40 MB array of nils, each a 24-byte msgpack_object and a json_t on
+//  the tree path (+1.6 GB): written from its bytes, memory stays flat
+static void
+test_nil_array_memory (void **state)
+{
+    (void) state;
+    size_t count = 40u << 20;
+    char *data = (char *) malloc (count + 5);
+    assert_non_null (data);
+    data [0] = (char) 0xdd;
+    for (int index = 0; index < 4; index++)
+        data [1 + index] = (char) (count >> (24 - 8 * index));
+    memset (data + 5, 0xc0, count);
+    size_t rise = s_peak_rise (data, count + 5);
+    print_message ("40 MB of nils: peak rose %zu KB\n", rise / 1024);
+    assert_true (rise < 4 * count + (16u << 20));
+    free (data);
+}
+
+//  A map of many distinct keys: only its key index (8 bytes a slot)
+static void
+test_distinct_keys_memory (void **state)
+{
+    (void) state;
+    zhive_pack_t *pack = zhive_pack_new ();
+    uint32_t count = 2000000;
+    zhive_pack_map (pack, count);
+    for (uint32_t entry = 0; entry < count; entry++) {
+        zhive_pack_uint (pack, (uint64_t) entry + 70000);    //  uint32 keys: 5 bytes
+        zhive_pack_nil (pack);
+    }
+    size_t size = zhive_pack_size (pack);
+    size_t rise = s_peak_rise (zhive_pack_data (pack), size);
+    print_message ("%zu bytes of distinct keys: peak rose %zu KB\n", size, rise / 1024);
+    assert_true (rise < 4 * size + (16u << 20));
+    zhive_pack_destroy (&pack);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_nil_array_memory),    //  First: before others raise the peak
+        cmocka_unit_test (test_distinct_keys_memory),
         cmocka_unit_test (test_map_keys_linear),
         cmocka_unit_test (test_odd_keys_read_back),
+        cmocka_unit_test (test_writer_matches_tree),
+        cmocka_unit_test (test_writer_refuses_bad_bytes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
