@@ -23,13 +23,6 @@
 #define S_OUT_MAX    16384    //  Text kept before it goes to the file
 #define S_SCALAR_MAX 100      //  Room for the text of a number (jansson's too)
 
-//  A map key index slot: 0 (empty), or the key's hash tag, a "written"
-//  flag and 1 + the offset of the last entry with that key from the map's
-//  first entry
-#define S_OFFSET_MASK ((UINT64_C (1) << 40) - 1)
-#define S_WRITTEN     (UINT64_C (1) << 40)
-#define S_TAG_SHIFT   41
-
 //  A growing byte buffer
 typedef struct {
     char *data;         //  The bytes (owned)
@@ -37,11 +30,17 @@ typedef struct {
     size_t capacity;    //  Bytes allocated
 } s_text_t;
 
-//  The distinct keys of one map: open addressing, linear probing
+//  The distinct keys of one map: open addressing, linear probing. A slot
+//  holds 0 (empty) or 1 + the offset, from the map's first entry, of an
+//  entry with that key: the last one until the key is written, then the
+//  one it was written at. In 4 bytes a slot (8 for a map of 4 GiB or more)
+//  and a byte of the key's hash, so most probes compare no text
 typedef struct {
-    uint64_t *slots;    //  capacity slots (see S_OFFSET_MASK)
+    void *slots;        //  capacity offsets: uint32_t, or uint64_t if wide
+    uint8_t *tags;      //  capacity hash bytes, set where a slot is used
     size_t capacity;    //  A power of two, or 0
     size_t used;        //  Slots holding a key
+    bool wide;          //  slots are uint64_t
 } s_index_t;
 
 struct _zhive_json_writer_t {
@@ -557,6 +556,33 @@ s_hash (uint64_t seed, const char *text, size_t size)
     return s_mix (hash ^ tail);
 }
 
+//  The offset in slot `at` (0: empty)
+static uint64_t
+s_slot (const s_index_t *index, size_t at)
+{
+    return index->wide ? ((const uint64_t *) index->slots) [at]
+                       : ((const uint32_t *) index->slots) [at];
+}
+
+static void
+s_slot_set (s_index_t *index, size_t at, uint64_t offset)
+{
+    if (index->wide)
+        ((uint64_t *) index->slots) [at] = offset;
+    else
+        ((uint32_t *) index->slots) [at] = (uint32_t) offset;
+}
+
+static void
+s_index_free (s_index_t *index)
+{
+    free (index->slots);
+    free (index->tags);
+    index->slots = NULL;
+    index->tags = NULL;
+    index->capacity = index->used = 0;
+}
+
 //  Find the key whose text is text[0..size) in the index of the map whose
 //  entries start at `first`: *slot is its slot and *found true, or *slot
 //  is the empty slot it belongs in. Returns 0, or -1 if out of memory
@@ -566,17 +592,17 @@ s_index_find (zhive_json_writer_t *self, const s_index_t *index, const uint8_t *
               bool *found)
 {
     size_t mask = index->capacity - 1;
+    uint8_t tag = (uint8_t) (hash >> 56);
     for (size_t at = (size_t) hash & mask;; at = (at + 1) & mask) {
-        uint64_t entry = index->slots [at];
+        uint64_t offset = s_slot (index, at);
         *slot = at;
         *found = false;
-        if (entry == 0)
+        if (offset == 0)
             return 0;
-        if (entry >> S_TAG_SHIFT == hash >> S_TAG_SHIFT) {
+        if (index->tags [at] == tag) {
             const char *other;
             size_t other_size;
-            if (s_key_text (self, first + (entry & S_OFFSET_MASK) - 1, end, &self->key [1], &other,
-                            &other_size))
+            if (s_key_text (self, first + offset - 1, end, &self->key [1], &other, &other_size))
                 return -1;
             if (other_size == size && (size == 0 || memcmp (other, text, size) == 0)) {
                 *found = true;
@@ -592,29 +618,32 @@ s_index_grow (zhive_json_writer_t *self, s_index_t *index, const uint8_t *first,
 {
     if ((index->used + 1) * 4 <= index->capacity * 3)
         return 0;
-    size_t capacity = index->capacity ? index->capacity * 2 : 16;
-    uint64_t *slots = (uint64_t *) calloc (capacity, sizeof (uint64_t));
-    if (!slots)
+    s_index_t grown = { NULL, NULL, index->capacity ? index->capacity * 2 : 16, index->used,
+                        index->wide };
+    grown.slots = calloc (grown.capacity, grown.wide ? sizeof (uint64_t) : sizeof (uint32_t));
+    grown.tags = (uint8_t *) malloc (grown.capacity);
+    if (!grown.slots || !grown.tags) {
+        s_index_free (&grown);
         return -1;
+    }
     for (size_t old = 0; old < index->capacity; old++) {
-        uint64_t entry = index->slots [old];
+        uint64_t offset = s_slot (index, old);
         const char *text;
         size_t size;
-        if (entry == 0)
+        if (offset == 0)
             continue;
-        if (s_key_text (self, first + (entry & S_OFFSET_MASK) - 1, end, &self->key [1], &text,
-                        &size)) {
-            free (slots);
+        if (s_key_text (self, first + offset - 1, end, &self->key [1], &text, &size)) {
+            s_index_free (&grown);
             return -1;
         }
-        size_t at = (size_t) s_hash (self->seed, text, size) & (capacity - 1);
-        while (slots [at])
-            at = (at + 1) & (capacity - 1);
-        slots [at] = entry;
+        size_t at = (size_t) s_hash (self->seed, text, size) & (grown.capacity - 1);
+        while (s_slot (&grown, at))
+            at = (at + 1) & (grown.capacity - 1);
+        s_slot_set (&grown, at, offset);
+        grown.tags [at] = index->tags [old];
     }
-    free (index->slots);
-    index->slots = slots;
-    index->capacity = capacity;
+    s_index_free (index);
+    *index = grown;
     return 0;
 }
 
@@ -626,8 +655,7 @@ s_index_build (zhive_json_writer_t *self, s_index_t *index, const zhive_reader_t
                bool *duplicates)
 {
     const uint8_t *first = cur->data;
-    if ((uint64_t) (cur->end - first) >= S_OFFSET_MASK)
-        return -1;
+    index->wide = (uint64_t) (cur->end - first) >= UINT32_MAX;
     zhive_reader_t walk = *cur;
     for (size_t entry = 0; entry < count; entry++) {
         const uint8_t *key = walk.data;
@@ -641,13 +669,11 @@ s_index_build (zhive_json_writer_t *self, s_index_t *index, const zhive_reader_t
         uint64_t hash = s_hash (self->seed, text, size);
         if (s_index_find (self, index, first, walk.end, text, size, hash, &slot, &found))
             return -1;
-        uint64_t offset = (uint64_t) (key - first) + 1;
-        if (found) {
-            index->slots [slot] = (index->slots [slot] & ~S_OFFSET_MASK) | offset;
+        s_slot_set (index, slot, (uint64_t) (key - first) + 1);
+        if (found)
             *duplicates = true;
-        }
         else {
-            index->slots [slot] = (hash >> S_TAG_SHIFT) << S_TAG_SHIFT | offset;
+            index->tags [slot] = (uint8_t) (hash >> 56);
             index->used++;
         }
     }
@@ -663,15 +689,13 @@ static int
 s_map (zhive_json_writer_t *self, zhive_reader_t *cur, size_t count)
 {
     const uint8_t *first = cur->data;
-    s_index_t index = { NULL, 0, 0 };
+    s_index_t index = { NULL, NULL, 0, 0, false };
     bool duplicates = false;
     int rc = 0;
     if (count > 1 && s_index_build (self, &index, cur, count, &duplicates))
         rc = -1;
-    if (!duplicates) {
-        free (index.slots);    //  Not needed while the values are written
-        index.slots = NULL;
-    }
+    if (!duplicates)
+        s_index_free (&index);    //  Not needed while the values are written
     s_put (self, "{", 1);
     bool comma = false;
     for (size_t entry = 0; rc == 0 && entry < count; entry++) {
@@ -697,10 +721,15 @@ s_map (zhive_json_writer_t *self, zhive_reader_t *cur, size_t count)
                 rc = -1;
                 break;
             }
-            if (index.slots [slot] & S_WRITTEN)
+            //  Before it is written the slot holds the key's last entry,
+            //  this one or a later one; after, the earlier one it was
+            //  written at
+            uint64_t here = (uint64_t) (key - first) + 1;
+            uint64_t stored = s_slot (&index, slot);
+            if (stored < here)
                 continue;    //  Written where the key first appeared
-            index.slots [slot] |= S_WRITTEN;
-            const uint8_t *last = first + (index.slots [slot] & S_OFFSET_MASK) - 1;
+            s_slot_set (&index, slot, here);
+            const uint8_t *last = first + stored - 1;
             zhive_reader_init (&value, last, (size_t) (cur->end - last));
             if (zhive_reader_skip (&value)) {
                 rc = -1;
@@ -715,7 +744,7 @@ s_map (zhive_json_writer_t *self, zhive_reader_t *cur, size_t count)
         rc = s_value (self, &value);
     }
     s_put (self, "}", 1);
-    free (index.slots);
+    s_index_free (&index);
     return rc;
 }
 
