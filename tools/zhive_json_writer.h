@@ -6,8 +6,9 @@
     jansson tree, so memory stays O(depth) beyond the bytes, whatever the
     value holds. The one exception is a map: to render its keys as the
     rules below say (a later value wins) it keeps an index of its distinct
-    keys, 8 bytes a slot, freed as soon as the map is known to have no
-    duplicate, and the text of the longest key it compares.
+    keys, 5 bytes a slot (9 for a map past 4 GiB), freed as soon as the
+    map is known to have no duplicate, and the text of the longest key it
+    compares.
 
     The text is what jansson's compact output (ZHIVE_JSON_DUMP_FLAGS) of
     the rules in zhive_json.h gives, byte for byte:
