@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 static int
-s_need (zhive_reader_t *cur, size_t bytes)
+s_need (const zhive_reader_t *cur, size_t bytes)
 {
     return (size_t) (cur->end - cur->data) >= bytes ? 0 : -1;
 }
@@ -180,6 +180,151 @@ zhive_reader_str_alloc (zhive_reader_t *cur, char **dest, size_t max)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  The kind of the next value, from its tag
+
+zhive_reader_kind_t
+zhive_reader_peek (const zhive_reader_t *cur)
+{
+    if (s_need (cur, 1))
+        return ZHIVE_READER_NONE;
+    uint8_t tag = *cur->data;
+    if (tag <= 0x7f || tag >= 0xe0 || (tag >= 0xcc && tag <= 0xd3))
+        return ZHIVE_READER_INT;
+    if ((tag & 0xe0) == 0xa0 || (tag >= 0xd9 && tag <= 0xdb))
+        return ZHIVE_READER_STR;
+    if ((tag & 0xf0) == 0x90 || tag == 0xdc || tag == 0xdd)
+        return ZHIVE_READER_ARRAY;
+    if ((tag & 0xf0) == 0x80 || tag == 0xde || tag == 0xdf)
+        return ZHIVE_READER_MAP;
+    if (tag >= 0xc4 && tag <= 0xc6)
+        return ZHIVE_READER_BIN;
+    if ((tag >= 0xc7 && tag <= 0xc9) || (tag >= 0xd4 && tag <= 0xd8))
+        return ZHIVE_READER_EXT;
+    if (tag == 0xc0)
+        return ZHIVE_READER_NIL;
+    if (tag == 0xc2 || tag == 0xc3)
+        return ZHIVE_READER_BOOL;
+    if (tag == 0xca || tag == 0xcb)
+        return ZHIVE_READER_FLOAT;
+    return ZHIVE_READER_NONE;    //  0xc1
+}
+
+int
+zhive_reader_nil (zhive_reader_t *cur)
+{
+    if (s_need (cur, 1) || *cur->data != 0xc0)
+        return -1;
+    cur->data++;
+    return 0;
+}
+
+int
+zhive_reader_bool (zhive_reader_t *cur, bool *out)
+{
+    if (s_need (cur, 1) || (*cur->data != 0xc2 && *cur->data != 0xc3))
+        return -1;
+    *out = *cur->data++ == 0xc3;
+    return 0;
+}
+
+int
+zhive_reader_float (zhive_reader_t *cur, double *out)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data;
+    int bytes = tag == 0xca ? 4 : tag == 0xcb ? 8 : 0;
+    if (bytes == 0 || s_need (cur, 1 + (size_t) bytes))
+        return -1;
+    uint64_t raw = s_be (cur->data + 1, bytes);
+    cur->data += 1 + bytes;
+    if (bytes == 4) {
+        uint32_t word = (uint32_t) raw;
+        float single;
+        memcpy (&single, &word, sizeof single);
+        *out = single;
+    }
+    else
+        memcpy (out, &raw, sizeof *out);
+    return 0;
+}
+
+//  Reads a length field of `bytes` bytes, then checks the body fits
+static int
+s_body (zhive_reader_t *cur, int bytes, size_t extra, const char **ptr, size_t *size)
+{
+    if (s_need (cur, (size_t) bytes))
+        return -1;
+    size_t length = (size_t) s_be (cur->data, bytes);
+    cur->data += bytes;
+    if (s_need (cur, extra) || s_need (cur, extra + length))
+        return -1;
+    *ptr = (const char *) cur->data + extra;
+    *size = length;
+    return 0;
+}
+
+int
+zhive_reader_bin_ref (zhive_reader_t *cur, const char **ptr, size_t *size)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data;
+    int bytes = tag == 0xc4 ? 1 : tag == 0xc5 ? 2 : tag == 0xc6 ? 4 : 0;
+    if (bytes == 0)
+        return -1;
+    zhive_reader_t probe = { cur->data + 1, cur->end };
+    if (s_body (&probe, bytes, 0, ptr, size))
+        return -1;
+    cur->data = (const uint8_t *) *ptr + *size;
+    return 0;
+}
+
+int
+zhive_reader_ext_ref (zhive_reader_t *cur, int8_t *type, const char **ptr, size_t *size)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data;
+    zhive_reader_t probe = { cur->data + 1, cur->end };
+    if (tag >= 0xd4 && tag <= 0xd8) {
+        //  fixext 1, 2, 4, 8, 16: the type, then that many bytes
+        size_t length = (size_t) 1 << (tag - 0xd4);
+        if (s_need (&probe, 1 + length))
+            return -1;
+        *ptr = (const char *) probe.data + 1;
+        *size = length;
+    }
+    else {
+        int bytes = tag == 0xc7 ? 1 : tag == 0xc8 ? 2 : tag == 0xc9 ? 4 : 0;
+        if (bytes == 0 || s_body (&probe, bytes, 1, ptr, size))
+            return -1;
+    }
+    *type = (int8_t) ((const uint8_t *) *ptr) [-1];
+    cur->data = (const uint8_t *) *ptr + *size;
+    return 0;
+}
+
+int
+zhive_reader_map (zhive_reader_t *cur, size_t *count)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->data;
+    if ((tag & 0xf0) == 0x80) {
+        *count = tag & 0x0f;
+        cur->data++;
+        return 0;
+    }
+    int bytes = tag == 0xde ? 2 : tag == 0xdf ? 4 : 0;
+    if (bytes == 0 || s_need (cur, 1 + (size_t) bytes))
+        return -1;
+    *count = (size_t) s_be (cur->data + 1, bytes);
+    cur->data += 1 + bytes;
+    return 0;
+}
+
 int
 zhive_reader_skip (zhive_reader_t *self)
 {
@@ -214,9 +359,11 @@ zhive_msgpack_array_header (const void *data, size_t size, size_t *count)
 //  Walk one msgpack value without allocating. An explicit stack of the
 //  values still owed by open containers bounds the nesting depth: every
 //  array or map is a level, empty ones too, as msgpack-c counts them.
+//  Counts the values it steps over (containers and what they hold) into
+//  *values.
 
-ssize_t
-zhive_msgpack_skip (const void *data, size_t size)
+static ssize_t
+s_walk (const void *data, size_t size, size_t *values)
 {
     const uint8_t *start = (const uint8_t *) data;
     const uint8_t *p = start;
@@ -233,6 +380,7 @@ zhive_msgpack_skip (const void *data, size_t size)
             continue;
         }
         pending--;
+        (*values)++;
         if (p >= end)
             return -1;
         uint8_t tag = *p++;
@@ -344,4 +492,27 @@ zhive_msgpack_skip (const void *data, size_t size)
             }
         }
     }
+}
+
+ssize_t
+zhive_msgpack_skip (const void *data, size_t size)
+{
+    size_t values = 0;
+    return s_walk (data, size, &values);
+}
+
+//  ---------------------------------------------------------------------
+//  Skip one value and say what msgpack-c would allocate to unpack it:
+//  one msgpack_object per value (a map's msgpack_object_kv is two)
+
+ssize_t
+zhive_msgpack_measure (const void *data, size_t size, size_t *objects, size_t *bytes)
+{
+    size_t values = 0;
+    ssize_t length = s_walk (data, size, &values);
+    if (objects)
+        *objects = length < 0 ? 0 : values;
+    if (bytes)
+        *bytes = length < 0 ? 0 : values * sizeof (msgpack_object);
+    return length;
 }

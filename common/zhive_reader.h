@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,53 @@ int zhive_reader_skip (zhive_reader_t *self);
 //  If data starts with a msgpack array header, its size in bytes (1, 3 or
 //  5) and the element count in *count; else 0. Checks only the header.
 size_t zhive_msgpack_array_header (const void *data, size_t size, size_t *count);
+
+//  ---------------------------------------------------------------------
+//  Reading any value, one tag at a time (the JSON writer, measuring)
+
+//  What the next value is, from its first byte alone.
+typedef enum {
+    ZHIVE_READER_NONE,     //  No bytes left, or the tag msgpack never uses
+    ZHIVE_READER_NIL,      //  nil
+    ZHIVE_READER_BOOL,     //  true or false
+    ZHIVE_READER_INT,      //  any integer (zhive_reader_int)
+    ZHIVE_READER_FLOAT,    //  float32 or float64
+    ZHIVE_READER_STR,      //  str
+    ZHIVE_READER_BIN,      //  bin
+    ZHIVE_READER_EXT,      //  ext or fixext
+    ZHIVE_READER_ARRAY,    //  array header
+    ZHIVE_READER_MAP       //  map header
+} zhive_reader_kind_t;
+
+//  The kind of the next value; reads nothing. The value may still be
+//  truncated: the reader of that kind checks.
+zhive_reader_kind_t zhive_reader_peek (const zhive_reader_t *self);
+
+//  Read a nil.
+int zhive_reader_nil (zhive_reader_t *self);
+
+//  Read a bool.
+int zhive_reader_bool (zhive_reader_t *self, bool *out);
+
+//  Read a float32 (widened) or float64.
+int zhive_reader_float (zhive_reader_t *self, double *out);
+
+//  Read a bin: a pointer into the bytes and its length.
+int zhive_reader_bin_ref (zhive_reader_t *self, const char **ptr, size_t *size);
+
+//  Read an ext or fixext: its type, a pointer to its data and its length.
+int zhive_reader_ext_ref (zhive_reader_t *self, int8_t *type, const char **ptr, size_t *size);
+
+//  Read a map header: its number of key/value pairs in *count.
+int zhive_reader_map (zhive_reader_t *self, size_t *count);
+
+//  As zhive_msgpack_skip (same checks, same result), and also say what
+//  msgpack-c would allocate to unpack the value: *objects, the number of
+//  values in it (every element, key and value, and the value itself), and
+//  *bytes, their size as msgpack_object cells (str, bin and ext bodies are
+//  referenced, not copied). Either pointer may be NULL. Compare *bytes
+//  with ZHIVE_UNPACK_MAX before unpacking bytes from a peer.
+ssize_t zhive_msgpack_measure (const void *data, size_t size, size_t *objects, size_t *bytes);
 
 #ifdef __cplusplus
 }

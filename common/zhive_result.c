@@ -6,6 +6,7 @@
 #include "zhive_pack.h"
 #include "zhive_result.h"
 #include "zhive_private.h"
+#include "zhive_reader.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,13 +45,38 @@ zhive_result_new_error (const char *type, const char *message, const char *worke
     return self;
 }
 
+//  Check that bytes can be a result's value: exactly one valid msgpack
+//  value that unpacks within ZHIVE_UNPACK_MAX, so an ok result always has
+//  one. Returns true, or false with the error result in *error (NULL if
+//  out of memory)
+static bool
+s_value_fits (const void *data, size_t size, zhive_result_t **error)
+{
+    size_t objects, bytes;
+    ssize_t length = zhive_msgpack_measure (data, size, &objects, &bytes);
+    if (length < 0 || (size_t) length != size) {
+        *error = zhive_result_new_error (ZHIVE_ERR_MALFORMED,
+                                         "result is not exactly one msgpack value", "");
+        return false;
+    }
+    if (bytes > ZHIVE_UNPACK_MAX) {
+        char message [160];
+        snprintf (message, sizeof message,
+                  "result would unpack to %zu bytes (%zu values), more than the limit of %d "
+                  "bytes (ZHIVE_UNPACK_MAX)",
+                  bytes, objects, ZHIVE_UNPACK_MAX);
+        *error = zhive_result_new_error (ZHIVE_ERR_TOO_LARGE, message, "");
+        return false;
+    }
+    return true;
+}
+
 zhive_result_t *
 zhive_result_new_value (const void *data, size_t size)
 {
-    ssize_t length = zhive_msgpack_skip (data, size);
-    if (length < 0 || (size_t) length != size)
-        return zhive_result_new_error (ZHIVE_ERR_MALFORMED,
-                                       "result is not exactly one msgpack value", "");
+    zhive_result_t *error;
+    if (!s_value_fits (data, size, &error))
+        return error;
     //  One allocation per result: results of a big map are many and small.
     //  The value is unpacked only when asked for.
     zhive_result_t *self = (zhive_result_t *) malloc (sizeof (zhive_result_t) + size);
@@ -74,10 +100,9 @@ zhive_result_new_frame (zmq_msg_t *frame)
     size_t size = zmq_msg_size (frame);
     if (size < ZHIVE_ZERO_COPY_MIN)
         return zhive_result_new_value (data, size);
-    ssize_t length = zhive_msgpack_skip (data, size);
-    if (length < 0 || (size_t) length != size)
-        return zhive_result_new_error (ZHIVE_ERR_MALFORMED,
-                                       "result is not exactly one msgpack value", "");
+    zhive_result_t *error;
+    if (!s_value_fits (data, size, &error))
+        return error;
     //  Large: keep the frame itself rather than copy its bytes
     zhive_result_t *self = (zhive_result_t *) calloc (1, sizeof (zhive_result_t));
     if (!self)

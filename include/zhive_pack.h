@@ -93,6 +93,15 @@ ZHIVE_EXPORT const msgpack_object *zhive_value_get (const msgpack_object *value,
 //  (arguments, results, chunks), checked by zhive_msgpack_skip.
 #define ZHIVE_DEPTH_MAX 32
 
+//  Most memory, in bytes, that unpacking one value from a peer may take.
+//  msgpack-c makes a msgpack_object (24 bytes on 64-bit) for every value
+//  inside, even a 1-byte nil, so bytes can unpack to 24 times their size;
+//  str, bin and ext bodies are referenced in place and do not count. A
+//  result past it is an error of type ZHIVE_ERR_TOO_LARGE ("TooLarge"),
+//  never an ok result, so an ok result always has a value. zhive checks
+//  it before it unpacks anything a peer sent.
+#define ZHIVE_UNPACK_MAX (256 << 20)
+
 //  Size in bytes of the first complete msgpack value in data[0..size), or
 //  -1 if data does not start with a complete, well-formed value. Never
 //  reads past size; nesting is limited to ZHIVE_DEPTH_MAX levels (an empty

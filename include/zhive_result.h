@@ -31,6 +31,7 @@ extern "C" {
 #define ZHIVE_ERR_CANCELLED   "Cancelled"          //  the client cancelled the task
 #define ZHIVE_ERR_QUEUE_FULL  "QueueFull"          //  the broker refused the task
 #define ZHIVE_ERR_SHUTDOWN    "BrokerShutdown"     //  the broker stopped first
+#define ZHIVE_ERR_TOO_LARGE   "TooLarge"           //  a result would unpack past ZHIVE_UNPACK_MAX
 
 typedef struct _zhive_result_t zhive_result_t;
 

@@ -4,6 +4,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <zhive.h>
+#include <stdlib.h>
+#include <string.h>
+#include "zhive_private.h"
+#include "zhive_reader.h"
 
 //  Unpacks the whole buffer as one value into zone/out
 static void
@@ -275,6 +279,156 @@ test_depth_limit (void **state)
     assert_int_equal (ZHIVE_DEPTH_MAX, 32);
 }
 
+//  An array holding count - 1 nils: count values in all (caller frees)
+static char *
+s_nil_array (size_t count, size_t *size)
+{
+    size_t items = count - 1;
+    char *data = (char *) malloc (items + 5);
+    assert_non_null (data);
+    data [0] = (char) 0xdd;
+    for (int index = 0; index < 4; index++)
+        data [1 + index] = (char) (items >> (24 - 8 * index));
+    memset (data + 5, 0xc0, items);
+    *size = items + 5;
+    return data;
+}
+
+//  A value that would unpack past ZHIVE_UNPACK_MAX is an error result
+//  (TooLarge, saying both sizes), made so when the result is made, from
+//  bytes or from a frame; one at the limit is a value that unpacks
+static void
+test_unpack_limit (void **state)
+{
+    (void) state;
+    assert_int_equal (ZHIVE_UNPACK_MAX, 256 << 20);
+    size_t fits = ZHIVE_UNPACK_MAX / sizeof (msgpack_object);
+    for (int past = 0; past <= 1; past++) {
+        size_t size;
+        char *data = s_nil_array (fits + (size_t) past, &size);
+        size_t objects, bytes;
+        assert_int_equal (zhive_msgpack_measure (data, size, &objects, &bytes), (ssize_t) size);
+        assert_int_equal (objects, fits + (size_t) past);
+        assert_int_equal (bytes > ZHIVE_UNPACK_MAX, past);
+        for (int framed = 0; framed <= 1; framed++) {
+            zhive_result_t *result;
+            if (framed) {
+                zmq_msg_t frame;
+                assert_int_equal (zmq_msg_init_size (&frame, size), 0);
+                memcpy (zmq_msg_data (&frame), data, size);
+                result = zhive_result_new_frame (&frame);
+                zmq_msg_close (&frame);
+            }
+            else
+                result = zhive_result_new_value (data, size);
+            assert_non_null (result);
+            if (past) {
+                assert_false (zhive_result_ok (result));
+                assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_TOO_LARGE);
+                assert_string_equal (zhive_result_error_type (result), "TooLarge");
+                char text [32];
+                snprintf (text, sizeof text, "%zu", bytes);
+                assert_non_null (strstr (zhive_result_error_message (result), text));
+                snprintf (text, sizeof text, "%d", ZHIVE_UNPACK_MAX);
+                assert_non_null (strstr (zhive_result_error_message (result), text));
+                assert_null (zhive_result_value (result));
+                assert_null (zhive_result_data (result, NULL));
+            }
+            else if (framed) {
+                //  At the limit: ok, and it has a value
+                assert_true (zhive_result_ok (result));
+                const msgpack_object *value = zhive_result_value (result);
+                assert_non_null (value);
+                assert_int_equal (zhive_value_len (value), fits - 1);
+            }
+            else
+                assert_true (zhive_result_ok (result));
+            zhive_result_destroy (&result);
+        }
+        free (data);
+    }
+    //  Malformed stays Malformed
+    zhive_result_t *result = zhive_result_new_value ("\xdd\xff\xff\xff\xff\xc0", 6);
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_MALFORMED);
+    zhive_result_destroy (&result);
+}
+
+//  measure says what msgpack-c allocates to unpack a value: its zone use
+//  (one big first chunk, so what was taken is what is missing from it)
+//  is what measure counts, less the value itself, on several shapes
+static void
+test_measure_matches_msgpack (void **state)
+{
+    (void) state;
+    for (int shape = 0; shape < 6; shape++) {
+        zhive_pack_t *pack = zhive_pack_new ();
+        if (shape == 0)
+            zhive_pack_int (pack, 7);
+        else if (shape == 1) {    //  A flat array of nils
+            zhive_pack_array (pack, 100000);
+            for (int item = 0; item < 100000; item++)
+                zhive_pack_nil (pack);
+        }
+        else if (shape == 2) {    //  Arrays of small arrays
+            zhive_pack_array (pack, 20000);
+            for (int item = 0; item < 20000; item++) {
+                zhive_pack_array (pack, 2);
+                zhive_pack_int (pack, item);
+                zhive_pack_array (pack, 0);
+            }
+        }
+        else if (shape == 3) {    //  A map of str keys to bins: bodies referenced
+            zhive_pack_map (pack, 20000);
+            for (int item = 0; item < 20000; item++) {
+                char key [16];
+                snprintf (key, sizeof key, "k%d", item);
+                zhive_pack_str (pack, key);
+                zhive_pack_bytes (pack, "0123456789abcdef", 16);
+            }
+        }
+        else if (shape == 4) {    //  Maps of maps, 3 levels
+            zhive_pack_map (pack, 30);
+            for (int outer = 0; outer < 30; outer++) {
+                zhive_pack_int (pack, outer);
+                zhive_pack_map (pack, 30);
+                for (int inner = 0; inner < 30; inner++) {
+                    zhive_pack_int (pack, inner);
+                    zhive_pack_map (pack, 1);
+                    zhive_pack_nil (pack);
+                    zhive_pack_str (pack, "v");
+                }
+            }
+        }
+        else {    //  ZHIVE_DEPTH_MAX levels of one-element arrays
+            for (int level = 0; level < ZHIVE_DEPTH_MAX - 1; level++)
+                zhive_pack_array (pack, 1);
+            zhive_pack_array (pack, 0);
+        }
+        size_t objects, bytes;
+        assert_int_equal (zhive_msgpack_measure (zhive_pack_data (pack), zhive_pack_size (pack),
+                                                 &objects, &bytes),
+                          (ssize_t) zhive_pack_size (pack));
+        size_t chunk = 2 * bytes + 4096;
+        msgpack_zone zone;
+        assert_true (msgpack_zone_init (&zone, chunk));
+        const char *start = zone.chunk_list.ptr;
+        msgpack_object object;
+        size_t offset = 0;
+        assert_int_equal (msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset,
+                                          &zone, &object),
+                          MSGPACK_UNPACK_SUCCESS);
+        //  Still in the first chunk (another would lie outside it)
+        assert_true (zone.chunk_list.ptr >= start && zone.chunk_list.ptr <= start + chunk);
+        size_t taken = (size_t) (zone.chunk_list.ptr - start);
+        print_message ("shape %d: %zu objects, measured %zu bytes, msgpack-c took %zu\n", shape,
+                       objects, bytes, taken);
+        assert_true (taken <= bytes);
+        assert_true (bytes <= 2 * taken + sizeof (msgpack_object));
+        msgpack_zone_destroy (&zone);
+        zhive_pack_destroy (&pack);
+    }
+}
+
 int
 main (void)
 {
@@ -285,6 +439,8 @@ main (void)
         cmocka_unit_test (test_results),
         cmocka_unit_test (test_empty_values),
         cmocka_unit_test (test_depth_limit),
+        cmocka_unit_test (test_unpack_limit),
+        cmocka_unit_test (test_measure_matches_msgpack),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -165,6 +165,223 @@ test_skip_matches_msgpack (void **state)
     zhive_pack_destroy (&pack);
 }
 
+//  Every kind of value, packed by msgpack-c in every width: peek names its
+//  kind, the reader of that kind reads what msgpack-c unpacks and ends
+//  where it ends, readers of other kinds refuse it, and a cut value fails
+static void
+test_every_kind_matches_msgpack (void **state)
+{
+    (void) state;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buffer, msgpack_sbuffer_write);
+    static char body [70000];
+    memset (body, 'x', sizeof body);
+    size_t lengths [] = { 0, 1, 2, 3, 4, 8, 16, 31, 32, 255, 256, 65535, 65536 };
+    enum { LENGTHS = sizeof lengths / sizeof lengths [0] };
+    msgpack_pack_nil (&pk);
+    msgpack_pack_true (&pk);
+    msgpack_pack_false (&pk);
+    msgpack_pack_float (&pk, 1.5f);
+    msgpack_pack_double (&pk, -0.1);
+    msgpack_pack_int64 (&pk, -5);
+    for (size_t i = 0; i < LENGTHS; i++) {
+        msgpack_pack_str_with_body (&pk, body, lengths [i]);
+        msgpack_pack_bin_with_body (&pk, body, lengths [i]);
+        msgpack_pack_ext_with_body (&pk, body, lengths [i], (int8_t) (i - 5));
+        msgpack_pack_array (&pk, lengths [i]);
+        for (size_t item = 0; item < lengths [i]; item++)
+            msgpack_pack_nil (&pk);
+        msgpack_pack_map (&pk, lengths [i]);
+        for (size_t item = 0; item < lengths [i]; item++) {
+            msgpack_pack_uint32 (&pk, (uint32_t) item);
+            msgpack_pack_nil (&pk);
+        }
+    }
+    size_t offset = 0;
+    size_t values = 0;
+    zhive_reader_t reader;
+    zhive_reader_init (&reader, buffer.data, buffer.size);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    while (offset < buffer.size) {
+        size_t start = offset;
+        assert_int_equal (msgpack_unpack_next (&unpacked, buffer.data, buffer.size, &offset),
+                          MSGPACK_UNPACK_SUCCESS);
+        const msgpack_object *object = &unpacked.data;
+        assert_ptr_equal (reader.data, (const uint8_t *) buffer.data + start);
+        zhive_reader_kind_t kind = zhive_reader_peek (&reader);
+        zhive_reader_t other = reader;
+        bool flag;
+        double number;
+        int64_t integer;
+        const char *ptr;
+        size_t size;
+        int8_t type;
+        //  Readers of other kinds refuse it and leave the value readable
+        if (kind != ZHIVE_READER_NIL)
+            assert_int_equal (zhive_reader_nil (&other), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_BOOL)
+            assert_int_equal (zhive_reader_bool (&other, &flag), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_FLOAT)
+            assert_int_equal (zhive_reader_float (&other, &number), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_BIN)
+            assert_int_equal (zhive_reader_bin_ref (&other, &ptr, &size), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_EXT)
+            assert_int_equal (zhive_reader_ext_ref (&other, &type, &ptr, &size), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_MAP)
+            assert_int_equal (zhive_reader_map (&other, &size), -1);
+        other = reader;
+        if (kind != ZHIVE_READER_STR)
+            assert_int_equal (zhive_reader_str_ref (&other, &ptr, &size), -1);
+        //  The reader of its kind reads what msgpack-c unpacked
+        switch (object->type) {
+            case MSGPACK_OBJECT_NIL:
+                assert_int_equal (kind, ZHIVE_READER_NIL);
+                assert_int_equal (zhive_reader_nil (&reader), 0);
+                break;
+            case MSGPACK_OBJECT_BOOLEAN:
+                assert_int_equal (kind, ZHIVE_READER_BOOL);
+                assert_int_equal (zhive_reader_bool (&reader, &flag), 0);
+                assert_int_equal (flag, object->via.boolean);
+                break;
+            case MSGPACK_OBJECT_FLOAT32:
+            case MSGPACK_OBJECT_FLOAT64:
+                assert_int_equal (kind, ZHIVE_READER_FLOAT);
+                assert_int_equal (zhive_reader_float (&reader, &number), 0);
+                assert_true (number == object->via.f64);
+                break;
+            case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+                assert_int_equal (kind, ZHIVE_READER_INT);
+                assert_int_equal (zhive_reader_int (&reader, &integer, NULL), 0);
+                assert_true (integer == object->via.i64);
+                break;
+            case MSGPACK_OBJECT_STR:
+                assert_int_equal (kind, ZHIVE_READER_STR);
+                assert_int_equal (zhive_reader_str_ref (&reader, &ptr, &size), 0);
+                assert_int_equal (size, object->via.str.size);
+                if (size)
+                    assert_ptr_equal (ptr, object->via.str.ptr);
+                break;
+            case MSGPACK_OBJECT_BIN:
+                assert_int_equal (kind, ZHIVE_READER_BIN);
+                assert_int_equal (zhive_reader_bin_ref (&reader, &ptr, &size), 0);
+                assert_int_equal (size, object->via.bin.size);
+                if (size)
+                    assert_ptr_equal (ptr, object->via.bin.ptr);
+                break;
+            case MSGPACK_OBJECT_EXT:
+                assert_int_equal (kind, ZHIVE_READER_EXT);
+                assert_int_equal (zhive_reader_ext_ref (&reader, &type, &ptr, &size), 0);
+                assert_int_equal (type, object->via.ext.type);
+                assert_int_equal (size, object->via.ext.size);
+                if (size)
+                    assert_ptr_equal (ptr, object->via.ext.ptr);
+                break;
+            case MSGPACK_OBJECT_ARRAY:
+                assert_int_equal (kind, ZHIVE_READER_ARRAY);
+                assert_int_equal (zhive_reader_array (&reader, &size), 0);
+                assert_int_equal (size, object->via.array.size);
+                for (size_t item = 0; item < size; item++)
+                    assert_int_equal (zhive_reader_nil (&reader), 0);
+                break;
+            case MSGPACK_OBJECT_MAP:
+                assert_int_equal (kind, ZHIVE_READER_MAP);
+                assert_int_equal (zhive_reader_map (&reader, &size), 0);
+                assert_int_equal (size, object->via.map.size);
+                for (size_t item = 0; item < size; item++) {
+                    uint64_t key;
+                    assert_int_equal (zhive_reader_uint (&reader, &key), 0);
+                    assert_int_equal (key, object->via.map.ptr [item].key.via.u64);
+                    assert_int_equal (zhive_reader_nil (&reader), 0);
+                }
+                break;
+            default: fail ();
+        }
+        assert_ptr_equal (reader.data, (const uint8_t *) buffer.data + offset);
+        //  Cut short anywhere inside a scalar or a header: its reader fails
+        if (object->type != MSGPACK_OBJECT_ARRAY && object->type != MSGPACK_OBJECT_MAP)
+            for (size_t cut = start; cut < offset; cut++) {
+                zhive_reader_t short_reader;
+                zhive_reader_init (&short_reader, buffer.data + start, cut - start);
+                int rc = -1;
+                switch (kind) {
+                    case ZHIVE_READER_NIL: rc = zhive_reader_nil (&short_reader); break;
+                    case ZHIVE_READER_BOOL: rc = zhive_reader_bool (&short_reader, &flag); break;
+                    case ZHIVE_READER_FLOAT:
+                        rc = zhive_reader_float (&short_reader, &number);
+                        break;
+                    case ZHIVE_READER_INT:
+                        rc = zhive_reader_int (&short_reader, &integer, NULL);
+                        break;
+                    case ZHIVE_READER_STR:
+                        rc = zhive_reader_str_ref (&short_reader, &ptr, &size);
+                        break;
+                    case ZHIVE_READER_BIN:
+                        rc = zhive_reader_bin_ref (&short_reader, &ptr, &size);
+                        break;
+                    case ZHIVE_READER_EXT:
+                        rc = zhive_reader_ext_ref (&short_reader, &type, &ptr, &size);
+                        break;
+                    default: fail ();
+                }
+                assert_int_equal (rc, -1);
+            }
+        values++;
+    }
+    assert_int_equal (values, 6 + 5 * LENGTHS);
+    assert_int_equal (zhive_reader_peek (&reader), ZHIVE_READER_NONE);
+    //  The one tag msgpack never uses has no kind
+    zhive_reader_init (&reader, "\xc1", 1);
+    assert_int_equal (zhive_reader_peek (&reader), ZHIVE_READER_NONE);
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  measure walks as skip does and counts every value: the value itself,
+//  each element, each key and each value of a map
+static void
+test_measure_counts_values (void **state)
+{
+    (void) state;
+    struct {
+        const char *bytes;    //  One msgpack value
+        size_t size;          //  Its length
+        size_t objects;       //  Values in it
+    } cases [] = {
+        { "\xc0", 1, 1 },
+        { "\x90", 1, 1 },
+        { "\x93\xc0\xc0\xc0", 4, 4 },
+        { "\x82\x01\xc0\x02\x91\xc0", 6, 6 },
+        { "\xa3"
+          "abc",
+          4, 1 },
+        { "\x92\xc4\x02xy\xd4\x01z", 8, 3 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        size_t objects = 99, bytes = 99;
+        assert_int_equal (zhive_msgpack_measure (cases [i].bytes, cases [i].size, &objects, &bytes),
+                          (ssize_t) cases [i].size);
+        assert_int_equal (objects, cases [i].objects);
+        assert_int_equal (bytes, cases [i].objects * sizeof (msgpack_object));
+        assert_int_equal (zhive_msgpack_skip (cases [i].bytes, cases [i].size),
+                          (ssize_t) cases [i].size);
+        assert_int_equal (zhive_msgpack_measure (cases [i].bytes, cases [i].size, NULL, NULL),
+                          (ssize_t) cases [i].size);
+        //  Cut short: -1 and nothing measured
+        assert_int_equal (
+            zhive_msgpack_measure (cases [i].bytes, cases [i].size - 1, &objects, &bytes), -1);
+        assert_int_equal (objects, 0);
+        assert_int_equal (bytes, 0);
+    }
+}
+
 int
 main (void)
 {
@@ -172,6 +389,8 @@ main (void)
         cmocka_unit_test (test_integers_every_width),
         cmocka_unit_test (test_strings_and_arrays),
         cmocka_unit_test (test_skip_matches_msgpack),
+        cmocka_unit_test (test_every_kind_matches_msgpack),
+        cmocka_unit_test (test_measure_counts_values),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include "zhive_cli_output.h"
 #include "zhive_cli.h"
 #include "zhive_json.h"
+#include "zhive_json_writer.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 struct _zhive_cli_output_t {
     zhive_cli_progress_t *progress;    //  The progress bar (owned)
+    zhive_json_writer_t *writer;       //  Writes values to stdout as JSON (owned)
     bool stdout_tty;                   //  stdout is a terminal (progress must step aside)
     bool keep_going;                   //  Print task errors in place and go on
     bool failed;                       //  A task failed
@@ -33,8 +35,9 @@ zhive_cli_output_new (const char *function, int timeout, bool keep_going, bool q
     if (!self)
         return NULL;
     self->progress = zhive_cli_progress_new (!quiet && isatty (STDERR_FILENO));
-    if (!self->progress) {
-        free (self);
+    self->writer = zhive_json_writer_new (stdout);
+    if (!self->progress || !self->writer) {
+        zhive_cli_output_destroy (&self);
         return NULL;
     }
     self->stdout_tty = isatty (STDOUT_FILENO);
@@ -55,6 +58,7 @@ zhive_cli_output_destroy (zhive_cli_output_t **self_p)
     zhive_cli_output_t *self = *self_p;
     if (self) {
         zhive_cli_progress_destroy (&self->progress);
+        zhive_json_writer_destroy (&self->writer);
         free (self);
         *self_p = NULL;
     }
@@ -96,6 +100,30 @@ zhive_cli_output_json (zhive_cli_output_t *self, json_t *value)
     fputc ('\n', stdout);
     free (text);
     return ZHIVE_CLI_OK;
+}
+
+//  ---------------------------------------------------------------------
+//  Write one msgpack value as JSON and a newline to stdout, from its bytes
+
+int
+zhive_cli_output_value (zhive_cli_output_t *self, const char *data, size_t size)
+{
+    assert (self);
+    int rc = data ? zhive_json_writer_put (self->writer, data, size) : -1;
+    if (rc == -1) {
+        zhive_cli_output_complain (self, "a value is not valid msgpack");
+        return ZHIVE_CLI_INTERNAL;
+    }
+    fputc ('\n', stdout);    //  Ends the line, even a part of one
+    if (rc == 0)
+        return ZHIVE_CLI_OK;
+    if (ferror (stdout)) {
+        //  Said as a failed flush says it (nothing for a closed pipe)
+        zhive_cli_output_flush (self);
+        return ZHIVE_CLI_INTERNAL;
+    }
+    zhive_cli_output_complain (self, "out of memory");
+    return ZHIVE_CLI_INTERNAL;
 }
 
 //  True for error types that mean "no answer in time", not "task failed"
@@ -173,10 +201,9 @@ zhive_cli_output_result (zhive_cli_output_t *self, zhive_result_t *result, size_
         return ZHIVE_CLI_INTERNAL;
     }
     if (zhive_result_ok (result)) {
-        json_t *value = zhive_json_from_msgpack (zhive_result_value (result));
-        int rc = zhive_cli_output_json (self, value);
-        json_decref (value);
-        return rc;
+        size_t size;
+        const char *data = zhive_result_data (result, &size);
+        return zhive_cli_output_value (self, data, size);
     }
     self->failed = true;
     if (!self->keep_going) {

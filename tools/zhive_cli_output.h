@@ -45,6 +45,12 @@ zhive_cli_progress_t *zhive_cli_output_progress (zhive_cli_output_t *self);
 //  memory).
 int zhive_cli_output_json (zhive_cli_output_t *self, json_t *value);
 
+//  Write one msgpack value (data[0..size), borrowed) as JSON and a newline
+//  to stdout (buffered), straight from its bytes: memory does not grow with
+//  what the value holds. Returns ZHIVE_CLI_OK, or ZHIVE_CLI_INTERNAL after a
+//  message (not valid msgpack, out of memory, stdout failed).
+int zhive_cli_output_value (zhive_cli_output_t *self, const char *data, size_t size);
+
 //  Print one result: its value as JSON, or its error (on stderr, after the
 //  results before it; in place with --keep-going). result NULL means out
 //  of memory. `line` is the input line of a map item, or 0. Returns

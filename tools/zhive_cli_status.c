@@ -4,7 +4,7 @@
 */
 #include "zhive_cli_status.h"
 #include "zhive_cli.h"
-#include "zhive_json.h"
+#include "zhive_json_writer.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +32,12 @@ s_cell (const msgpack_object *value)
     }
     if (!value)
         return strdup ("?");
-    return zhive_json_dumps (value);
+    zhive_pack_t *pack = zhive_pack_new ();
+    char *cell = pack && zhive_pack_object (pack, value) == 0
+                     ? zhive_json_writer_text (zhive_pack_data (pack), zhive_pack_size (pack))
+                     : NULL;
+    zhive_pack_destroy (&pack);
+    return cell;
 }
 
 //  Print rows of cells as aligned columns, numbers to the right. cells
@@ -162,9 +167,9 @@ zhive_cli_status_run (zhive_cli_session_t *session)
     const msgpack_object *status = zhive_result_value (result);
     int rc = ZHIVE_CLI_OK;
     if (options->json) {
-        json_t *value = zhive_json_from_msgpack (status);
-        rc = zhive_cli_output_json (output, value);
-        json_decref (value);
+        size_t size;
+        const char *data = zhive_result_data (result, &size);
+        rc = zhive_cli_output_value (output, data, size);
     }
     else if (s_status_print (status)) {
         zhive_cli_output_complain (output, "out of memory");

@@ -1,9 +1,9 @@
 /*  =========================================================================
     zhive_json - JSON <-> msgpack for the zhive command line tool
 
-    jansson parses and prints; this file walks one tree and builds the other.
-    Parsed JSON is at most JSON_PARSER_MAX_DEPTH deep and msgpack-c limits
-    the nesting it unpacks, so the recursion here is bounded.
+    jansson parses; this file walks the parsed tree and packs it. Parsed
+    JSON is at most JSON_PARSER_MAX_DEPTH deep, so the recursion here is
+    bounded. msgpack -> JSON is zhive_json_writer, which builds no tree.
     =========================================================================
 */
 #include "zhive_json.h"
@@ -66,135 +66,6 @@ zhive_json_string (const char *data, size_t size)
         data = "";    //  msgpack-c leaves ptr NULL for empty strings
     json_t *value = json_stringn (data, size);
     return value ? value : s_bytes (data, size);
-}
-
-//  {"$ext":[type,"<base64>"]} for msgpack extension values
-static json_t *
-s_ext (int8_t type, const char *data, size_t size)
-{
-    char *text = s_base64 (data, size);
-    if (!text)
-        return NULL;
-    json_t *value = json_pack ("{s:[i,s]}", "$ext", (int) type, text);
-    free (text);
-    return value;
-}
-
-//  A double as JSON; NaN and infinities have no JSON number form
-static json_t *
-s_real (double number)
-{
-    if (isnan (number))
-        return json_string ("NaN");
-    if (isinf (number))
-        return json_string (number > 0 ? "Infinity" : "-Infinity");
-    return json_real (number);
-}
-
-//  Set one map entry on a JSON object. A str key that is valid UTF-8 is used
-//  as it is; any other key is rendered as its compact JSON text.
-//  The key of a map entry as JSON object key text (caller frees), linear
-//  in the key's size: a str key that is UTF-8 without NUL as itself; a
-//  scalar key (number, bool, nil) as its compact JSON text; any other key
-//  (array, map, bin, ext, a str with NUL or not UTF-8) as "$msgpack:" and
-//  the base64 of its msgpack bytes, so keys of keys never nest escapes
-static char *
-s_key_text (const msgpack_object *key)
-{
-    if (key->type == MSGPACK_OBJECT_STR) {
-        const char *name = key->via.str.size ? key->via.str.ptr : "";
-        json_t *probe =
-            memchr (name, 0, key->via.str.size) ? NULL : json_stringn (name, key->via.str.size);
-        if (probe) {
-            json_decref (probe);
-            return strndup (name, key->via.str.size);
-        }
-    }
-    else if (key->type != MSGPACK_OBJECT_ARRAY && key->type != MSGPACK_OBJECT_MAP &&
-             key->type != MSGPACK_OBJECT_BIN && key->type != MSGPACK_OBJECT_EXT)
-        return zhive_json_dumps (key);
-    zhive_pack_t *pack = zhive_pack_new ();
-    char *armour = pack && zhive_pack_object (pack, key) == 0
-                       ? s_base64 (zhive_pack_data (pack), zhive_pack_size (pack))
-                       : NULL;
-    zhive_pack_destroy (&pack);
-    if (!armour)
-        return NULL;
-    char *text = (char *) malloc (strlen (armour) + 10);
-    if (text)
-        sprintf (text, "$msgpack:%s", armour);
-    free (armour);
-    return text;
-}
-
-static int
-s_object_set (json_t *object, const msgpack_object *key, json_t *value)
-{
-    char *text = s_key_text (key);
-    if (!text)
-        return -1;
-    int rc = json_object_set (object, text, value);
-    free (text);
-    return rc;
-}
-
-json_t *
-zhive_json_from_msgpack (const msgpack_object *object)
-{
-    switch (object->type) {
-        case MSGPACK_OBJECT_NIL: return json_null ();
-        case MSGPACK_OBJECT_BOOLEAN: return json_boolean (object->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-            if (object->via.u64 > INT64_MAX)
-                return json_real ((double) object->via.u64);
-            return json_integer ((json_int_t) object->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer ((json_int_t) object->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: return s_real (object->via.f64);
-        case MSGPACK_OBJECT_STR:
-            return zhive_json_string (object->via.str.ptr, object->via.str.size);
-        case MSGPACK_OBJECT_BIN: return s_bytes (object->via.bin.ptr, object->via.bin.size);
-        case MSGPACK_OBJECT_EXT:
-            return s_ext (object->via.ext.type, object->via.ext.ptr, object->via.ext.size);
-        case MSGPACK_OBJECT_ARRAY: {
-            json_t *array = json_array ();
-            for (uint32_t index = 0; array && index < object->via.array.size; index++) {
-                json_t *item = zhive_json_from_msgpack (&object->via.array.ptr [index]);
-                if (!item || json_array_append_new (array, item) != 0) {
-                    json_decref (array);
-                    array = NULL;
-                }
-            }
-            return array;
-        }
-        case MSGPACK_OBJECT_MAP: {
-            json_t *map = json_object ();
-            for (uint32_t index = 0; map && index < object->via.map.size; index++) {
-                const msgpack_object_kv *pair = &object->via.map.ptr [index];
-                json_t *value = zhive_json_from_msgpack (&pair->val);
-                int rc = value ? s_object_set (map, &pair->key, value) : -1;
-                json_decref (value);
-                if (rc != 0) {
-                    json_decref (map);
-                    map = NULL;
-                }
-            }
-            return map;
-        }
-    }
-    //  msgpack-c never makes another type; render it as null if it does
-    return json_null ();
-}
-
-char *
-zhive_json_dumps (const msgpack_object *object)
-{
-    json_t *value = zhive_json_from_msgpack (object);
-    if (!value)
-        return NULL;
-    char *text = json_dumps (value, ZHIVE_JSON_DUMP_FLAGS);
-    json_decref (value);
-    return text;
 }
 
 //  ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /*  =========================================================================
     zhive_json - JSON <-> msgpack for the zhive command line tool
 
-    JSON is read and written by jansson; this class only maps one model onto
-    the other.
+    JSON is read by jansson; this class maps its tree onto msgpack. The
+    other way, msgpack -> JSON, is written straight from the msgpack bytes
+    by zhive_json_writer (no tree), following the rules below.
 
     JSON -> msgpack: null -> nil, true/false -> bool, integer -> int,
     real -> float64, string -> str (may hold NUL), array -> array,
@@ -24,9 +25,11 @@
                           compact JSON text, so {1:"a"} becomes {"1":"a"};
                           any other key (array, map, bin, ext, a str with
                           NUL or not UTF-8) is "$msgpack:" and the base64 of
-                          its msgpack bytes, so the output stays linear in
+                          its msgpack bytes (packed again in msgpack-c's
+                          shortest forms), so the output stays linear in
                           the input and always reads back as JSON. When two
-                          keys render the same, the later value wins
+                          keys render the same, the later value wins, in the
+                          place of the first
     =========================================================================
 */
 #ifndef ZHIVE_JSON_H_INCLUDED
@@ -65,14 +68,6 @@ int zhive_json_pack (zhive_pack_t *pack, const json_t *value);
 //  A string as JSON: a JSON string, or the {"$bytes":...} form when the
 //  bytes are not valid UTF-8. Caller owns the result; NULL if out of memory.
 json_t *zhive_json_string (const char *data, size_t size);
-
-//  Convert a msgpack value to JSON as described above. Caller owns the
-//  result (json_decref). NULL only if out of memory.
-json_t *zhive_json_from_msgpack (const msgpack_object *object);
-
-//  A msgpack value as one line of compact JSON text, NUL-terminated.
-//  Caller owns the result (free). NULL only if out of memory.
-char *zhive_json_dumps (const msgpack_object *object);
 
 #ifdef __cplusplus
 }
