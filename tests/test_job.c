@@ -223,6 +223,62 @@ test_malformed_args (void **state)
     zhive_proto_destroy (&out);
 }
 
+//  Arguments that would unpack past ZHIVE_UNPACK_MAX are refused TooLarge
+//  before msgpack-c allocates them (a 12 MB array of nils would take
+//  about 290 MB), in a task and in one item of a chunk; the other items run
+static void
+test_args_too_large (void **state)
+{
+    (void) state;
+    s_done_t done = { 0, NULL };
+    zhive_proto_t *out = zhive_proto_new ();
+    zhive_job_t *job = zhive_job_new (NULL, NULL, s_on_done, &done);
+    size_t count = (size_t) ZHIVE_UNPACK_MAX / sizeof (msgpack_object) + 1000;
+    size_t size = 5 + count;
+    uint8_t *nils = (uint8_t *) malloc (size);
+    assert_non_null (nils);
+    nils [0] = 0xdd;
+    for (int i = 0; i < 4; i++)
+        nils [1 + i] = (uint8_t) (count >> (24 - 8 * i));
+    memset (nils + 5, 0xc0, count);
+    s_task (job, &s_add_handler, 1, nils, size, 0);
+    assert_int_equal (zhive_job_unpack (job), -1);
+    s_expect_failed (job, out, ZHIVE_ERR_TOO_LARGE, "ZHIVE_UNPACK_MAX");
+
+    //  A chunk of [1, 2], the huge array, [3, 4]
+    zhive_pack_t *items = zhive_pack_new ();
+    zhive_pack_array (items, 3);
+    zhive_pack_array (items, 2);
+    zhive_pack_int (items, 1);
+    zhive_pack_int (items, 2);
+    zhive_pack_raw (items, nils, size);
+    zhive_pack_array (items, 2);
+    zhive_pack_int (items, 3);
+    zhive_pack_int (items, 4);
+    s_task_pack (job, &s_add_handler, 2, items, 3);
+    zhive_pack_t *answer = zhive_pack_new ();
+    assert_int_equal (zhive_job_run_chunk (job, answer, "w"), 0);
+    zhive_reader_t reader;
+    assert_int_equal (
+        zhive_chunk_answer_open (&reader, zhive_pack_data (answer), zhive_pack_size (answer), 3),
+        0);
+    const char *types [] = { NULL, ZHIVE_ERR_TOO_LARGE, NULL };
+    for (int i = 0; i < 3; i++) {
+        zhive_result_t *result = zhive_chunk_answer_next (&reader);
+        assert_non_null (result);
+        if (types [i])
+            assert_string_equal (zhive_result_error_type (result), types [i]);
+        else
+            assert_true (zhive_result_ok (result));
+        zhive_result_destroy (&result);
+    }
+    zhive_pack_destroy (&answer);
+    zhive_pack_destroy (&items);
+    free (nils);
+    zhive_job_destroy (&job);
+    zhive_proto_destroy (&out);
+}
+
 //  A sync handler's reply, none, a large one, one that is not one value,
 //  and failures with and without a message
 static void
@@ -452,7 +508,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_args),           cmocka_unit_test (test_malformed_args),
         cmocka_unit_test (test_reply_and_fail), cmocka_unit_test (test_async_callback),
-        cmocka_unit_test (test_chunk),
+        cmocka_unit_test (test_chunk),          cmocka_unit_test (test_args_too_large),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -84,6 +84,23 @@ zhive_job_set_task (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket
 }
 
 //  ---------------------------------------------------------------------
+//  Fail the job TooLarge if values that would take `unpacked` bytes as
+//  msgpack-c objects pass ZHIVE_UNPACK_MAX; true if so. `what` names them
+//  in the message ("arguments", "item 3 of a chunk").
+
+static bool
+s_too_large (zhive_job_t *self, size_t unpacked, const char *what)
+{
+    bool too_large = unpacked > ZHIVE_UNPACK_MAX;
+    if (too_large)
+        zhive_job_set_failed (self, ZHIVE_ERR_TOO_LARGE,
+                              zsys_sprintf ("%s of '%s' would unpack to %zu bytes, more than the "
+                                            "limit of %d bytes (ZHIVE_UNPACK_MAX)",
+                                            what, self->handler->name, unpacked, ZHIVE_UNPACK_MAX));
+    return too_large;
+}
+
+//  ---------------------------------------------------------------------
 //  Unpack the args: one valid msgpack array
 
 int
@@ -94,12 +111,15 @@ zhive_job_unpack (zhive_job_t *self)
     size_t items;
     bool is_array = zhive_msgpack_array_header (data, size, &items) > 0;
     size_t offset = 0;
-    if (!is_array || zhive_msgpack_skip (data, size) != (ssize_t) size) {
+    size_t unpacked = 0;
+    if (!is_array || zhive_msgpack_measure (data, size, NULL, &unpacked) != (ssize_t) size) {
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
                               zsys_sprintf ("arguments of '%s' are not one valid msgpack array",
                                             self->handler->name));
         return -1;
     }
+    if (s_too_large (self, unpacked, "arguments"))
+        return -1;
     //  One zone per job, cleared when the job is reused: no allocation per
     //  task once a worker is warm (msgpack_unpack_next would make 8 KiB each)
     if (!self->zone)
@@ -350,12 +370,18 @@ s_item_run (zhive_job_t *self, msgpack_zone *zone, uint32_t index, const char *i
     msgpack_object args;
     s_item_reset (self);
     msgpack_zone_clear (zone);
-    if (!item || zhive_msgpack_array_header (item, size, &items) == 0 ||
-        msgpack_unpack (item, size, &used, zone, &args) != MSGPACK_UNPACK_SUCCESS)
+    size_t unpacked = 0;
+    char what [64];
+    snprintf (what, sizeof what, "item %u of a chunk", index);
+    //  Too large to unpack: failed TooLarge, not unpacked
+    bool refused = item && zhive_msgpack_measure (item, size, NULL, &unpacked) == (ssize_t) size &&
+                   s_too_large (self, unpacked, what);
+    if (!refused && (!item || zhive_msgpack_array_header (item, size, &items) == 0 ||
+                     msgpack_unpack (item, size, &used, zone, &args) != MSGPACK_UNPACK_SUCCESS))
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
                               zsys_sprintf ("item %u of a chunk of '%s' is not one argument array",
                                             index, self->handler->name));
-    else {
+    else if (!refused) {
         self->args.zone = NULL;
         self->args.data = args;
         zhive_job_call (self);
