@@ -17,6 +17,7 @@
     deadline by more than the grace period.
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_worker_private.h"
 #include "zhive_zygote.h"
 #include <dlfcn.h>
