@@ -678,8 +678,9 @@ test_retries_mean_the_same_in_c_and_cli (void **state)
     zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
     assert_non_null (router);
     char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d",
-              testkit_port (zsock_last_endpoint (router)));
+    char *bound = zsock_last_endpoint (router);    //  Ours to free
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", testkit_port (bound));
+    zstr_free (&bound);
     zhive_proto_t *msg = zhive_proto_new ();
     zhive_client_t *client = zhive_client_new (endpoint, 0);    //  No PING to answer
     assert_non_null (client);
