@@ -13,6 +13,7 @@
 #include <limits.h>
 #include "zhive_curve.h"
 #include "zhive_idmap.h"
+#include "zhive_late.h"
 #include "zhive_log.h"
 #include "zhive_socket.h"
 
@@ -53,11 +54,7 @@ struct _zhive_client_t {
     zhive_result_t *status;      //  Its reply once it arrived
     zhive_heap_t deadlines;      //  Owners by their next deadline
     zhive_list_t notify;         //  Owners whose callbacks are to run
-    zhive_idmap_t *late;         //  Ids whose late answer is expected (the client ended them)
-    s_later_t *late_ring;        //  The same ids with when to forget them, oldest first
-    size_t late_head;            //  Index of the oldest
-    size_t late_count;           //  Entries used
-    size_t late_capacity;        //  Entries allocated
+    zhive_late_t *late;          //  Ids whose late answer is expected (the client ended them)
 };
 
 //  ---------------------------------------------------------------------
@@ -199,42 +196,14 @@ zhive_client_dispatch (zhive_client_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  Forgets the late ids whose answer had time enough to come
-static void
-s_late_prune (zhive_client_t *self, int64_t now)
-{
-    while (self->late_count && self->late_ring [self->late_head].at <= now) {
-        zhive_idmap_remove (self->late, self->late_ring [self->late_head].id);
-        self->late_head = (self->late_head + 1) % self->late_capacity;
-        self->late_count--;
-    }
-}
-
-//  ---------------------------------------------------------------------
 //  Remember that id's answer may still come, for as long as the broker
-//  could take to send it (zhive_grace_ms); best effort when out of memory
+//  could take to send it (zhive_grace_ms)
 void
 zhive_client_expect_late (zhive_client_t *self, uint64_t id)
 {
     int64_t now = zhive_clock_ms ();
-    s_late_prune (self, now);
-    if (self->late_count == self->late_capacity) {
-        size_t capacity = self->late_capacity ? self->late_capacity * 2 : S_QUEUE_MIN;
-        s_later_t *grown = (s_later_t *) malloc (capacity * sizeof (s_later_t));
-        if (!grown)
-            return;
-        for (size_t i = 0; i < self->late_count; i++)
-            grown [i] = self->late_ring [(self->late_head + i) % self->late_capacity];
-        free (self->late_ring);
-        self->late_ring = grown;
-        self->late_head = 0;
-        self->late_capacity = capacity;
-    }
-    if (zhive_idmap_lookup (self->late, id) || zhive_idmap_insert (self->late, id, self))
-        return;
-    s_later_t entry = { id, now + zhive_grace_ms (self->heartbeat_ms, self->liveness) };
-    self->late_ring [(self->late_head + self->late_count) % self->late_capacity] = entry;
-    self->late_count++;
+    zhive_late_prune (self->late, now);
+    zhive_late_expect (self->late, id, now + zhive_grace_ms (self->heartbeat_ms, self->liveness));
 }
 
 //  ---------------------------------------------------------------------
@@ -255,7 +224,7 @@ s_deliver (zhive_client_t *self, zhive_owner_t *owner, uint64_t id, zhive_answer
     if (finished < 0) {
         //  The broker's answer to a task the client ended at its deadline
         //  (then told the broker to cancel) was expected: not a drop
-        if (self->late_count && zhive_idmap_remove (self->late, id))
+        if (zhive_late_take (self->late, id))
             return 0;
         self->dropped++;
         return 0;
@@ -388,47 +357,6 @@ zhive_client_send_cancel (zhive_client_t *self, uint64_t id)
 }
 
 //  ---------------------------------------------------------------------
-//  Make a payload frame from an optional prefix byte and bytes
-int
-zhive_payload_init (zmq_msg_t *frame, const uint8_t *prefix, size_t prefix_size, const void *data,
-                    size_t size)
-{
-    if (zmq_msg_init_size (frame, prefix_size + size)) {
-        zmq_msg_init (frame);
-        return -1;
-    }
-    uint8_t *bytes = (uint8_t *) zmq_msg_data (frame);
-    if (prefix_size)
-        memcpy (bytes, prefix, prefix_size);
-    if (size)
-        memcpy (bytes + prefix_size, data, size);
-    return 0;
-}
-
-//  ---------------------------------------------------------------------
-//  Make the result an answer stands for
-
-zhive_result_t *
-zhive_answer_result (zhive_answer_t *answer)
-{
-    if (answer->value)
-        return zhive_result_new_frame (answer->value);
-    return zhive_result_new_error (answer->type, answer->message, answer->worker);
-}
-
-//  ---------------------------------------------------------------------
-//  The client's own Timeout for a task past its backstop
-zhive_result_t *
-zhive_timeout_result (const char *function, int64_t timeout_ms)
-{
-    char text [512];
-    snprintf (text, sizeof text,
-              "no answer for '%s' within %lld ms (the broker did not reply in time)", function,
-              (long long) timeout_ms);
-    return zhive_result_new_error (ZHIVE_ERR_TIMEOUT, text, "");
-}
-
-//  ---------------------------------------------------------------------
 //  Asks one owner to queue its unanswered ids (for s_each_owner)
 static void
 s_reconnected_one (zhive_owner_t *owner, void *arg)
@@ -530,8 +458,7 @@ int
 zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
 {
     zhive_client_flush (self);
-    if (self->late_count)
-        s_late_prune (self, zhive_clock_ms ());
+    zhive_late_prune (self->late, zhive_clock_ms ());
     //  A resend or a deadline due before the caller's timeout shortens the wait
     int64_t later_in = self->later_count ? s_run_later (self) : -1;
     timeout_ms = s_sooner (s_sooner (timeout_ms, later_in), s_deadline_in (self));
@@ -581,7 +508,7 @@ s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *s
     zhive_list_init (&self->finished);
     zhive_list_init (&self->notify);
     zhive_heap_init (&self->deadlines);
-    self->late = zhive_idmap_new ();
+    self->late = zhive_late_new ();
     self->endpoint = strdup (endpoint);
     self->msg = zhive_proto_new ();
     self->singles = zhive_idmap_new ();
@@ -706,9 +633,8 @@ zhive_client_destroy (zhive_client_t **self_p)
         }
     }
     zhive_idmap_destroy (&self->singles);
-    zhive_idmap_destroy (&self->late);
+    zhive_late_destroy (&self->late);
     zhive_heap_fini (&self->deadlines);
-    free (self->late_ring);
     zhive_result_destroy (&self->status);
     if (self->sock && self->monitor)
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);

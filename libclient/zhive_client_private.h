@@ -7,6 +7,8 @@
     are owners: each holds a block of ids [base, base + count) and is
     reached only through its zhive_owner_ops_t. Calls go one way: owners
     call the client; the client calls owners only through their ops.
+    zhive_answer.c holds the result and payload helpers both use;
+    zhive_late (its own class) the ids whose late answer is expected.
 
     Every SUBMIT leaves through one path: the owner marks the id as
     wanting a send and queues it (zhive_client_queue); the client's flush
