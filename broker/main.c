@@ -13,6 +13,7 @@
     the main loop looks at the counts while it waits on the broker actor.
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_broker.h"
 #include <getopt.h>
 #include <inttypes.h>

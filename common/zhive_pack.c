@@ -170,6 +170,103 @@ zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size)
     return s_write (self, bytes, size);
 }
 
+//  ---------------------------------------------------------------------
+//  Containers whose size is known at the end: a 5-byte array32 / map32
+//  header is reserved at begin; end counts the values packed after it and
+//  writes the shortest header in its place, moving them down.
+
+#define S_RESERVED 5    //  Bytes of an array32 / map32 header
+
+//  Reserves a header of type tag (0xdd array32, 0xdf map32)
+static ssize_t
+s_begin (zhive_pack_t *self, uint8_t tag)
+{
+    static const char zeros [S_RESERVED - 1] = { 0 };
+    size_t handle = self->size;
+    if (s_write (self, (const char *) &tag, 1) || s_write (self, zeros, sizeof zeros)) {
+        self->size = handle;
+        return -1;
+    }
+    return (ssize_t) handle;
+}
+
+//  Writes the header reserved at handle for what follows it
+static int
+s_end (zhive_pack_t *self, ssize_t handle, uint8_t tag)
+{
+    static const char zeros [S_RESERVED - 1] = { 0 };
+    size_t at = (size_t) handle;
+    if (handle < 0 || at + S_RESERVED > self->size || (uint8_t) self->data [at] != tag ||
+        memcmp (self->data + at + 1, zeros, sizeof zeros)) {
+        errno = EINVAL;
+        return -1;
+    }
+    //  Count the values after the header
+    const char *body = self->data + at + S_RESERVED;
+    size_t size = self->size - at - S_RESERVED;
+    uint64_t values = 0;
+    for (size_t offset = 0; offset < size; values++) {
+        ssize_t length = zhive_msgpack_skip (body + offset, size - offset);
+        if (length < 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        offset += (size_t) length;
+    }
+    bool map = tag == 0xdf;
+    if ((map && values % 2) || (map ? values / 2 : values) > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint32_t count = (uint32_t) (map ? values / 2 : values);
+    uint8_t header [S_RESERVED];
+    size_t header_size;
+    if (count < 16) {
+        header [0] = (uint8_t) ((map ? 0x80 : 0x90) | count);
+        header_size = 1;
+    }
+    else if (count <= 0xffff) {
+        header [0] = map ? 0xde : 0xdc;
+        header [1] = (uint8_t) (count >> 8);
+        header [2] = (uint8_t) count;
+        header_size = 3;
+    }
+    else {
+        header [0] = tag;
+        for (int i = 0; i < 4; i++)
+            header [1 + i] = (uint8_t) (count >> (24 - 8 * i));
+        header_size = 5;
+    }
+    memcpy (self->data + at, header, header_size);
+    memmove (self->data + at + header_size, body, size);
+    self->size -= S_RESERVED - header_size;
+    return 0;
+}
+
+ssize_t
+zhive_pack_array_begin (zhive_pack_t *self)
+{
+    return s_begin (self, 0xdd);
+}
+
+int
+zhive_pack_array_end (zhive_pack_t *self, ssize_t handle)
+{
+    return s_end (self, handle, 0xdd);
+}
+
+ssize_t
+zhive_pack_map_begin (zhive_pack_t *self)
+{
+    return s_begin (self, 0xdf);
+}
+
+int
+zhive_pack_map_end (zhive_pack_t *self, ssize_t handle)
+{
+    return s_end (self, handle, 0xdf);
+}
+
 char *
 zhive_pack_detach (zhive_pack_t *self, size_t *size)
 {

@@ -16,6 +16,7 @@
     refused, which is how tests exercise a plugin that will not load.
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_worker.h"
 #include "zhive_result.h"
 #include <inttypes.h>

@@ -11,6 +11,9 @@
 #define ZHIVE_VERSION_MINOR 1
 #define ZHIVE_VERSION_PATCH 0
 
+//  Only the C library and msgpack-c: neither czmq nor libzmq (a program
+//  that uses them includes them itself). errno.h: calls report errors in errno.
+#include <errno.h>
 #include "zhive_export.h"
 #include "zhive_logging.h"
 #include "zhive_pack.h"

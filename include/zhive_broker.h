@@ -18,7 +18,11 @@
 #ifndef ZHIVE_BROKER_H_INCLUDED
 #define ZHIVE_BROKER_H_INCLUDED
 
-#include <czmq.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+typedef struct _zactor_t zactor_t;    //  czmq's, opaque here (the same declaration as czmq's)
 #include "zhive_export.h"
 
 #ifdef __cplusplus

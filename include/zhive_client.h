@@ -21,7 +21,10 @@
 #ifndef ZHIVE_CLIENT_H_INCLUDED
 #define ZHIVE_CLIENT_H_INCLUDED
 
-#include <czmq.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "zhive_export.h"
 #include "zhive_pack.h"
 #include "zhive_result.h"
@@ -34,32 +37,67 @@ typedef struct _zhive_client_t zhive_client_t;
 typedef struct _zhive_task_t zhive_task_t;
 typedef struct _zhive_map_t zhive_map_t;
 
-//  zhive_opts_t.retries value for "never redispatch this task"
+//  zhive_opts_t.retries value for "never redispatch this task" (the CLI's
+//  `zhive --retries 0`)
 #define ZHIVE_NO_RETRIES (-1)
+
+//  A task's completion callback (zhive_opts_t.on_done): task is the handle
+//  zhive_client_submit returned, still owned by the caller; result is the
+//  task's result, borrowed from the task (NULL if the caller already took
+//  it with zhive_task_take). The callback may keep the result by taking it
+//  (zhive_task_take), may destroy the task (zhive_task_destroy), and may
+//  submit, wait or cancel; it must not destroy the client. user_data is
+//  opts.user_data. It runs once per task, from zhive_client_process or
+//  zhive_client_wait_any only (see "Integrating with an event loop").
+typedef void (zhive_done_fn) (zhive_task_t *task, zhive_result_t *result, void *user_data);
 
 //  Options for one call. Zero-initialise and set what you need:
 //      zhive_opts_t opts = { .timeout_ms = 5000 };
 //  A NULL opts pointer means all defaults.
 typedef struct {
-    int timeout_ms;       //  Deadline per task, from submission; 0 = the
-                          //  client's default (zhive_client_set_timeout)
-    int window;           //  map: most tasks in flight at once; 0 = 1000
-    bool unordered;       //  map: zhive_map_next returns results as they
-                          //  complete instead of in input order
-    int retries;          //  Redispatches after losing a worker: 0 = the
-                          //  broker's default (3), ZHIVE_NO_RETRIES = none
-    int chunksize;        //  map: items sent and run together as one task
-                          //  (one message each way); 0 or 1 = one per task.
-                          //  Each item still has its own result; a worker
-                          //  lost or a deadline passed fails the whole chunk
-    bool wait_if_full;    //  On QueueFull, resend after a backoff until the
-                          //  deadline, instead of failing at once
+    int timeout_ms;            //  Deadline per task, from submission; 0 = the
+                               //  client's default (zhive_client_set_timeout)
+    int window;                //  map: most tasks in flight at once; 0 = 1000
+    bool unordered;            //  map: zhive_map_next returns results as they
+                               //  complete instead of in input order
+    int retries;               //  Redispatches after losing a worker: N > 0 =
+                               //  at most N, 0 = the broker's default (its
+                               //  --max-retries, 3), ZHIVE_NO_RETRIES = none.
+                               //  The CLI's --retries N is the same, with its
+                               //  0 (never) passed as ZHIVE_NO_RETRIES
+    int chunksize;             //  map: items sent and run together as one task
+                               //  (one message each way); 0 or 1 = one per task.
+                               //  Each item still has its own result; a worker
+                               //  lost or a deadline passed fails the whole chunk
+    bool wait_if_full;         //  On QueueFull, resend after a backoff until the
+                               //  deadline, instead of failing at once
+    zhive_done_fn *on_done;    //  submit: called when the task finishes, and
+                               //  the task is then not returned by
+                               //  zhive_client_wait_any; NULL = none.
+                               //  apply and maps ignore it
+    void *user_data;           //  submit: the caller's pointer, given to
+                               //  on_done and by zhive_task_user_data; the
+                               //  client never reads or frees it
 } zhive_opts_t;
+
+//  Deadlines. A task's deadline (timeout_ms) counts from its submission;
+//  the broker and the client both keep it: past it the task's result is a
+//  Timeout, given by the client itself if the broker's did not come (the
+//  broker is stopped or unreachable), at the deadline and not later. The
+//  client then tells the broker to drop the task.
+//  A task for a function that no worker offers waits in the broker's
+//  queue (a worker offering it may join later) until its deadline: give
+//  such calls a deadline. The broker has no fail-fast option for it yet.
 
 //  ---------------------------------------------------------------------
 //  Connect to a broker's client endpoint and check, within timeout_ms,
 //  that a broker answers. Returns NULL with errno EINVAL if the endpoint is
 //  not valid, or ETIMEDOUT if no broker answered in time.
+//  With timeout_ms 0 it does not wait and does not check: it returns the
+//  client at once (NULL only for EINVAL or out of memory) and connects in
+//  the background, retrying until a broker is there, so a service can
+//  start before its broker. Tasks submitted meanwhile wait in the
+//  connection (their deadlines run) and go out when the broker comes.
 //  The connection holds at most 100,000 messages each way. When it is full
 //  (the broker is slow or away) tasks and map items are not failed: they
 //  wait, unsent, inside the client and go out on a later call into it as
@@ -96,9 +134,8 @@ ZHIVE_EXPORT void zhive_client_set_timeout (zhive_client_t *self, int timeout_ms
 //  worker clamp theirs: an interval or liveness of 0 or less means the
 //  default (1000, 3); the interval is at most 3,600,000 ms (an hour), and
 //  interval x liveness (the silence after which the broker is gone) too,
-//  so liveness is cut to fit (e.g. 3600000, 3 runs as 3600000, 1). The
-//  client's own wait past a task's deadline grows with these settings:
-//  max (2000, 2 x interval x liveness) ms.
+//  so liveness is cut to fit (e.g. 3600000, 3 runs as 3600000, 1). They
+//  do not change deadlines: a task ends at its deadline at the latest.
 ZHIVE_EXPORT void zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness);
 
 //  Answers the client dropped because their task already had one (a
@@ -112,15 +149,18 @@ ZHIVE_EXPORT uint64_t zhive_client_reconnects (zhive_client_t *self);
 //  Run one task and wait for its result. args must hold one msgpack array
 //  (the positional arguments) or be NULL for none. Always returns a result
 //  (an error result when the call failed; NULL only if out of memory).
-//  Waits at most opts->timeout_ms (or the client default); past it the
-//  result is a Timeout error. Caller owns the result.
+//  Waits at most opts->timeout_ms (or the client default), broker or no
+//  broker; past it the result is a Timeout error. Caller owns the result.
+//  opts->on_done and user_data are ignored.
 ZHIVE_EXPORT zhive_result_t *zhive_client_apply (zhive_client_t *self, const char *function,
                                                  const zhive_pack_t *args,
                                                  const zhive_opts_t *opts);
 
 //  ---------------------------------------------------------------------
 //  Submit one task without waiting. Returns a handle, or NULL with errno
-//  EINVAL if args is not one msgpack array. Caller owns the handle.
+//  EINVAL if args is not one msgpack array. Caller owns the handle (also
+//  when opts->on_done is set: destroy it in the callback, or later).
+//  Never runs a callback.
 ZHIVE_EXPORT zhive_task_t *zhive_client_submit (zhive_client_t *self, const char *function,
                                                 const zhive_pack_t *args, const zhive_opts_t *opts);
 
@@ -150,27 +190,58 @@ ZHIVE_EXPORT void zhive_task_destroy (zhive_task_t **self_p);
 //  Wait up to timeout_ms for any submitted task to finish and return it
 //  (borrowed: still owned by whoever submitted it), or NULL if none
 //  finished in time. Each finished task is returned once, in completion
-//  order. This is the unordered way to take results.
+//  order. This is the unordered way to take results. Tasks with an
+//  on_done callback are not returned: their callbacks run here instead.
 ZHIVE_EXPORT zhive_task_t *zhive_client_wait_any (zhive_client_t *self, int timeout_ms);
 
-//  ---------------------------------------------------------------------
-//  Integrating with the caller's own event loop: poll this socket (e.g.
-//  zloop_reader or zpoller) and, when it is readable, call
-//  zhive_client_process, then zhive_client_wait_any (client, 0) to take
-//  finished tasks. The socket is owned by the client.
-ZHIVE_EXPORT zsock_t *zhive_client_socket (zhive_client_t *self);
+//  The opts.user_data the task was submitted with (NULL if none).
+ZHIVE_EXPORT void *zhive_task_user_data (const zhive_task_t *self);
 
-//  Read and handle every message waiting on the socket, without blocking.
-//  Returns how many tasks finished.
+//  ---------------------------------------------------------------------
+//  Integrating with an event loop (poll, epoll, libuv; see
+//  examples/eventloop_service.c). Each turn of the loop:
+//
+//      int wait = zhive_client_timeout (client);     //  -1: no timer
+//      ... arm a timer for `wait` ms, watch zhive_client_fd for reading ...
+//      ... when either fires (or after any other event):
+//      zhive_client_process (client);                //  callbacks run here
+//
+//  and take finished tasks without callbacks with zhive_client_wait_any
+//  (client, 0). Ask zhive_client_timeout again before every sleep: it is 0
+//  whenever something is already waiting (the fd is edge-triggered, and a
+//  call that sends may have consumed its edge).
+//
+//  What may send on the socket: zhive_client_new*, submit, apply, map,
+//  starmap, status, task_cancel and task_destroy, map_destroy, and every
+//  call that reads it. What reads the socket (taking answers and applying
+//  deadlines): process, apply, status, task_wait, task_done, task_take,
+//  wait_any, map_next, map_take and zhive_client_reconnects.
+//  What runs on_done callbacks: zhive_client_process and
+//  zhive_client_wait_any, nothing else (not even when they are called
+//  from a callback: then they run the callbacks queued since).
+
+//  Read and handle every message waiting on the socket, send what waits
+//  and is due, apply the deadlines that passed, then run the callbacks of
+//  the tasks that finished. Never blocks. Returns how many tasks or map
+//  items finished.
 ZHIVE_EXPORT int zhive_client_process (zhive_client_t *self);
 
-//  The same for callers with an fd-based loop (epoll, libuv): ZMQ_FD of the
-//  socket. It is edge-triggered: call zhive_client_process whenever it is
-//  readable, and also once after every call that sends. Such a loop should
-//  also call zhive_client_process now and then (e.g. every 100 ms): that
-//  is when the client resends after a reconnect or a QueueFull, and sends
-//  tasks that waited for room in a full connection.
+//  Milliseconds until the client next needs zhive_client_process even if
+//  its fd stays quiet: the next task or map-item deadline, the next resend
+//  after QueueFull; 0 if something waits already (messages, callbacks,
+//  sends with room for them, a reconnect to resend after); -1 if nothing
+//  is timed. While tasks or maps are open it is at most the heartbeat
+//  interval (1000 ms by default), when a reconnect is looked for. Does
+//  not block, send or run callbacks.
+ZHIVE_EXPORT int zhive_client_timeout (zhive_client_t *self);
+
+//  The socket's ZMQ_FD: readable (edge-triggered) when the socket may have
+//  something to read or room to send. Owned by the client; never read it.
 ZHIVE_EXPORT int zhive_client_fd (zhive_client_t *self);
+
+//  The client's socket, a czmq zsock_t * (for zloop_reader or zpoller in
+//  czmq programs; this header does not include czmq). Owned by the client.
+ZHIVE_EXPORT void *zhive_client_socket (zhive_client_t *self);
 
 //  ---------------------------------------------------------------------
 //  Run `function` once per item. items holds any number of msgpack values
@@ -188,9 +259,19 @@ ZHIVE_EXPORT zhive_map_t *zhive_client_starmap (zhive_client_t *self, const char
 
 //  Next result of the map: in input order, or in completion order if the
 //  map was made with opts.unordered (zhive_result_index tells which
-//  input). Returns NULL when every result has been returned (errno 0) or
-//  when none arrived within timeout_ms (errno ETIMEDOUT). Caller owns it.
+//  input). Waits up to timeout_ms. Returns 1 with *result set (the caller
+//  owns it), 0 at the end (every result returned; *result NULL), or -1
+//  if none came in time (*result NULL; call again later). errno is not
+//  used. Every item ends (a value, an error, or a Timeout at its
+//  deadline), so a loop until 0 ends.
+ZHIVE_EXPORT int zhive_map_take (zhive_map_t *self, int timeout_ms, zhive_result_t **result);
+
+//  The same, returning the result or NULL both at the end (errno 0) and
+//  when none came in time (errno ETIMEDOUT); zhive_map_done tells which.
 ZHIVE_EXPORT zhive_result_t *zhive_map_next (zhive_map_t *self, int timeout_ms);
+
+//  True once every result of the map has been returned.
+ZHIVE_EXPORT bool zhive_map_done (const zhive_map_t *self);
 
 //  Number of items in the map.
 ZHIVE_EXPORT size_t zhive_map_size (const zhive_map_t *self);

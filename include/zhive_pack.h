@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "zhive_export.h"
 
 #ifdef __cplusplus
@@ -52,6 +53,32 @@ ZHIVE_EXPORT int zhive_pack_object (zhive_pack_t *self, const msgpack_object *va
 //  Bytes that already hold msgpack values, appended as they are. Returns
 //  -1 with errno EPROTO if they are not a whole number of valid values.
 ZHIVE_EXPORT int zhive_pack_raw (zhive_pack_t *self, const void *data, size_t size);
+
+//  ---------------------------------------------------------------------
+//  An array or map whose size is known only at the end:
+//
+//      ssize_t list = zhive_pack_array_begin (pack);
+//      while (...)
+//          zhive_pack_int (pack, next);          //  any values, nested too
+//      zhive_pack_array_end (pack, list);       //  writes the count
+//
+//  begin reserves the header and returns its handle (an offset into the
+//  buffer), or -1 if out of memory. end counts the values packed since
+//  (for a map: keys and values, an even number) and writes the shortest
+//  header for them, moving them down: the bytes are what zhive_pack_array
+//  with the count would have made. Containers nest: end the inner one
+//  first (last begun, first ended); a fixed-size zhive_pack_array inside
+//  must be complete by then. end returns 0, or -1 with errno EINVAL (not
+//  a handle of an open container of that kind, or an odd number of values
+//  in a map) or EPROTO (the values after the header are not complete,
+//  e.g. a zhive_pack_array short of elements). Ending an outer container
+//  before an inner begun one is a programming error. Between begin and
+//  end the buffer does not hold valid msgpack; zhive_pack_reset forgets
+//  open containers.
+ZHIVE_EXPORT ssize_t zhive_pack_array_begin (zhive_pack_t *self);
+ZHIVE_EXPORT int zhive_pack_array_end (zhive_pack_t *self, ssize_t handle);
+ZHIVE_EXPORT ssize_t zhive_pack_map_begin (zhive_pack_t *self);
+ZHIVE_EXPORT int zhive_pack_map_end (zhive_pack_t *self, ssize_t handle);
 
 //  ---------------------------------------------------------------------
 //  The bytes packed so far (borrowed; valid until the next append).

@@ -48,7 +48,11 @@
 #ifndef ZHIVE_WORKER_H_INCLUDED
 #define ZHIVE_WORKER_H_INCLUDED
 
-#include <czmq.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+typedef struct _zloop_t zloop_t;    //  czmq's, opaque here (the same declaration as czmq's)
 #include "zhive_export.h"
 #include "zhive_pack.h"
 

@@ -10,8 +10,10 @@
     =========================================================================
 */
 #include "zhive_client_private.h"
+#include <limits.h>
 #include "zhive_curve.h"
 #include "zhive_idmap.h"
+#include "zhive_late.h"
 #include "zhive_log.h"
 #include "zhive_socket.h"
 
@@ -50,6 +52,9 @@ struct _zhive_client_t {
     bool ponged;                 //  A PONG arrived since the last PING
     uint64_t status_id;          //  Id of the STATUS being waited for
     zhive_result_t *status;      //  Its reply once it arrived
+    zhive_heap_t deadlines;      //  Owners by their next deadline
+    zhive_list_t notify;         //  Owners whose callbacks are to run
+    zhive_late_t *late;          //  Ids whose late answer is expected (the client ended them)
 };
 
 //  ---------------------------------------------------------------------
@@ -64,6 +69,8 @@ zhive_client_attach (zhive_client_t *self, zhive_owner_t *owner, const zhive_own
     owner->base = self->next_id;
     owner->count = count;
     zhive_link_init (&owner->link);
+    zhive_link_init (&owner->notify);
+    zhive_heap_node_init (&owner->deadline);
     if (count == 1) {
         if (zhive_idmap_insert (self->singles, owner->base, owner))
             return -1;
@@ -80,6 +87,10 @@ zhive_client_attach (zhive_client_t *self, zhive_owner_t *owner, const zhive_own
 void
 zhive_client_detach (zhive_client_t *self, zhive_owner_t *owner)
 {
+    if (zhive_heap_node_queued (&owner->deadline))
+        zhive_heap_remove (&self->deadlines, &owner->deadline);
+    if (zhive_link_listed (&owner->notify))
+        zhive_list_remove (&self->notify, &owner->notify);
     if (!zhive_link_listed (&owner->link))
         return;
     if (owner->count == 1) {
@@ -124,22 +135,75 @@ s_each_owner (zhive_client_t *self, void (*fn) (zhive_owner_t *owner, void *arg)
 }
 
 //  ---------------------------------------------------------------------
-//  Applies one owner's backstop deadlines (for s_each_owner)
-static void
-s_expire_one (zhive_owner_t *owner, void *arg)
-{
-    int64_t *scan = (int64_t *) arg;    //  [now, finished]
-    scan [1] += owner->ops->expire (owner, scan [0]);
-}
-
-//  ---------------------------------------------------------------------
-//  Apply every owner's backstop deadlines
+//  Apply the deadlines that passed: each owner due is taken out of the
+//  heap, then asked to expire (it may arm itself again, later)
 int
 zhive_client_expire (zhive_client_t *self)
 {
-    int64_t scan [2] = { zhive_clock_ms (), 0 };
-    s_each_owner (self, s_expire_one, scan);
-    return (int) scan [1];
+    int64_t now = zhive_clock_ms ();
+    int finished = 0;
+    zhive_heap_node_t *top;
+    while ((top = zhive_heap_top (&self->deadlines)) && top->key <= now) {
+        zhive_owner_t *owner = ZHIVE_HEAP_ITEM (top, zhive_owner_t, deadline);
+        zhive_heap_remove (&self->deadlines, top);
+        finished += owner->ops->expire (owner, now);
+    }
+    return finished;
+}
+
+//  ---------------------------------------------------------------------
+//  Set or clear an owner's next deadline
+void
+zhive_client_arm (zhive_client_t *self, zhive_owner_t *owner, int64_t due)
+{
+    bool queued = zhive_heap_node_queued (&owner->deadline);
+    if (due == 0) {
+        if (queued)
+            zhive_heap_remove (&self->deadlines, &owner->deadline);
+    }
+    else if (queued)
+        zhive_heap_update (&self->deadlines, &owner->deadline, due);
+    else {
+        owner->deadline.key = due;
+        //  Out of memory: the deadline is lost; the broker's still ends the task
+        zhive_heap_push (&self->deadlines, &owner->deadline);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Queue an owner for its callback
+void
+zhive_client_notify (zhive_client_t *self, zhive_owner_t *owner)
+{
+    if (!zhive_link_listed (&owner->notify))
+        zhive_list_push_back (&self->notify, &owner->notify);
+}
+
+//  ---------------------------------------------------------------------
+//  Run the queued callbacks. Each owner leaves the list before its own
+//  runs, so a callback may destroy its task, or others, or queue more.
+int
+zhive_client_dispatch (zhive_client_t *self)
+{
+    int ran = 0;
+    zhive_link_t *link;
+    while ((link = zhive_list_pop_front (&self->notify))) {
+        zhive_owner_t *owner = ZHIVE_LIST_ITEM (link, zhive_owner_t, notify);
+        owner->ops->notify (owner);
+        ran++;
+    }
+    return ran;
+}
+
+//  ---------------------------------------------------------------------
+//  Remember that id's answer may still come, for as long as the broker
+//  could take to send it (zhive_grace_ms)
+void
+zhive_client_expect_late (zhive_client_t *self, uint64_t id)
+{
+    int64_t now = zhive_clock_ms ();
+    zhive_late_prune (self->late, now);
+    zhive_late_expect (self->late, id, now + zhive_grace_ms (self->heartbeat_ms, self->liveness));
 }
 
 //  ---------------------------------------------------------------------
@@ -158,6 +222,10 @@ s_deliver (zhive_client_t *self, zhive_owner_t *owner, uint64_t id, zhive_answer
 {
     int finished = owner ? owner->ops->deliver (owner, id, answer) : -1;
     if (finished < 0) {
+        //  The broker's answer to a task the client ended at its deadline
+        //  (then told the broker to cancel) was expected: not a drop
+        if (zhive_late_take (self->late, id))
+            return 0;
         self->dropped++;
         return 0;
     }
@@ -289,47 +357,6 @@ zhive_client_send_cancel (zhive_client_t *self, uint64_t id)
 }
 
 //  ---------------------------------------------------------------------
-//  Make a payload frame from an optional prefix byte and bytes
-int
-zhive_payload_init (zmq_msg_t *frame, const uint8_t *prefix, size_t prefix_size, const void *data,
-                    size_t size)
-{
-    if (zmq_msg_init_size (frame, prefix_size + size)) {
-        zmq_msg_init (frame);
-        return -1;
-    }
-    uint8_t *bytes = (uint8_t *) zmq_msg_data (frame);
-    if (prefix_size)
-        memcpy (bytes, prefix, prefix_size);
-    if (size)
-        memcpy (bytes + prefix_size, data, size);
-    return 0;
-}
-
-//  ---------------------------------------------------------------------
-//  Make the result an answer stands for
-
-zhive_result_t *
-zhive_answer_result (zhive_answer_t *answer)
-{
-    if (answer->value)
-        return zhive_result_new_frame (answer->value);
-    return zhive_result_new_error (answer->type, answer->message, answer->worker);
-}
-
-//  ---------------------------------------------------------------------
-//  The client's own Timeout for a task past its backstop
-zhive_result_t *
-zhive_timeout_result (const char *function, int64_t timeout_ms)
-{
-    char text [512];
-    snprintf (text, sizeof text,
-              "no answer for '%s' within %lld ms (the broker did not reply in time)", function,
-              (long long) timeout_ms);
-    return zhive_result_new_error (ZHIVE_ERR_TIMEOUT, text, "");
-}
-
-//  ---------------------------------------------------------------------
 //  Asks one owner to queue its unanswered ids (for s_each_owner)
 static void
 s_reconnected_one (zhive_owner_t *owner, void *arg)
@@ -403,15 +430,38 @@ s_handle (zhive_client_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  Wait for messages, handle them, and send what is queued
+//  Ms until the next deadline in the heap (0 if one passed), -1 if none
+static int64_t
+s_deadline_in (zhive_client_t *self)
+{
+    zhive_heap_node_t *top = zhive_heap_top (&self->deadlines);
+    if (!top)
+        return -1;
+    int64_t left = top->key - zhive_clock_ms ();
+    return left > 0 ? left : 0;
+}
+
+//  ---------------------------------------------------------------------
+//  The smaller of two waits in ms, either of which may be -1 (none)
+static int64_t
+s_sooner (int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    return b >= 0 && b < a ? b : a;
+}
+
+//  ---------------------------------------------------------------------
+//  Wait for messages, handle them, send what is queued, and apply the
+//  deadlines that passed
 int
 zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
 {
     zhive_client_flush (self);
-    //  A resend due before the caller's timeout shortens the wait
+    zhive_late_prune (self->late, zhive_clock_ms ());
+    //  A resend or a deadline due before the caller's timeout shortens the wait
     int64_t later_in = self->later_count ? s_run_later (self) : -1;
-    if (later_in >= 0 && (timeout_ms < 0 || later_in < timeout_ms))
-        timeout_ms = later_in;
+    timeout_ms = s_sooner (s_sooner (timeout_ms, later_in), s_deadline_in (self));
     //  While the pipe is full, wake as soon as there is room in it
     short events = self->blocked ? ZMQ_POLLIN | ZMQ_POLLOUT : ZMQ_POLLIN;
     zmq_pollitem_t items [] = { { zsock_resolve (self->sock), 0, events, 0 },
@@ -435,7 +485,7 @@ zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
     }
     if (self->queue_size || self->later_count)
         zhive_client_flush (self);
-    return finished;
+    return finished + zhive_client_expire (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -456,12 +506,16 @@ s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *s
     zhive_list_init (&self->single_list);
     zhive_list_init (&self->blocks);
     zhive_list_init (&self->finished);
+    zhive_list_init (&self->notify);
+    zhive_heap_init (&self->deadlines);
+    self->late = zhive_late_new ();
     self->endpoint = strdup (endpoint);
     self->msg = zhive_proto_new ();
     self->singles = zhive_idmap_new ();
     self->sock = zsock_new (ZMQ_DEALER);
     self->monitor = zsock_new (ZMQ_PAIR);
-    if (!self->endpoint || !self->msg || !self->singles || !self->sock || !self->monitor) {
+    if (!self->endpoint || !self->msg || !self->singles || !self->late || !self->sock ||
+        !self->monitor) {
         zhive_client_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -500,9 +554,13 @@ s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *s
         errno = EINVAL;
         return NULL;
     }
-    //  A broker is there when it answers PING
+    //  A broker is there when it answers PING. Without a wait the client
+    //  is ready at once: the connection is made in the background, and
+    //  what is sent meanwhile waits in the pipe until a broker comes.
     self->msg->routing_size = 0;
     self->msg->command = ZHIVE_PING;
+    if (timeout_ms == 0)
+        return self;
     int64_t deadline = zhive_wait_deadline (timeout_ms);
     if (zhive_proto_send (self->msg, self->sock) == 0) {
         while (!self->ponged) {
@@ -575,6 +633,8 @@ zhive_client_destroy (zhive_client_t **self_p)
         }
     }
     zhive_idmap_destroy (&self->singles);
+    zhive_late_destroy (&self->late);
+    zhive_heap_fini (&self->deadlines);
     zhive_result_destroy (&self->status);
     if (self->sock && self->monitor)
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
@@ -598,14 +658,6 @@ zhive_client_set_heartbeat (zhive_client_t *self, int interval_ms, int liveness)
     self->heartbeat_ms = interval_ms;
     self->liveness = liveness;
     zhive_socket_set_heartbeat (self->sock, interval_ms, liveness);
-}
-
-//  ---------------------------------------------------------------------
-//  How long past a deadline the client still waits for the broker
-int64_t
-zhive_client_grace_ms (zhive_client_t *self)
-{
-    return zhive_grace_ms (self->heartbeat_ms, self->liveness);
 }
 
 //  ---------------------------------------------------------------------
@@ -655,7 +707,7 @@ zhive_client_unsent (zhive_client_t *self)
 
 //  ---------------------------------------------------------------------
 //  The client's socket, for the caller's own event loop
-zsock_t *
+void *
 zhive_client_socket (zhive_client_t *self)
 {
     return self->sock;
@@ -675,7 +727,35 @@ int
 zhive_client_process (zhive_client_t *self)
 {
     int finished = zhive_client_pump (self, 0);
+    zhive_client_dispatch (self);
     return finished < 0 ? 0 : finished;
+}
+
+//  ---------------------------------------------------------------------
+//  Ms until the library next needs zhive_client_process, -1 if never
+int
+zhive_client_timeout (zhive_client_t *self)
+{
+    //  Anything to do now: callbacks to run, sends the pipe has room for,
+    //  messages or connection events already waiting (ZMQ_FD is
+    //  edge-triggered: an edge a send consumed would not wake the loop)
+    if (!zhive_list_empty (&self->notify) || (self->queue_size && !self->blocked))
+        return 0;
+    int events = zsock_events (self->sock);
+    if ((events & ZMQ_POLLIN) || (self->blocked && (events & ZMQ_POLLOUT)) ||
+        (zsock_events (self->monitor) & ZMQ_POLLIN))
+        return 0;
+    int64_t later_in = -1;
+    for (size_t i = 0; i < self->later_count; i++) {
+        int64_t left = self->later [i].at - zhive_clock_ms ();
+        later_in = s_sooner (later_in, left > 0 ? left : 0);
+    }
+    int64_t wait = s_sooner (later_in, s_deadline_in (self));
+    //  The monitor has no fd of the loop's: while tasks are open, look at
+    //  it once a heartbeat so that a reconnect's resend is not held back
+    if (!zhive_list_empty (&self->single_list) || !zhive_list_empty (&self->blocks))
+        wait = s_sooner (wait, self->heartbeat_ms);
+    return wait > INT_MAX ? INT_MAX : (int) wait;
 }
 
 //  ---------------------------------------------------------------------

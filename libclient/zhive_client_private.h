@@ -7,6 +7,8 @@
     are owners: each holds a block of ids [base, base + count) and is
     reached only through its zhive_owner_ops_t. Calls go one way: owners
     call the client; the client calls owners only through their ops.
+    zhive_answer.c holds the result and payload helpers both use;
+    zhive_late (its own class) the ids whose late answer is expected.
 
     Every SUBMIT leaves through one path: the owner marks the id as
     wanting a send and queues it (zhive_client_queue); the client's flush
@@ -18,7 +20,9 @@
 #ifndef ZHIVE_CLIENT_PRIVATE_H_INCLUDED
 #define ZHIVE_CLIENT_PRIVATE_H_INCLUDED
 
+#include <czmq.h>
 #include "zhive_client.h"
+#include "zhive_heap.h"
 #include "zhive_list.h"
 #include "zhive_private.h"
 #include "zhive_proto.h"
@@ -54,8 +58,12 @@ typedef struct {
     bool (*queue_full) (zhive_owner_t *owner, uint64_t id);
     //  A new connection: queue every id that was sent and has no answer.
     void (*reconnected) (zhive_owner_t *owner);
-    //  Apply backstop deadlines at now (ms clock). Returns how many finished.
+    //  Its deadline (zhive_client_arm) passed: apply deadlines at now (ms
+    //  clock) and arm the next one if any. Returns how many finished.
     int (*expire) (zhive_owner_t *owner, int64_t now);
+    //  Queued by zhive_client_notify: run the owner's completion callback
+    //  (NULL for owners that never queue themselves)
+    void (*notify) (zhive_owner_t *owner);
     //  The client is being destroyed: detach and free the owner.
     void (*destroy) (zhive_owner_t *owner);
 } zhive_owner_ops_t;
@@ -67,6 +75,8 @@ struct _zhive_owner_t {
     uint64_t base;                   //  First task id of its block
     size_t count;                    //  Ids in the block
     zhive_link_t link;               //  In the client's list of owners
+    zhive_heap_node_t deadline;      //  Its next deadline, in the client's heap
+    zhive_link_t notify;             //  In the client's list of owners to notify
 };
 
 //  The object embedding an owner
@@ -83,8 +93,26 @@ int zhive_client_attach (zhive_client_t *self, zhive_owner_t *owner, const zhive
 //  Detach an owner: answers for its ids are dropped from now on.
 void zhive_client_detach (zhive_client_t *self, zhive_owner_t *owner);
 
-//  Apply every owner's backstop deadlines. Returns how many finished.
+//  Apply the deadlines that passed (every owner armed at or before now).
+//  Returns how many tasks or items finished.
 int zhive_client_expire (zhive_client_t *self);
+
+//  Set the owner's next deadline to due (ms clock), or none with due 0:
+//  its ops->expire runs once the time is reached (in any call that waits,
+//  and zhive_client_process), and zhive_client_timeout counts it.
+void zhive_client_arm (zhive_client_t *self, zhive_owner_t *owner, int64_t due);
+
+//  Queue the owner for its ops->notify, run by zhive_client_dispatch
+//  (never from inside the call that finished it). Safe if queued already.
+void zhive_client_notify (zhive_client_t *self, zhive_owner_t *owner);
+
+//  Run ops->notify of every queued owner (the callbacks), oldest first.
+//  Returns how many ran.
+int zhive_client_dispatch (zhive_client_t *self);
+
+//  An answer for id is still to come from the broker after the client
+//  ended the task itself (its deadline): drop it without counting it.
+void zhive_client_expect_late (zhive_client_t *self, uint64_t id);
 
 //  Finished tasks not yet handed out by zhive_client_wait_any, oldest
 //  first. The client keeps the list; tasks put their links in it.
@@ -121,10 +149,6 @@ int zhive_client_pump (zhive_client_t *self, int64_t timeout_ms);
 //  A task's deadline for opts: opts->timeout_ms, or the client's default;
 //  -1 for none.
 int64_t zhive_client_task_timeout (zhive_client_t *self, const zhive_opts_t *opts);
-
-//  How long past a task's deadline the client waits for the broker's
-//  answer before giving a Timeout itself (zhive_grace_ms of its heartbeats).
-int64_t zhive_client_grace_ms (zhive_client_t *self);
 
 //  A result from an answer (the value frame is moved in). NULL only if
 //  out of memory.

@@ -28,7 +28,6 @@ struct _zhive_map_t {
     bool star;                             //  Items are argument arrays (starmap)
     bool unordered;                        //  Return in completion order
     int64_t timeout_ms;                    //  Deadline per task, -1 none
-    int64_t grace_ms;                      //  Backstop past a deadline
     size_t window;                         //  Most items in flight
     int64_t retries;                       //  SUBMIT retries field (-1 default)
     bool wait_if_full;                     //  Resend items after QueueFull
@@ -136,23 +135,32 @@ s_queue (zhive_map_t *self, size_t first, int delay_ms)
 }
 
 //  ---------------------------------------------------------------------
-//  Gives a Timeout to the oldest items whose backstop deadline passed.
-//  Items are sent in order with the same timeout, so deadlines rise with
-//  the index and only the oldest outstanding ones need looking at.
+//  Gives a Timeout to the oldest items whose deadline passed, and tells
+//  the broker to drop their messages. Items are sent in order with the
+//  same timeout, so deadlines rise with the index and only the oldest
+//  outstanding ones need looking at; the map's deadline in the client is
+//  the oldest outstanding item's.
 static int
 s_check_deadlines (zhive_map_t *self, int64_t now)
 {
     int finished = 0;
+    zhive_client_t *client = self->owner.client;
     while (self->oldest < self->next_send) {
         size_t index = self->oldest;
         if (s_state (self, index) == S_SENT) {
-            if (self->timeout_ms < 0 || now < self->dues [index] + self->grace_ms)
+            if (self->timeout_ms < 0 || now < self->dues [index])
                 break;
+            if (index % self->chunk == 0 && !(self->state [index] & S_QUEUED)) {
+                zhive_client_send_cancel (client, self->owner.base + index);
+                zhive_client_expect_late (client, self->owner.base + index);
+            }
             s_finish (self, index, zhive_timeout_result (self->function, self->timeout_ms));
             finished++;
         }
         self->oldest++;
     }
+    bool open = self->timeout_ms >= 0 && self->oldest < self->next_send;
+    zhive_client_arm (client, &self->owner, open ? self->dues [self->oldest] : 0);
     return finished;
 }
 
@@ -264,7 +272,8 @@ s_map_destroy (zhive_owner_t *owner)
 }
 
 static const zhive_owner_ops_t s_map_ops = { s_map_send,        s_map_deliver, s_map_queue_full,
-                                             s_map_reconnected, s_map_expire,  s_map_destroy };
+                                             s_map_reconnected, s_map_expire,  NULL,
+                                             s_map_destroy };
 
 //  ---------------------------------------------------------------------
 //  Puts more items in flight, up to the window, and sends them
@@ -290,6 +299,9 @@ s_send_more (zhive_map_t *self)
     }
     if (queued)
         zhive_client_flush (self->owner.client);
+    if (self->timeout_ms >= 0 && self->oldest < self->next_send &&
+        !zhive_heap_node_queued (&self->owner.deadline))
+        zhive_client_arm (self->owner.client, &self->owner, self->dues [self->oldest]);
 }
 
 //  ---------------------------------------------------------------------
@@ -318,12 +330,13 @@ s_map_new (zhive_client_t *client, const char *function, const zhive_pack_t *ite
     if (!self)
         return NULL;
     zhive_link_init (&self->owner.link);
+    zhive_link_init (&self->owner.notify);
+    zhive_heap_node_init (&self->owner.deadline);
     self->owner.client = client;
     zhive_proto_set_name (self->function, function);
     self->star = star;
     self->unordered = opts && opts->unordered;
     self->timeout_ms = zhive_client_task_timeout (client, opts);
-    self->grace_ms = zhive_client_grace_ms (client);
     self->window = opts && opts->window > 0 ? (size_t) opts->window : S_WINDOW_DEFAULT;
     self->retries = zhive_wire_retries (opts);
     self->wait_if_full = opts && opts->wait_if_full;
@@ -406,35 +419,52 @@ s_take (zhive_map_t *self)
 }
 
 //  ---------------------------------------------------------------------
-//  Next result, in input or completion order; NULL when all are returned
-//  (errno 0) or none came within timeout_ms (errno ETIMEDOUT)
+//  Next result: 1 with *result set, 0 at the end, -1 if none came within
+//  timeout_ms
+
+int
+zhive_map_take (zhive_map_t *self, int timeout_ms, zhive_result_t **result)
+{
+    *result = NULL;
+    if (self->returned == self->count)
+        return 0;
+    int64_t deadline = zhive_wait_deadline (timeout_ms);
+    while (true) {
+        //  The pump applies deadlines as they pass (the client's heap)
+        *result = s_take (self);
+        if (*result) {
+            s_send_more (self);
+            return 1;
+        }
+        int64_t left = zhive_wait_remaining (deadline);
+        if (left == 0 && deadline)
+            return -1;
+        if (zhive_client_pump (self->owner.client, left) < 0)
+            return -1;
+        s_send_more (self);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Next result, or NULL at the end (errno 0) or on timeout (ETIMEDOUT)
 
 zhive_result_t *
 zhive_map_next (zhive_map_t *self, int timeout_ms)
 {
-    if (self->returned == self->count) {
-        errno = 0;
-        return NULL;
-    }
-    int64_t deadline = zhive_wait_deadline (timeout_ms);
-    while (true) {
-        s_check_deadlines (self, zhive_clock_ms ());
-        zhive_result_t *result = s_take (self);
-        if (result) {
-            s_send_more (self);
-            return result;
-        }
-        int64_t left = zhive_wait_remaining (deadline);
-        if (left == 0 && deadline)
-            break;
-        //  Wake at least every 100 ms to apply backstop deadlines
-        int64_t slice = left < 0 || left > 100 ? 100 : left;
-        if (zhive_client_pump (self->owner.client, slice) < 0)
-            break;
-        s_send_more (self);
-    }
-    errno = ETIMEDOUT;
-    return NULL;
+    zhive_result_t *result;
+    int rc = zhive_map_take (self, timeout_ms, &result);
+    if (rc <= 0)
+        errno = rc == 0 ? 0 : ETIMEDOUT;
+    return result;
+}
+
+//  ---------------------------------------------------------------------
+//  True once every result has been returned
+
+bool
+zhive_map_done (const zhive_map_t *self)
+{
+    return self->returned == self->count;
 }
 
 //  ---------------------------------------------------------------------

@@ -5,9 +5,10 @@
     A task owns one task id in its client's owner table. It keeps its args
     so that the client can (re)send it whenever asked: first send, a send
     a full pipe refused, a resend after a reconnect or after QueueFull.
-    The broker enforces the deadline; the task keeps a backstop (deadline
-    plus the client's grace) so that a lost broker cannot make a call wait
-    longer than its caller asked.
+    The broker enforces the deadline, and so does the client (its deadline
+    heap), at the same time: a lost broker cannot make a call wait longer
+    than its caller asked. A task with a callback (opts.on_done) goes to
+    the client's notify list instead of the finished list of wait_any.
     =========================================================================
 */
 #include "zhive_client_private.h"
@@ -15,8 +16,9 @@
 struct _zhive_task_t {
     zhive_owner_t owner;                   //  Its id in the client's owner table
     int64_t due;                           //  When its deadline passes, ms clock; 0 = none
-    int64_t backstop;                      //  When the client gives up waiting; 0 = never
     int64_t timeout_ms;                    //  The task's deadline as asked, -1 none
+    zhive_done_fn *on_done;                //  Completion callback, or NULL
+    void *user_data;                       //  The caller's pointer, for on_done
     char function [ZHIVE_NAME_MAX + 1];    //  For the SUBMIT and error messages
     zhive_result_t *result;                //  Result once it arrived
     char *args;                            //  Args bytes, kept for resends
@@ -46,7 +48,11 @@ s_finish (zhive_task_t *self, zhive_result_t *result)
 {
     self->result = result;
     self->unsent = false;
-    zhive_list_push_back (zhive_client_finished (self->owner.client), &self->done);
+    zhive_client_arm (self->owner.client, &self->owner, 0);
+    if (self->on_done)
+        zhive_client_notify (self->owner.client, &self->owner);
+    else
+        zhive_list_push_back (zhive_client_finished (self->owner.client), &self->done);
 }
 
 //  ---------------------------------------------------------------------
@@ -121,15 +127,33 @@ s_task_reconnected (zhive_owner_t *owner)
 }
 
 //  ---------------------------------------------------------------------
-//  Gives the task a Timeout once its backstop passed (owner op)
+//  Gives the task a Timeout once its deadline passed, and tells the
+//  broker to drop it; its own answer, if it comes, is expected (owner op)
 static int
 s_task_expire (zhive_owner_t *owner, int64_t now)
 {
     zhive_task_t *self = S_TASK (owner);
-    if (s_finished (self) || !self->backstop || now < self->backstop)
+    if (s_finished (self) || !self->due)
         return 0;
+    if (now < self->due) {
+        zhive_client_arm (owner->client, owner, self->due);
+        return 0;
+    }
+    if (!self->unsent) {
+        zhive_client_send_cancel (owner->client, owner->base);
+        zhive_client_expect_late (owner->client, owner->base);
+    }
     s_finish (self, zhive_timeout_result (self->function, self->timeout_ms));
     return 1;
+}
+
+//  ---------------------------------------------------------------------
+//  Runs the task's callback with its result (owner op)
+static void
+s_task_notify (zhive_owner_t *owner)
+{
+    zhive_task_t *self = S_TASK (owner);
+    self->on_done (self, self->result, self->user_data);
 }
 
 //  ---------------------------------------------------------------------
@@ -153,7 +177,8 @@ s_task_destroy (zhive_owner_t *owner)
 }
 
 static const zhive_owner_ops_t s_task_ops = { s_task_send,        s_task_deliver, s_task_queue_full,
-                                              s_task_reconnected, s_task_expire,  s_task_destroy };
+                                              s_task_reconnected, s_task_expire,  s_task_notify,
+                                              s_task_destroy };
 
 //  ---------------------------------------------------------------------
 //  Submit one task without waiting
@@ -174,10 +199,10 @@ zhive_client_submit (zhive_client_t *client, const char *function, const zhive_p
         return NULL;
     zhive_link_init (&self->done);
     self->timeout_ms = zhive_client_task_timeout (client, opts);
-    if (self->timeout_ms >= 0) {
+    if (self->timeout_ms >= 0)
         self->due = zhive_clock_ms () + self->timeout_ms;
-        self->backstop = self->due + zhive_client_grace_ms (client);
-    }
+    self->on_done = opts ? opts->on_done : NULL;
+    self->user_data = opts ? opts->user_data : NULL;
     self->retries = zhive_wire_retries (opts);
     self->wait_if_full = opts && opts->wait_if_full;
     self->backoff_ms = ZHIVE_BACKOFF_MS;
@@ -191,6 +216,8 @@ zhive_client_submit (zhive_client_t *client, const char *function, const zhive_p
     }
     memcpy (self->args, data, size);
     self->args_size = size;
+    if (self->due)
+        zhive_client_arm (client, &self->owner, self->due);
     if (!s_queue (self, 0)) {
         zhive_client_detach (client, &self->owner);
         s_task_free (self);
@@ -212,15 +239,9 @@ zhive_task_wait (zhive_task_t *self, int timeout_ms)
     int64_t deadline = zhive_wait_deadline (timeout_ms);
     if (!s_finished (self))
         zhive_client_pump (client, 0);
+    //  The pump wakes for the task's deadline too (the client's heap)
     while (!s_finished (self)) {
-        s_task_expire (&self->owner, zhive_clock_ms ());
-        if (s_finished (self))
-            break;
-        //  Wake for the caller's deadline or the task's, whichever is first
         int64_t left = zhive_wait_remaining (deadline);
-        int64_t task_left = zhive_wait_remaining (self->backstop);
-        if (task_left >= 0 && (left < 0 || task_left < left))
-            left = task_left + 1;
         if (left == 0 && deadline)
             break;
         if (zhive_client_pump (client, left) < 0)
@@ -237,10 +258,8 @@ zhive_task_wait (zhive_task_t *self, int timeout_ms)
 bool
 zhive_task_done (zhive_task_t *self)
 {
-    if (!s_finished (self)) {
+    if (!s_finished (self))
         zhive_client_pump (self->owner.client, 0);
-        s_task_expire (&self->owner, zhive_clock_ms ());
-    }
     return s_finished (self);
 }
 
@@ -305,14 +324,13 @@ zhive_client_wait_any (zhive_client_t *client, int timeout_ms)
 {
     zhive_list_t *finished = zhive_client_finished (client);
     int64_t deadline = zhive_wait_deadline (timeout_ms);
+    zhive_client_dispatch (client);
     while (zhive_list_empty (finished)) {
         int64_t left = zhive_wait_remaining (deadline);
-        //  Wake at least every 100 ms to apply tasks' backstop deadlines
-        int64_t slice = left < 0 || left > 100 ? 100 : left;
-        if (zhive_client_pump (client, slice) < 0)
+        //  The pump wakes for tasks' deadlines too (the client's heap)
+        if (zhive_client_pump (client, left) < 0)
             break;
-        if (zhive_list_empty (finished))
-            zhive_client_expire (client);
+        zhive_client_dispatch (client);
         if (left == 0 && deadline)
             break;
     }
@@ -327,7 +345,11 @@ zhive_result_t *
 zhive_client_apply (zhive_client_t *client, const char *function, const zhive_pack_t *args,
                     const zhive_opts_t *opts)
 {
-    zhive_task_t *task = zhive_client_submit (client, function, args, opts);
+    //  apply returns the result: a callback is not for it
+    zhive_opts_t plain = opts ? *opts : (zhive_opts_t){ 0 };
+    plain.on_done = NULL;
+    plain.user_data = NULL;
+    zhive_task_t *task = zhive_client_submit (client, function, args, &plain);
     if (!task) {
         if (errno == ENOMEM)
             return NULL;
@@ -346,4 +368,13 @@ zhive_client_apply (zhive_client_t *client, const char *function, const zhive_pa
     zhive_result_t *result = zhive_task_take (task);
     zhive_task_destroy (&task);
     return result;
+}
+
+//  ---------------------------------------------------------------------
+//  The caller's pointer given in opts.user_data
+
+void *
+zhive_task_user_data (const zhive_task_t *self)
+{
+    return self->user_data;
 }

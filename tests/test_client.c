@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <limits.h>
+#include <signal.h>
 
 static testkit_pool_t *s_pool;      //  Shared pool for the whole group
 static zhive_client_t *s_client;    //  Its connected client
@@ -643,6 +644,120 @@ test_full_pipe_loses_nothing (void **state)
     zhive_broker_destroy (&broker);
 }
 
+//  ---------------------------------------------------------------------
+//  One meaning of retries, in C and in the CLI: opts.retries 0 is the
+//  broker's default (-1 on the wire), ZHIVE_NO_RETRIES none (0), N is N;
+//  the CLI's --retries 0 is none. A fake broker reads the SUBMITs.
+
+//  The next SUBMIT the fake broker gets (answering PINGs); its retries
+static int64_t
+s_submit_retries (zsock_t *router, zhive_proto_t *msg)
+{
+    zpoller_t *poller = zpoller_new (router, NULL);
+    int64_t retries = -100;
+    while (retries == -100 && zpoller_wait (poller, TESTKIT_TIMEOUT)) {
+        if (zhive_proto_recv (msg, router, 0))
+            continue;
+        if (msg->command == ZHIVE_PING) {
+            msg->command = ZHIVE_PONG;
+            zhive_proto_send (msg, router);
+        }
+        else if (msg->command == ZHIVE_SUBMIT)
+            retries = msg->retries;
+    }
+    zpoller_destroy (&poller);
+    if (retries == -100)
+        fail_msg ("no SUBMIT came");
+    return retries;
+}
+
+static void
+test_retries_mean_the_same_in_c_and_cli (void **state)
+{
+    (void) state;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    assert_non_null (router);
+    char endpoint [64];
+    char *bound = zsock_last_endpoint (router);    //  Ours to free
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", testkit_port (bound));
+    zstr_free (&bound);
+    zhive_proto_t *msg = zhive_proto_new ();
+    zhive_client_t *client = zhive_client_new (endpoint, 0);    //  No PING to answer
+    assert_non_null (client);
+    struct {
+        int retries;     //  opts.retries
+        int64_t wire;    //  SUBMIT's retries
+    } cases [] = { { 0, -1 }, { ZHIVE_NO_RETRIES, 0 }, { 2, 2 } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        zhive_opts_t opts = { .retries = cases [i].retries };
+        zhive_task_t *task = zhive_client_submit (client, "echo", NULL, &opts);
+        assert_non_null (task);
+        assert_int_equal (s_submit_retries (router, msg), cases [i].wire);
+        zhive_task_destroy (&task);
+    }
+    zhive_client_destroy (&client);
+    //  The CLI: --retries 0 is none, --retries 3 is 3, none given the default
+    const char *given [] = { "0", "3", NULL };
+    int64_t wire [] = { 0, 3, -1 };
+    char program [PATH_MAX];
+    testkit_program ("zhive", program, sizeof program);
+    for (int i = 0; i < 3; i++) {
+        const char *argv [] = { program,          "--broker", endpoint,
+                                "--task-timeout", "300",      "call",
+                                "echo",           "[1]",      given [i] ? "--retries" : NULL,
+                                given [i],        NULL };
+        pid_t pid = testkit_spawn (argv, "/dev/null");
+        assert_int_equal (s_submit_retries (router, msg), wire [i]);
+        testkit_reap (pid, SIGTERM, 5000);
+    }
+    zhive_proto_destroy (&msg);
+    zsock_destroy (&router);
+}
+
+//  ---------------------------------------------------------------------
+//  zhive_map_take tells the end (0) from a timeout (-1); zhive_map_done
+
+static void
+test_map_take_end_and_timeout (void **state)
+{
+    (void) state;
+    zhive_pack_t *items = zhive_pack_new ();
+    zhive_pack_int (items, 300);    //  sleep 300 ms
+    zhive_pack_int (items, 1);
+    zhive_opts_t opts = { .timeout_ms = 10000 };
+    zhive_map_t *map = zhive_client_map (s_client, "sleep", items, &opts);
+    assert_non_null (map);
+    zhive_result_t *result = (zhive_result_t *) &opts;    //  Set to NULL when none
+    assert_int_equal (zhive_map_take (map, 0, &result), -1);
+    assert_null (result);
+    assert_false (zhive_map_done (map));
+    int taken = 0;
+    int rc;
+    while ((rc = zhive_map_take (map, 10000, &result)) == 1) {
+        assert_true (zhive_result_ok (result));
+        assert_int_equal (zhive_result_index (result), taken);
+        zhive_result_destroy (&result);
+        taken++;
+    }
+    assert_int_equal (rc, 0);
+    assert_null (result);
+    assert_int_equal (taken, 2);
+    assert_true (zhive_map_done (map));
+    assert_int_equal (zhive_map_take (map, 0, &result), 0);
+    //  zhive_map_next says the same through errno
+    assert_null (zhive_map_next (map, 0));
+    assert_int_equal (errno, 0);
+    zhive_map_destroy (&map);
+    //  An empty map is done at once
+    zhive_pack_reset (items);
+    map = zhive_client_map (s_client, "echo", items, &opts);
+    assert_non_null (map);
+    assert_true (zhive_map_done (map));
+    assert_int_equal (zhive_map_take (map, -1, &result), 0);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&items);
+}
+
 int
 main (void)
 {
@@ -660,6 +775,8 @@ main (void)
         cmocka_unit_test (test_status),
         cmocka_unit_test (test_heartbeat_extremes),
         cmocka_unit_test (test_full_pipe_loses_nothing),
+        cmocka_unit_test (test_retries_mean_the_same_in_c_and_cli),
+        cmocka_unit_test (test_map_take_end_and_timeout),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

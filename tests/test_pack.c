@@ -429,6 +429,144 @@ test_measure_matches_msgpack (void **state)
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Containers sized at the end: the same bytes as with the count given
+//  first (the shortest header), nested and empty, read back by msgpack-c
+
+//  Packs an array of count integers the usual way into expected
+static void
+s_expected_ints (zhive_pack_t *expected, uint32_t count)
+{
+    zhive_pack_array (expected, count);
+    for (uint32_t i = 0; i < count; i++)
+        zhive_pack_int (expected, i);
+}
+
+static void
+test_pack_begin_end (void **state)
+{
+    (void) state;
+    //  Sizes on each side of the fixarray / array16 / array32 limits
+    uint32_t sizes [] = { 0, 1, 15, 16, 65535, 65536, 70000 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes [0]; k++) {
+        zhive_pack_t *pack = zhive_pack_new ();
+        zhive_pack_t *expected = zhive_pack_new ();
+        ssize_t handle = zhive_pack_array_begin (pack);
+        assert_true (handle >= 0);
+        for (uint32_t i = 0; i < sizes [k]; i++)
+            zhive_pack_int (pack, i);
+        assert_int_equal (zhive_pack_array_end (pack, handle), 0);
+        s_expected_ints (expected, sizes [k]);
+        assert_int_equal (zhive_pack_size (pack), zhive_pack_size (expected));
+        assert_memory_equal (zhive_pack_data (pack), zhive_pack_data (expected),
+                             zhive_pack_size (pack));
+        msgpack_zone zone;
+        msgpack_zone_init (&zone, 4096);
+        msgpack_object object;
+        s_unpack (pack, &zone, &object);
+        assert_int_equal (object.type, MSGPACK_OBJECT_ARRAY);
+        assert_int_equal (object.via.array.size, sizes [k]);
+        if (sizes [k])
+            assert_int_equal (object.via.array.ptr [sizes [k] - 1].via.u64, sizes [k] - 1);
+        msgpack_zone_destroy (&zone);
+        zhive_pack_destroy (&pack);
+        zhive_pack_destroy (&expected);
+    }
+
+    //  Nested: [1, {"a": [], "b": [2, 3]}, {}, 17 strings] after other values
+    zhive_pack_t *pack = zhive_pack_new ();
+    zhive_pack_str (pack, "before");
+    ssize_t outer = zhive_pack_array_begin (pack);
+    zhive_pack_int (pack, 1);
+    ssize_t map = zhive_pack_map_begin (pack);
+    zhive_pack_str (pack, "a");
+    ssize_t empty = zhive_pack_array_begin (pack);
+    assert_int_equal (zhive_pack_array_end (pack, empty), 0);
+    zhive_pack_str (pack, "b");
+    ssize_t inner = zhive_pack_array_begin (pack);
+    zhive_pack_int (pack, 2);
+    zhive_pack_int (pack, 3);
+    assert_int_equal (zhive_pack_array_end (pack, inner), 0);
+    assert_int_equal (zhive_pack_map_end (pack, map), 0);
+    ssize_t empty_map = zhive_pack_map_begin (pack);
+    assert_int_equal (zhive_pack_map_end (pack, empty_map), 0);
+    ssize_t strings = zhive_pack_array_begin (pack);
+    for (int i = 0; i < 17; i++)
+        zhive_pack_str (pack, "s");
+    assert_int_equal (zhive_pack_array_end (pack, strings), 0);
+    assert_int_equal (zhive_pack_array_end (pack, outer), 0);
+
+    zhive_pack_t *expected = zhive_pack_new ();
+    zhive_pack_str (expected, "before");
+    zhive_pack_array (expected, 4);
+    zhive_pack_int (expected, 1);
+    zhive_pack_map (expected, 2);
+    zhive_pack_str (expected, "a");
+    zhive_pack_array (expected, 0);
+    zhive_pack_str (expected, "b");
+    zhive_pack_array (expected, 2);
+    zhive_pack_int (expected, 2);
+    zhive_pack_int (expected, 3);
+    zhive_pack_map (expected, 0);
+    zhive_pack_array (expected, 17);
+    for (int i = 0; i < 17; i++)
+        zhive_pack_str (expected, "s");
+    assert_int_equal (zhive_pack_size (pack), zhive_pack_size (expected));
+    assert_memory_equal (zhive_pack_data (pack), zhive_pack_data (expected),
+                         zhive_pack_size (pack));
+    //  msgpack-c reads the two values back
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    msgpack_object object;
+    size_t offset = 0;
+    assert_int_equal (
+        msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset, &zone, &object),
+        MSGPACK_UNPACK_EXTRA_BYTES);
+    assert_int_equal (object.type, MSGPACK_OBJECT_STR);
+    assert_int_equal (
+        msgpack_unpack (zhive_pack_data (pack), zhive_pack_size (pack), &offset, &zone, &object),
+        MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (offset, zhive_pack_size (pack));
+    assert_int_equal (zhive_value_len (&object), 4);
+    const msgpack_object *middle = zhive_value_at (&object, 1);
+    assert_int_equal (middle->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (zhive_value_len (zhive_value_get (middle, "a")), 0);
+    int64_t three = 0;
+    assert_int_equal (zhive_value_int (zhive_value_at (zhive_value_get (middle, "b"), 1), &three),
+                      0);
+    assert_int_equal (three, 3);
+    assert_int_equal (zhive_value_at (&object, 2)->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal (zhive_value_len (zhive_value_at (&object, 3)), 17);
+    msgpack_zone_destroy (&zone);
+
+    //  Misuse is refused, never a wrong header: not a handle, an odd map,
+    //  an array still short of elements inside, a handle ended twice
+    zhive_pack_reset (pack);
+    assert_int_equal (zhive_pack_array_end (pack, 0), -1);
+    assert_int_equal (errno, EINVAL);
+    assert_int_equal (zhive_pack_array_end (pack, -1), -1);
+    map = zhive_pack_map_begin (pack);
+    zhive_pack_str (pack, "key");
+    assert_int_equal (zhive_pack_array_end (pack, map), -1);    //  Not an array
+    assert_int_equal (errno, EINVAL);
+    assert_int_equal (zhive_pack_map_end (pack, map), -1);    //  Odd
+    assert_int_equal (errno, EINVAL);
+    zhive_pack_int (pack, 1);
+    assert_int_equal (zhive_pack_map_end (pack, map), 0);
+    assert_int_equal (zhive_pack_map_end (pack, map), -1);    //  Ended already
+    zhive_pack_reset (pack);
+    outer = zhive_pack_array_begin (pack);
+    zhive_pack_array (pack, 2);
+    zhive_pack_int (pack, 1);
+    assert_int_equal (zhive_pack_array_end (pack, outer), -1);
+    assert_int_equal (errno, EPROTO);
+    zhive_pack_int (pack, 2);
+    assert_int_equal (zhive_pack_array_end (pack, outer), 0);
+    assert_memory_equal (zhive_pack_data (pack), "\x91\x92\x01\x02", 4);
+    zhive_pack_destroy (&pack);
+    zhive_pack_destroy (&expected);
+}
+
 int
 main (void)
 {
@@ -441,6 +579,7 @@ main (void)
         cmocka_unit_test (test_depth_limit),
         cmocka_unit_test (test_unpack_limit),
         cmocka_unit_test (test_measure_matches_msgpack),
+        cmocka_unit_test (test_pack_begin_end),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
     zhive_cli_output - what the zhive tool prints: results and their errors
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_cli_output.h"
 #include "zhive_cli.h"
 #include "zhive_json.h"

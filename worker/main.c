@@ -17,6 +17,7 @@
     deadline by more than the grace period.
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_worker.h"
 #include <getopt.h>
 #include <signal.h>
