@@ -204,7 +204,8 @@ s_failed (zsock_t *sock, uint64_t ticket, const char *type, const char *message)
 static bool
 s_is_liveness (const zhive_proto_t *msg)
 {
-    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT;
+    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT ||
+           msg->command == ZHIVE_WELCOME;    //  The answer to every READY
 }
 
 //  The next message that is not a PING or HEARTBEAT (the broker sends one
