@@ -116,18 +116,18 @@ zhive_kept_add (zhive_kept_t *self, const char *client, uint64_t id, zmq_msg_t *
     zhive_kept_entry_t *entry =
         bytes <= self->max_bytes / 4 ? (zhive_kept_entry_t *) calloc (1, sizeof *entry) : NULL;
     if (!entry) {
-        if (value)
+        if (value) {
             zmq_msg_close (value);
+            zmq_msg_init (value);    //  Left empty, as on success
+        }
         return -1;
     }
     zmq_msg_init (&entry->value);
     entry->key = s_key (client, id);
     entry->id = id;
     entry->is_result = value != NULL;
-    if (value) {
-        zmq_msg_move (&entry->value, value);
-        zmq_msg_close (value);
-    }
+    if (value)
+        zmq_msg_move (&entry->value, value);    //  Leaves it empty
     else {
         entry->type = strdup (type ? type : "");
         entry->message = strdup (message ? message : "");
