@@ -10,12 +10,8 @@
     =========================================================================
 */
 #include "zhive_pool.h"
-#include "zhive_heap.h"
-#include "zhive_idmap.h"
-#include "zhive_kept.h"
 #include "zhive_log.h"
-#include "zhive_pool_clients.h"
-#include "zhive_pool_worker.h"
+#include "zhive_pool_tasks.h"
 #include "zhive_result.h"
 #include "zhive_socket.h"
 #include <inttypes.h>
@@ -35,24 +31,6 @@
             (queue)->stats.field++;                                                                \
     } while (0)
 
-typedef struct {
-    uint64_t id;                    //  The client's task id
-    uint64_t ticket;                //  Ticket of the current dispatch; 0 while queued
-    zhive_pool_client_t *client;    //  Who waits for the answer; NULL once answered
-    zhive_pool_queue_t *queue;      //  Queue of its function
-    zmq_msg_t args;                 //  Args payload, kept for a redispatch
-    size_t args_size;               //  Its size, for the byte limit
-    int64_t timeout_ms;             //  Deadline from receipt, -1 for none
-    zhive_heap_node_t deadline;     //  Its deadline (or its kill time, if overdue), µs
-    bool overdue;                   //  Answered, still running: the heap holds its kill time
-    int64_t retries;                //  Redispatches allowed after losing a worker
-    int64_t attempts;               //  Dispatches that lost their worker so far
-    uint32_t chunk;                 //  Items in a chunked payload, 0 = one task
-    int64_t sent_us;                //  When it was dispatched
-    zhive_pool_worker_t *worker;    //  Worker holding it; NULL while queued
-    zhive_link_t link;              //  In its queue's waiting list or its worker's held list
-} s_task_t;
-
 struct _zhive_pool_t {
     zhive_pool_ops_t ops;              //  How it acts
     void *arg;                         //  The ops' argument
@@ -61,14 +39,7 @@ struct _zhive_pool_t {
     int64_t now;                       //  The time of the event being handled, µs
     zhashx_t *queues;                  //  Function name -> zhive_pool_queue_t
     zhashx_t *workers;                 //  Peer key -> zhive_pool_worker_t
-    zhive_pool_clients_t *clients;     //  The clients with tasks pending
-    zhive_idmap_t *in_flight;          //  Ticket -> s_task_t held by a worker
-    zhive_heap_t heap;                 //  Tasks by deadline
-    zhive_kept_t *kept;                //  Answers that could not be delivered
-    size_t tasks;                      //  Tasks held, all states
-    size_t waiting;                    //  Tasks waiting in all queues
-    uint64_t waiting_bytes;            //  Bytes of their args
-    size_t unanswered;                 //  Tasks whose client still waits
+    zhive_pool_tasks_t *tasks;         //  The tasks, their clients, deadlines and answers
     bool redispatch;                   //  A worker was lost: look at every queue again
     bool blocked;                      //  A worker's pipe was full: look again at the tick
     size_t max_waiting;                //  Limit of tasks waiting in all queues, 0 = none
@@ -77,7 +48,6 @@ struct _zhive_pool_t {
     uint64_t max_bytes;                //  Limit of waiting args bytes, 0 = none
     int64_t retries;                   //  Default redispatches after losing a worker
     int64_t prefetch_us;               //  Prefetch time, 0 = none
-    int64_t grace_ms;                  //  Grace past a deadline before a local kill
     bool verbose;                      //  Log debug lines
     bool draining;                     //  Refusing new tasks
     int64_t drain_until;               //  When the drain gives up
@@ -85,145 +55,6 @@ struct _zhive_pool_t {
 };
 
 static void s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *why);
-
-//  ---------------------------------------------------------------------
-//  Waiting lists: they also count per client, in all, and in bytes
-
-static void
-s_wait_add (zhive_pool_t *self, s_task_t *task, bool front)
-{
-    if (front)
-        zhive_list_push_front (&task->queue->waiting, &task->link);
-    else
-        zhive_list_push_back (&task->queue->waiting, &task->link);
-    self->waiting++;
-    self->waiting_bytes += task->args_size;
-    task->client->waiting++;
-}
-
-static void
-s_wait_remove (zhive_pool_t *self, s_task_t *task)
-{
-    zhive_list_remove (&task->queue->waiting, &task->link);
-    self->waiting--;
-    self->waiting_bytes -= task->args_size;
-    if (task->client)
-        task->client->waiting--;    //  A task detached while waiting no longer counts
-}
-
-//  ---------------------------------------------------------------------
-//  Tasks and answers
-
-//  The client has had (or will never get) its answer: forget who asked
-static void
-s_task_detach (zhive_pool_t *self, s_task_t *task)
-{
-    if (zhive_heap_node_queued (&task->deadline))
-        zhive_heap_remove (&self->heap, &task->deadline);
-    if (task->client) {
-        zhive_pool_client_t *client = task->client;
-        if (!task->worker && zhive_link_listed (&task->link))
-            client->waiting--;    //  Still in its queue (the broker stops)
-        zhive_idmap_remove (client->pending, task->id);
-        task->client = NULL;
-        self->unanswered--;
-        zhive_pool_clients_release (self->clients, client);
-    }
-}
-
-//  Free a task that is in no list any more
-static void
-s_task_destroy (zhive_pool_t *self, s_task_t **task_p)
-{
-    s_task_t *task = *task_p;
-    s_task_detach (self, task);
-    zmq_msg_close (&task->args);
-    free (task);
-    self->tasks--;
-    *task_p = NULL;
-}
-
-//  Answer the task's client once: a RESULT with value (moved in) if not
-//  NULL, else an ERROR. An answer that is not delivered is kept.
-static void
-s_task_answer (zhive_pool_t *self, s_task_t *task, zmq_msg_t *value, const char *type,
-               const char *message, const char *worker)
-{
-    zhive_pool_client_t *client = task->client;
-    if (!client) {
-        if (value)
-            zmq_msg_close (value);
-        return;
-    }
-    zmq_msg_t copy;    //  Shares the data: no copy of the bytes
-    zmq_msg_init (&copy);
-    if (value)
-        zmq_msg_copy (&copy, value);
-    bool delivered =
-        self->ops.answer (self->arg, &client->peer, task->id, value, type, message, worker);
-    if (value)
-        zmq_msg_close (value);
-    if (!delivered) {
-        if (zhive_kept_add (self->kept, client->key, task->id, value ? &copy : NULL, type, message,
-                            worker, self->now) == 0) {
-            self->counters.kept++;
-            S_LOG (self, "kept the answer to task %" PRIu64 " for a client that cannot take it",
-                   task->id);
-        }
-        else
-            zhive_log_warning ("dropped an answer to task %" PRIu64 " that could not be sent:"
-                               " too big to keep",
-                               task->id);
-    }
-    zmq_msg_close (&copy);
-    s_task_detach (self, task);
-}
-
-//  Answer a task that is not taken (no task is made): not kept
-static void
-s_refuse (zhive_pool_t *self, const zhive_peer_t *peer, uint64_t id, const char *type,
-          const char *message)
-{
-    self->ops.answer (self->arg, peer, id, NULL, type, message, "");
-}
-
-//  Take a task off its worker (it answered, or is put back)
-static void
-s_task_unhold (zhive_pool_t *self, s_task_t *task)
-{
-    zhive_idmap_remove (self->in_flight, task->ticket);
-    zhive_list_remove (&task->worker->held, &task->link);
-    task->queue->in_flight--;
-    task->worker = NULL;
-    task->ticket = 0;
-}
-
-//  Drop a task on the client's word or at its deadline, answering with
-//  `type` if not NULL. A running task stays with its worker, which is sent
-//  CANCEL, until the worker answers.
-static void
-s_task_cancel (zhive_pool_t *self, s_task_t *task, const char *type, const char *message)
-{
-    bool had_deadline = zhive_heap_node_queued (&task->deadline);
-    bool waiting = task->worker == NULL;
-    if (waiting)
-        s_wait_remove (self, task);    //  While it still has its client
-    if (type)
-        s_task_answer (self, task, NULL, type, message, "");
-    else
-        s_task_detach (self, task);
-    if (waiting) {
-        s_task_destroy (self, &task);
-        return;
-    }
-    self->ops.cancel (self->arg, &task->worker->peer, task->ticket);
-    if (had_deadline) {
-        //  Past the deadline and the grace, a local worker still running it is killed
-        task->overdue = true;
-        task->deadline.key += self->grace_ms * 1000;
-        zhive_heap_push (&self->heap, &task->deadline);
-    }
-}
 
 //  ---------------------------------------------------------------------
 //  Tickets
@@ -247,14 +78,14 @@ s_renew (zhive_pool_t *self)
          worker = (zhive_pool_worker_t *) zhashx_next (self->workers)) {
         zhive_link_t *link;
         while ((link = zhive_list_last (&worker->held))) {
-            s_task_t *task = ZHIVE_LIST_ITEM (link, s_task_t, link);
+            zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
             uint64_t ticket = task->ticket;
-            s_task_unhold (self, task);
+            zhive_pool_tasks_unhold (self->tasks, task);
             self->ops.cancel (self->arg, &worker->peer, ticket);
             if (task->client)
-                s_wait_add (self, task, true);
+                zhive_pool_tasks_wait_add (self->tasks, task, true);
             else
-                s_task_destroy (self, &task);
+                zhive_pool_tasks_destroy_task (self->tasks, &task);
         }
         self->ops.welcome (self->arg, &worker->peer, fresh);
     }
@@ -274,10 +105,10 @@ s_ticket (zhive_pool_t *self)
 
 //  Send one task (taken off its queue) to a worker with credit
 static zhive_pool_send_t
-s_task_dispatch (zhive_pool_t *self, s_task_t *task, zhive_pool_worker_t *worker)
+s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_worker_t *worker)
 {
     uint64_t ticket = s_ticket (self);
-    if (zhive_idmap_insert (self->in_flight, ticket, task))
+    if (zhive_idmap_insert (self->tasks->in_flight, ticket, task))
         return ZHIVE_POOL_FULL;    //  Out of memory: try again later
     int64_t timeout_ms = -1;
     if (zhive_heap_node_queued (&task->deadline)) {
@@ -291,7 +122,7 @@ s_task_dispatch (zhive_pool_t *self, s_task_t *task, zhive_pool_worker_t *worker
         self->arg, &worker->peer, ticket, task->queue->function, timeout_ms, task->chunk, &copy);
     zmq_msg_close (&copy);
     if (rc != ZHIVE_POOL_SENT) {
-        zhive_idmap_remove (self->in_flight, ticket);
+        zhive_idmap_remove (self->tasks->in_flight, ticket);
         return rc;
     }
     task->ticket = ticket;
@@ -308,12 +139,13 @@ s_task_dispatch (zhive_pool_t *self, s_task_t *task, zhive_pool_worker_t *worker
 static bool
 s_dispatch_head (zhive_pool_t *self, zhive_pool_queue_t *queue, zhive_pool_worker_t *worker)
 {
-    s_task_t *task = ZHIVE_LIST_ITEM (zhive_list_first (&queue->waiting), s_task_t, link);
-    s_wait_remove (self, task);
+    zhive_pool_task_t *task =
+        ZHIVE_LIST_ITEM (zhive_list_first (&queue->waiting), zhive_pool_task_t, link);
+    zhive_pool_tasks_wait_remove (self->tasks, task);
     zhive_pool_send_t rc = s_task_dispatch (self, task, worker);
     if (rc == ZHIVE_POOL_SENT)
         return true;
-    s_wait_add (self, task, true);    //  No retry counted
+    zhive_pool_tasks_wait_add (self->tasks, task, true);    //  No retry counted
     if (rc == ZHIVE_POOL_GONE)
         s_worker_remove (self, worker, "unreachable");
     else
@@ -397,11 +229,12 @@ s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *wh
     //  From the newest to the oldest, so they keep their order at the front
     zhive_link_t *link;
     while ((link = zhive_list_last (&worker->held))) {
-        s_task_t *task = ZHIVE_LIST_ITEM (link, s_task_t, link);
-        s_task_unhold (self, task);
+        zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
+        zhive_pool_tasks_unhold (self->tasks, task);
         task->attempts++;
         if (!task->client)
-            s_task_destroy (self, &task);    //  Already answered (Timeout, Cancelled)
+            zhive_pool_tasks_destroy_task (self->tasks,
+                                           &task);    //  Already answered (Timeout, Cancelled)
         else if (task->attempts > task->retries) {
             char message [ZHIVE_NAME_MAX * 2 + 256];
             snprintf (message, sizeof message,
@@ -409,12 +242,12 @@ s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *wh
                       " attempt(s)",
                       worker->name, why, task->queue->function, task->attempts);
             S_COUNT (self, task->queue, worker_lost);
-            s_task_answer (self, task, NULL, ZHIVE_ERR_WORKER_LOST, message, "");
-            s_task_destroy (self, &task);
+            zhive_pool_tasks_answer (self->tasks, task, NULL, ZHIVE_ERR_WORKER_LOST, message, "");
+            zhive_pool_tasks_destroy_task (self->tasks, &task);
         }
         else {
             S_COUNT (self, task->queue, redispatches);
-            s_wait_add (self, task, true);
+            zhive_pool_tasks_wait_add (self->tasks, task, true);
         }
     }
     zhashx_delete (self->workers, worker->key);
@@ -448,7 +281,7 @@ int
 zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer,
                          const zhive_pool_ready_t *ready)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
     if (worker && worker->pid != ready->pid) {
         s_worker_remove (self, worker, "replaced by another process");
@@ -515,9 +348,10 @@ static void
 s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint64_t ticket,
                  zmq_msg_t *value, const char *type, const char *message)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
-    s_task_t *task = (s_task_t *) zhive_idmap_lookup (self->in_flight, ticket);
+    zhive_pool_task_t *task =
+        (zhive_pool_task_t *) zhive_idmap_lookup (self->tasks->in_flight, ticket);
     if (!task || !worker || task->worker != worker) {
         self->counters.unknown++;
         bool foreign = ticket >> 32 != self->incarnation;
@@ -531,7 +365,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         return;
     }
     zhive_pool_worker_measure (worker, now - task->sent_us, self->prefetch_us);
-    s_task_unhold (self, task);
+    zhive_pool_tasks_unhold (self->tasks, task);
     worker->done++;
     if (!task->client) {
         S_LOG (self, "dropped the answer to ticket %" PRIu64 ": its client was answered already",
@@ -541,13 +375,13 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
     }
     else if (value) {
         S_COUNT (self, task->queue, ok);
-        s_task_answer (self, task, value, NULL, NULL, NULL);
+        zhive_pool_tasks_answer (self->tasks, task, value, NULL, NULL, NULL);
     }
     else {
         S_COUNT (self, task->queue, error);
-        s_task_answer (self, task, NULL, type, message, worker->name);
+        zhive_pool_tasks_answer (self->tasks, task, NULL, type, message, worker->name);
     }
-    s_task_destroy (self, &task);
+    zhive_pool_tasks_destroy_task (self->tasks, &task);
     s_worker_feed (self, worker);
     s_settle (self);
 }
@@ -569,7 +403,7 @@ zhive_pool_worker_failed (zhive_pool_t *self, int64_t now, const zhive_peer_t *w
 void
 zhive_pool_worker_draining (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
     if (worker && !worker->draining) {
         worker->draining = true;
@@ -581,7 +415,7 @@ zhive_pool_worker_draining (zhive_pool_t *self, int64_t now, const zhive_peer_t 
 void
 zhive_pool_worker_lost (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, const char *why)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
     if (worker)
         s_worker_remove (self, worker, why);
@@ -591,7 +425,7 @@ zhive_pool_worker_lost (zhive_pool_t *self, int64_t now, const zhive_peer_t *pee
 void
 zhive_pool_local_exited (zhive_pool_t *self, int64_t now, uint64_t pid, const char *why)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     s_workers_remove_matching (self, NULL, NULL, NULL, pid, why);
     s_settle (self);
 }
@@ -610,19 +444,19 @@ s_refusal (zhive_pool_t *self, zhive_pool_client_t *client, const char *function
         snprintf (message, message_size, "broker is draining: it takes no new tasks");
         return ZHIVE_ERR_SHUTDOWN;
     }
-    if (self->max_waiting && self->waiting >= self->max_waiting)
+    if (self->max_waiting && self->tasks->waiting >= self->max_waiting)
         snprintf (message, message_size, "broker holds %zu waiting tasks (its limit)",
-                  self->waiting);
+                  self->tasks->waiting);
     else if (self->max_per_function && queued >= self->max_per_function)
         snprintf (message, message_size, "queue for '%s' is full (%zu waiting)", function, queued);
     else if (self->max_per_client && client->waiting >= self->max_per_client)
         snprintf (message, message_size, "this client has %zu tasks waiting (its limit)",
                   client->waiting);
-    else if (self->max_bytes && self->waiting_bytes + size > self->max_bytes)
+    else if (self->max_bytes && self->tasks->waiting_bytes + size > self->max_bytes)
         snprintf (message, message_size,
                   "waiting tasks hold %" PRIu64 " bytes of arguments; %zu more would pass the"
                   " limit of %" PRIu64,
-                  self->waiting_bytes, size, self->max_bytes);
+                  self->tasks->waiting_bytes, size, self->max_bytes);
     else
         return NULL;
     S_COUNT (self, queue, queue_full);
@@ -634,33 +468,22 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
                    const char *function, zmq_msg_t *args_in, int64_t timeout_ms, int64_t retries,
                    uint32_t chunk)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zmq_msg_t args;
     zmq_msg_init (&args);
     zmq_msg_move (&args, args_in);
-    zhive_pool_client_t *client = zhive_pool_clients_require (self->clients, peer);
+    zhive_pool_client_t *client = zhive_pool_clients_require (self->tasks->clients, peer);
     if (!client) {
-        s_refuse (self, peer, id, ZHIVE_ERR_QUEUE_FULL, "the broker is out of memory");
+        zhive_pool_tasks_refuse (self->tasks, peer, id, ZHIVE_ERR_QUEUE_FULL,
+                                 "the broker is out of memory");
         zmq_msg_close (&args);
         return;
     }
     //  A resend after a reconnect: the answer it missed, or nothing if the
     //  task is still under way
-    zhive_kept_entry_t *kept = zhive_kept_take (self->kept, client->key, id);
-    if (kept) {
+    if (zhive_pool_tasks_deliver_kept (self->tasks, client, id)) {
         zmq_msg_close (&args);
-        S_LOG (self, "delivering the kept answer to task %" PRIu64, id);
-        self->counters.kept_delivered++;
-        zmq_msg_t copy;
-        zmq_msg_init (&copy);
-        zmq_msg_copy (&copy, &kept->value);
-        if (!self->ops.answer (self->arg, peer, id, kept->is_result ? &kept->value : NULL,
-                               kept->type, kept->message, kept->worker))
-            zhive_kept_add (self->kept, client->key, id, kept->is_result ? &copy : NULL, kept->type,
-                            kept->message, kept->worker, now);
-        zmq_msg_close (&copy);
-        zhive_kept_entry_destroy (&kept);
-        zhive_pool_clients_release (self->clients, client);
+        zhive_pool_clients_release (self->tasks->clients, client);
         return;
     }
     if (zhive_idmap_lookup (client->pending, id)) {
@@ -679,42 +502,33 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
         if (queue && zhashx_insert (self->queues, function, queue))
             zhive_pool_queue_destroy (&queue);
     }
-    s_task_t *task = queue ? (s_task_t *) calloc (1, sizeof (s_task_t)) : NULL;
-    if (!task || zhive_idmap_insert (client->pending, id, task)) {
-        free (task);
+    zhive_pool_task_t *task =
+        queue ? zhive_pool_tasks_add (self->tasks, client, queue, id, &args) : NULL;
+    if (!task) {
         if (!refusal) {
             refusal = ZHIVE_ERR_QUEUE_FULL;
             snprintf (message, sizeof message, "the broker is out of memory");
         }
         S_LOG (self, "refused task %" PRIu64 " for '%s': %s", id, function, message);
-        s_refuse (self, peer, id, refusal, message);
+        zhive_pool_tasks_refuse (self->tasks, peer, id, refusal, message);
         zmq_msg_close (&args);
-        zhive_pool_clients_release (self->clients, client);
+        zhive_pool_clients_release (self->tasks->clients, client);
         return;
     }
-    self->tasks++;
-    self->unanswered++;
     S_COUNT (self, queue, submitted);
-    task->id = id;
-    task->client = client;
-    task->queue = queue;
-    zmq_msg_init (&task->args);
-    zmq_msg_move (&task->args, &args);
-    task->args_size = size;
-    zhive_heap_node_init (&task->deadline);
     task->retries = retries < 0 ? self->retries : retries;
     task->chunk = chunk;
     task->timeout_ms = timeout_ms < 0 || timeout_ms > ZHIVE_POOL_TIMEOUT_MAX ? -1 : timeout_ms;
     //  Tasks already waiting mean no worker of this queue has credit
     bool was_empty = zhive_list_empty (&queue->waiting);
-    s_wait_add (self, task, false);
+    zhive_pool_tasks_wait_add (self->tasks, task, false);
     if (task->timeout_ms >= 0) {
         task->deadline.key = now + task->timeout_ms * 1000;
-        if (zhive_heap_push (&self->heap, &task->deadline)) {
-            s_wait_remove (self, task);
-            s_task_answer (self, task, NULL, ZHIVE_ERR_QUEUE_FULL, "the broker is out of memory",
-                           "");
-            s_task_destroy (self, &task);
+        if (zhive_heap_push (&self->tasks->heap, &task->deadline)) {
+            zhive_pool_tasks_wait_remove (self->tasks, task);
+            zhive_pool_tasks_answer (self->tasks, task, NULL, ZHIVE_ERR_QUEUE_FULL,
+                                     "the broker is out of memory", "");
+            zhive_pool_tasks_destroy_task (self->tasks, &task);
             return;
         }
     }
@@ -726,37 +540,31 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
 void
 zhive_pool_cancel (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint64_t id)
 {
-    self->now = now;
-    zhive_pool_client_t *client = zhive_pool_clients_lookup (self->clients, peer);
-    s_task_t *task = client ? (s_task_t *) zhive_idmap_lookup (client->pending, id) : NULL;
+    self->now = self->tasks->now = now;
+    zhive_pool_client_t *client = zhive_pool_clients_lookup (self->tasks->clients, peer);
+    zhive_pool_task_t *task =
+        client ? (zhive_pool_task_t *) zhive_idmap_lookup (client->pending, id) : NULL;
     if (task) {
         S_COUNT (self, task->queue, cancelled);
-        s_task_cancel (self, task, ZHIVE_ERR_CANCELLED, "cancelled by the client");
+        zhive_pool_tasks_cancel (self->tasks, task, ZHIVE_ERR_CANCELLED, "cancelled by the client");
     }
     s_settle (self);
-}
-
-static void
-s_collect_task (uint64_t key, void *value, void *arg)
-{
-    (void) key;
-    zlistx_add_end ((zlistx_t *) arg, value);
 }
 
 void
 zhive_pool_client_gone (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer)
 {
-    self->now = now;
-    zhive_pool_client_t *client = zhive_pool_clients_lookup (self->clients, peer);
+    self->now = self->tasks->now = now;
+    zhive_pool_client_t *client = zhive_pool_clients_lookup (self->tasks->clients, peer);
     zlistx_t *tasks = client ? zlistx_new () : NULL;
     if (!tasks)
         return;
-    zhive_idmap_each (client->pending, s_collect_task, tasks);
+    zhive_idmap_each (client->pending, zhive_pool_tasks_collect, tasks);
     S_LOG (self, "a client left with %zu task(s) pending", zlistx_size (tasks));
     //  The last detach may free the client
-    for (s_task_t *task = (s_task_t *) zlistx_first (tasks); task;
-         task = (s_task_t *) zlistx_next (tasks))
-        s_task_cancel (self, task, NULL, NULL);
+    for (zhive_pool_task_t *task = (zhive_pool_task_t *) zlistx_first (tasks); task;
+         task = (zhive_pool_task_t *) zlistx_next (tasks))
+        zhive_pool_tasks_cancel (self->tasks, task, NULL, NULL);
     zlistx_destroy (&tasks);
     s_settle (self);
 }
@@ -766,13 +574,13 @@ zhive_pool_client_gone (zhive_pool_t *self, int64_t now, const zhive_peer_t *pee
 
 //  A worker still runs a task past its deadline and the grace
 static void
-s_task_overran (zhive_pool_t *self, s_task_t *task)
+s_task_overran (zhive_pool_t *self, zhive_pool_task_t *task)
 {
-    zhive_heap_remove (&self->heap, &task->deadline);
+    zhive_heap_remove (&self->tasks->heap, &task->deadline);
     zhive_pool_worker_t *worker = task->worker;
     char why [ZHIVE_NAME_MAX + 128];
     snprintf (why, sizeof why, "it still runs '%s' %" PRId64 " ms past its deadline",
-              task->queue->function, self->grace_ms);
+              task->queue->function, self->tasks->grace_ms);
     if (worker->local && self->ops.kill (self->arg, worker->pid, why) == 0)
         //  Its other tasks go back to their queues now (this one is freed)
         s_worker_remove (self, worker, "the broker killed it: it overran a deadline");
@@ -781,7 +589,7 @@ s_task_overran (zhive_pool_t *self, s_task_t *task)
 }
 
 static void
-s_task_timeout (zhive_pool_t *self, s_task_t *task)
+zhive_pool_task_timeout (zhive_pool_t *self, zhive_pool_task_t *task)
 {
     zhive_pool_queue_t *queue = task->queue;
     char message [ZHIVE_NAME_MAX * 2 + 128];
@@ -797,22 +605,22 @@ s_task_timeout (zhive_pool_t *self, s_task_t *task)
                   "no result within %" PRId64 " ms: '%s' waited in a queue of %zu",
                   task->timeout_ms, queue->function, zhive_list_size (&queue->waiting));
     S_COUNT (self, queue, timeout);
-    s_task_cancel (self, task, ZHIVE_ERR_TIMEOUT, message);
+    zhive_pool_tasks_cancel (self->tasks, task, ZHIVE_ERR_TIMEOUT, message);
 }
 
 void
 zhive_pool_tick (zhive_pool_t *self, int64_t now)
 {
-    self->now = now;
+    self->now = self->tasks->now = now;
     zhive_heap_node_t *top;
-    while ((top = zhive_heap_top (&self->heap)) && top->key <= now) {
-        s_task_t *task = ZHIVE_HEAP_ITEM (top, s_task_t, deadline);
+    while ((top = zhive_heap_top (&self->tasks->heap)) && top->key <= now) {
+        zhive_pool_task_t *task = ZHIVE_HEAP_ITEM (top, zhive_pool_task_t, deadline);
         if (task->overdue)
             s_task_overran (self, task);
         else
-            s_task_timeout (self, task);
+            zhive_pool_task_timeout (self, task);
     }
-    zhive_kept_expire (self->kept, now);
+    zhive_kept_expire (self->tasks->kept, now);
     if (self->blocked) {
         self->blocked = false;
         self->redispatch = true;
@@ -853,7 +661,7 @@ zhive_pool_drain_state (zhive_pool_t *self, int64_t now)
 {
     if (!self->draining)
         return 0;
-    if (self->unanswered == 0)
+    if (self->tasks->unanswered == 0)
         return 1;
     return now >= self->drain_until ? 2 : 0;
 }
@@ -861,19 +669,7 @@ zhive_pool_drain_state (zhive_pool_t *self, int64_t now)
 void
 zhive_pool_shutdown (zhive_pool_t *self, const char *message)
 {
-    zlistx_t *tasks = zlistx_new ();
-    if (!tasks)
-        return;
-    for (zhive_pool_client_t *client = zhive_pool_clients_first (self->clients); client;
-         client = zhive_pool_clients_next (self->clients))
-        zhive_idmap_each (client->pending, s_collect_task, tasks);
-    for (s_task_t *task = (s_task_t *) zlistx_first (tasks); task;
-         task = (s_task_t *) zlistx_next (tasks)) {
-        //  Not kept: nobody will resend to a stopped broker
-        s_refuse (self, &task->client->peer, task->id, ZHIVE_ERR_SHUTDOWN, message);
-        s_task_detach (self, task);
-    }
-    zlistx_destroy (&tasks);
+    zhive_pool_tasks_shutdown (self->tasks, message);
 }
 
 //  ---------------------------------------------------------------------
@@ -888,13 +684,13 @@ zhive_pool_workers (zhive_pool_t *self)
 size_t
 zhive_pool_waiting (zhive_pool_t *self)
 {
-    return self->waiting;
+    return self->tasks->waiting;
 }
 
 size_t
 zhive_pool_unanswered (zhive_pool_t *self)
 {
-    return self->unanswered;
+    return self->tasks->unanswered;
 }
 
 uint32_t
@@ -914,8 +710,8 @@ zhive_pool_each_worker (zhive_pool_t *self, zhive_pool_peer_fn *fn, void *arg)
 void
 zhive_pool_each_waiting_client (zhive_pool_t *self, zhive_pool_peer_fn *fn, void *arg)
 {
-    for (zhive_pool_client_t *client = zhive_pool_clients_first (self->clients); client;
-         client = zhive_pool_clients_next (self->clients)) {
+    for (zhive_pool_client_t *client = zhive_pool_clients_first (self->tasks->clients); client;
+         client = zhive_pool_clients_next (self->tasks->clients)) {
         if (zhive_idmap_size (client->pending))
             fn (&client->peer, arg);
     }
@@ -969,14 +765,10 @@ zhive_pool_new (const zhive_pool_ops_t *ops, void *arg, uint32_t incarnation)
     self->max_bytes = ZHIVE_POOL_MAX_BYTES;
     self->retries = ZHIVE_POOL_RETRIES;
     self->prefetch_us = ZHIVE_POOL_PREFETCH_US;
-    self->grace_ms = ZHIVE_GRACE_MIN_MS;
-    zhive_heap_init (&self->heap);
     self->queues = zhashx_new ();
     self->workers = zhashx_new ();
-    self->clients = zhive_pool_clients_new ();
-    self->in_flight = zhive_idmap_new ();
-    self->kept = zhive_kept_new (ZHIVE_KEPT_MAX, ZHIVE_KEPT_BYTES, ZHIVE_KEPT_MS * 1000LL);
-    if (!self->queues || !self->workers || !self->clients || !self->in_flight || !self->kept)
+    self->tasks = zhive_pool_tasks_new (&self->ops, arg, &self->counters);
+    if (!self->queues || !self->workers || !self->tasks)
         zhive_pool_destroy (&self);
     return self;
 }
@@ -989,33 +781,32 @@ zhive_pool_destroy (zhive_pool_t **self_p)
         return;
     //  Every task is in one list: a worker's or a queue's
     zhive_pool_worker_t *worker;
-    while (self->workers && (worker = (zhive_pool_worker_t *) zhashx_first (self->workers))) {
+    while (self->tasks && self->workers &&
+           (worker = (zhive_pool_worker_t *) zhashx_first (self->workers))) {
         zhive_link_t *link;
         while ((link = zhive_list_first (&worker->held))) {
-            s_task_t *task = ZHIVE_LIST_ITEM (link, s_task_t, link);
-            s_task_unhold (self, task);
-            s_task_destroy (self, &task);
+            zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
+            zhive_pool_tasks_unhold (self->tasks, task);
+            zhive_pool_tasks_destroy_task (self->tasks, &task);
         }
         zhashx_delete (self->workers, worker->key);
         zhive_pool_worker_destroy (&worker);
     }
     zhive_pool_queue_t *queue;
-    while (self->queues && (queue = (zhive_pool_queue_t *) zhashx_first (self->queues))) {
+    while (self->tasks && self->queues &&
+           (queue = (zhive_pool_queue_t *) zhashx_first (self->queues))) {
         zhive_link_t *link;
         while ((link = zhive_list_first (&queue->waiting))) {
-            s_task_t *task = ZHIVE_LIST_ITEM (link, s_task_t, link);
-            s_wait_remove (self, task);
-            s_task_destroy (self, &task);
+            zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
+            zhive_pool_tasks_wait_remove (self->tasks, task);
+            zhive_pool_tasks_destroy_task (self->tasks, &task);
         }
         zhashx_delete (self->queues, queue->function);
         zhive_pool_queue_destroy (&queue);
     }
     zhashx_destroy (&self->workers);
     zhashx_destroy (&self->queues);
-    zhive_pool_clients_destroy (&self->clients);
-    zhive_idmap_destroy (&self->in_flight);
-    zhive_kept_destroy (&self->kept);
-    zhive_heap_fini (&self->heap);
+    zhive_pool_tasks_destroy (&self->tasks);
     free (self);
     *self_p = NULL;
 }
@@ -1024,6 +815,7 @@ void
 zhive_pool_set_verbose (zhive_pool_t *self, bool verbose)
 {
     self->verbose = verbose;
+    self->tasks->verbose = verbose;
 }
 
 void
@@ -1060,7 +852,7 @@ zhive_pool_set_prefetch (zhive_pool_t *self, int64_t prefetch_us)
 void
 zhive_pool_set_grace (zhive_pool_t *self, int64_t grace_ms)
 {
-    self->grace_ms = grace_ms;
+    self->tasks->grace_ms = grace_ms;
 }
 
 int
@@ -1069,8 +861,8 @@ zhive_pool_set_kept (zhive_pool_t *self, size_t max_count, size_t max_bytes, int
     zhive_kept_t *kept = zhive_kept_new (max_count, max_bytes, keep_ms * 1000);
     if (!kept)
         return -1;
-    zhive_kept_destroy (&self->kept);
-    self->kept = kept;
+    zhive_kept_destroy (&self->tasks->kept);
+    self->tasks->kept = kept;
     return 0;
 }
 
