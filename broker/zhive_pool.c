@@ -38,7 +38,7 @@ struct _zhive_pool_t {
     uint32_t sequence;                 //  Low half of the next ticket (0: renew first)
     int64_t now;                       //  The time of the event being handled, µs
     zhashx_t *queues;                  //  Function name -> zhive_pool_queue_t
-    zhashx_t *workers;                 //  Peer key -> zhive_pool_worker_t
+    zhashx_t *workers;                 //  Peer key -> zhive_pool_member_t
     zhive_pool_tasks_t *tasks;         //  The tasks, their clients, deadlines and answers
     bool redispatch;                   //  A worker was lost: look at every queue again
     bool blocked;                      //  A worker's pipe was full: look again at the tick
@@ -54,7 +54,7 @@ struct _zhive_pool_t {
     zhive_pool_counters_t counters;    //  What happened so far
 };
 
-static void s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *why);
+static void s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *why);
 
 //  ---------------------------------------------------------------------
 //  Tickets
@@ -74,8 +74,8 @@ s_renew (zhive_pool_t *self)
     self->incarnation = fresh;
     self->sequence = 1;
     zhive_log_info ("ticket sequence wrapped: incarnation %08x follows %08x", fresh, old);
-    for (zhive_pool_worker_t *worker = (zhive_pool_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zhive_pool_worker_t *) zhashx_next (self->workers)) {
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
+         worker = (zhive_pool_member_t *) zhashx_next (self->workers)) {
         zhive_link_t *link;
         while ((link = zhive_list_last (&worker->held))) {
             zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
@@ -105,7 +105,7 @@ s_ticket (zhive_pool_t *self)
 
 //  Send one task (taken off its queue) to a worker with credit
 static zhive_pool_send_t
-s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_worker_t *worker)
+s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_member_t *worker)
 {
     uint64_t ticket = s_ticket (self);
     if (zhive_idmap_insert (self->tasks->in_flight, ticket, task))
@@ -137,7 +137,7 @@ s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_worker_
 //  Dispatch the head of a queue to a worker; false if it did not go
 //  (the task is back at the head; a worker that is gone is removed)
 static bool
-s_dispatch_head (zhive_pool_t *self, zhive_pool_queue_t *queue, zhive_pool_worker_t *worker)
+s_dispatch_head (zhive_pool_t *self, zhive_pool_queue_t *queue, zhive_pool_member_t *worker)
 {
     zhive_pool_task_t *task =
         ZHIVE_LIST_ITEM (zhive_list_first (&queue->waiting), zhive_pool_task_t, link);
@@ -158,10 +158,10 @@ static void
 s_queue_dispatch (zhive_pool_t *self, zhive_pool_queue_t *queue)
 {
     while (!zhive_list_empty (&queue->waiting) && queue->workers_count) {
-        zhive_pool_worker_t *worker = NULL;
+        zhive_pool_member_t *worker = NULL;
         for (size_t i = 0; i < queue->workers_count; i++) {
             size_t at = (queue->next_worker + i) % queue->workers_count;
-            if (zhive_pool_worker_credit (queue->workers [at])) {
+            if (zhive_pool_member_credit (queue->workers [at])) {
                 worker = queue->workers [at];
                 queue->next_worker = at + 1;
                 break;
@@ -174,9 +174,9 @@ s_queue_dispatch (zhive_pool_t *self, zhive_pool_queue_t *queue)
 
 //  Use a worker's credit on the queues it serves, round-robin
 static void
-s_worker_feed (zhive_pool_t *self, zhive_pool_worker_t *worker)
+s_worker_feed (zhive_pool_t *self, zhive_pool_member_t *worker)
 {
-    while (zhive_pool_worker_credit (worker) && worker->queues_count) {
+    while (zhive_pool_member_credit (worker) && worker->queues_count) {
         zhive_pool_queue_t *queue = NULL;
         for (size_t i = 0; i < worker->queues_count; i++) {
             size_t at = (worker->next_queue + i) % worker->queues_count;
@@ -208,18 +208,18 @@ s_settle (zhive_pool_t *self)
 //  ---------------------------------------------------------------------
 //  Workers
 
-static zhive_pool_worker_t *
+static zhive_pool_member_t *
 s_worker_lookup (zhive_pool_t *self, const zhive_peer_t *peer)
 {
     char key [ZHIVE_PEER_KEY_SIZE];
     zhive_peer_key (peer, key);
-    return (zhive_pool_worker_t *) zhashx_lookup (self->workers, key);
+    return (zhive_pool_member_t *) zhashx_lookup (self->workers, key);
 }
 
 //  Forget a worker; tasks it held go back to the head of their queues, in
 //  order, or fail with WorkerLost past their retries
 static void
-s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *why)
+s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *why)
 {
     if (zhive_list_size (&worker->held))
         zhive_log_warning ("worker '%s' (pid %" PRIu64 ") lost: %s; %zu task(s) to requeue",
@@ -251,28 +251,28 @@ s_worker_remove (zhive_pool_t *self, zhive_pool_worker_t *worker, const char *wh
         }
     }
     zhashx_delete (self->workers, worker->key);
-    zhive_pool_worker_destroy (&worker);
+    zhive_pool_member_destroy (&worker);
     self->redispatch = true;
 }
 
 //  Remove every worker but `keep` with this pid, on host (NULL: any local
 //  one) and, if name is not NULL, with this name
 static void
-s_workers_remove_matching (zhive_pool_t *self, const zhive_pool_worker_t *keep, const char *host,
+s_workers_remove_matching (zhive_pool_t *self, const zhive_pool_member_t *keep, const char *host,
                            const char *name, uint64_t pid, const char *why)
 {
     zlistx_t *gone = zlistx_new ();
     if (!gone)
         return;
-    for (zhive_pool_worker_t *worker = (zhive_pool_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zhive_pool_worker_t *) zhashx_next (self->workers)) {
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
+         worker = (zhive_pool_member_t *) zhashx_next (self->workers)) {
         if (worker != keep && worker->pid == pid &&
             (host ? streq (worker->host, host) : worker->local) &&
             (!name || streq (worker->name, name)))
             zlistx_add_end (gone, worker);
     }
-    for (zhive_pool_worker_t *worker = (zhive_pool_worker_t *) zlistx_first (gone); worker;
-         worker = (zhive_pool_worker_t *) zlistx_next (gone))
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zlistx_first (gone); worker;
+         worker = (zhive_pool_member_t *) zlistx_next (gone))
         s_worker_remove (self, worker, why);
     zlistx_destroy (&gone);
 }
@@ -282,15 +282,15 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
                          const zhive_pool_ready_t *ready)
 {
     self->now = self->tasks->now = now;
-    zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
+    zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     if (worker && worker->pid != ready->pid) {
         s_worker_remove (self, worker, "replaced by another process");
         worker = NULL;
     }
     if (!worker) {
-        worker = zhive_pool_worker_new (peer, now);
+        worker = zhive_pool_member_new (peer, now);
         if (!worker || zhashx_insert (self->workers, worker->key, worker)) {
-            zhive_pool_worker_destroy (&worker);
+            zhive_pool_member_destroy (&worker);
             s_settle (self);
             return -1;
         }
@@ -322,7 +322,7 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
         }
     }
     if (rc == 0)
-        rc = zhive_pool_worker_offer (worker, queues, count);
+        rc = zhive_pool_member_offer (worker, queues, count);
     free (queues);
     if (rc) {
         s_worker_remove (self, worker, "out of memory");
@@ -349,7 +349,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
                  zmq_msg_t *value, const char *type, const char *message)
 {
     self->now = self->tasks->now = now;
-    zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
+    zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     zhive_pool_task_t *task =
         (zhive_pool_task_t *) zhive_idmap_lookup (self->tasks->in_flight, ticket);
     if (!task || !worker || task->worker != worker) {
@@ -364,7 +364,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
             zmq_msg_close (value);
         return;
     }
-    zhive_pool_worker_measure (worker, now - task->sent_us, self->prefetch_us);
+    zhive_pool_member_measure (worker, now - task->sent_us, self->prefetch_us);
     zhive_pool_tasks_unhold (self->tasks, task);
     worker->done++;
     if (!task->client) {
@@ -404,7 +404,7 @@ void
 zhive_pool_worker_draining (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer)
 {
     self->now = self->tasks->now = now;
-    zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
+    zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     if (worker && !worker->draining) {
         worker->draining = true;
         S_LOG (self, "worker '%s' is draining: %zu task(s) to finish, no new ones", worker->name,
@@ -416,7 +416,7 @@ void
 zhive_pool_worker_lost (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, const char *why)
 {
     self->now = self->tasks->now = now;
-    zhive_pool_worker_t *worker = s_worker_lookup (self, peer);
+    zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     if (worker)
         s_worker_remove (self, worker, why);
     s_settle (self);
@@ -577,7 +577,7 @@ static void
 s_task_overran (zhive_pool_t *self, zhive_pool_task_t *task)
 {
     zhive_heap_remove (&self->tasks->heap, &task->deadline);
-    zhive_pool_worker_t *worker = task->worker;
+    zhive_pool_member_t *worker = task->worker;
     char why [ZHIVE_NAME_MAX + 128];
     snprintf (why, sizeof why, "it still runs '%s' %" PRId64 " ms past its deadline",
               task->queue->function, self->tasks->grace_ms);
@@ -702,8 +702,8 @@ zhive_pool_incarnation (zhive_pool_t *self)
 void
 zhive_pool_each_worker (zhive_pool_t *self, zhive_pool_peer_fn *fn, void *arg)
 {
-    for (zhive_pool_worker_t *worker = (zhive_pool_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zhive_pool_worker_t *) zhashx_next (self->workers))
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
+         worker = (zhive_pool_member_t *) zhashx_next (self->workers))
         fn (&worker->peer, arg);
 }
 
@@ -724,9 +724,9 @@ zhive_pool_status (zhive_pool_t *self, zhive_pack_t *pack)
     zhive_pack_map (pack, 2);
     zhive_pack_str (pack, "workers");
     zhive_pack_array (pack, (uint32_t) zhashx_size (self->workers));
-    for (zhive_pool_worker_t *worker = (zhive_pool_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zhive_pool_worker_t *) zhashx_next (self->workers))
-        zhive_pool_worker_pack (worker, pack);
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
+         worker = (zhive_pool_member_t *) zhashx_next (self->workers))
+        zhive_pool_member_pack (worker, pack);
     zhive_pack_str (pack, "queues");
     zhive_pack_array (pack, (uint32_t) zhashx_size (self->queues));
     for (zhive_pool_queue_t *queue = (zhive_pool_queue_t *) zhashx_first (self->queues); queue;
@@ -780,9 +780,9 @@ zhive_pool_destroy (zhive_pool_t **self_p)
     if (!self)
         return;
     //  Every task is in one list: a worker's or a queue's
-    zhive_pool_worker_t *worker;
+    zhive_pool_member_t *worker;
     while (self->tasks && self->workers &&
-           (worker = (zhive_pool_worker_t *) zhashx_first (self->workers))) {
+           (worker = (zhive_pool_member_t *) zhashx_first (self->workers))) {
         zhive_link_t *link;
         while ((link = zhive_list_first (&worker->held))) {
             zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
@@ -790,7 +790,7 @@ zhive_pool_destroy (zhive_pool_t **self_p)
             zhive_pool_tasks_destroy_task (self->tasks, &task);
         }
         zhashx_delete (self->workers, worker->key);
-        zhive_pool_worker_destroy (&worker);
+        zhive_pool_member_destroy (&worker);
     }
     zhive_pool_queue_t *queue;
     while (self->tasks && self->queues &&

@@ -43,7 +43,7 @@ zhive_pool_queue_destroy (zhive_pool_queue_t **self_p)
 //  Add a worker that offers the function
 
 int
-zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *worker)
+zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_member_t *worker)
 {
     for (size_t i = 0; i < self->workers_count; i++) {
         if (self->workers [i] == worker)
@@ -51,8 +51,8 @@ zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *work
     }
     if (self->workers_count == self->workers_max) {
         size_t max = self->workers_max ? self->workers_max * 2 : 4;
-        zhive_pool_worker_t **workers =
-            (zhive_pool_worker_t **) realloc (self->workers, max * sizeof (zhive_pool_worker_t *));
+        zhive_pool_member_t **workers =
+            (zhive_pool_member_t **) realloc (self->workers, max * sizeof (zhive_pool_member_t *));
         if (!workers)
             return -1;
         self->workers = workers;
@@ -66,12 +66,12 @@ zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *work
 //  Take a worker out
 
 void
-zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *worker)
+zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_member_t *worker)
 {
     for (size_t i = 0; i < self->workers_count; i++) {
         if (self->workers [i] == worker) {
             memmove (self->workers + i, self->workers + i + 1,
-                     (self->workers_count - i - 1) * sizeof (zhive_pool_worker_t *));
+                     (self->workers_count - i - 1) * sizeof (zhive_pool_member_t *));
             self->workers_count--;
             return;
         }

@@ -17,7 +17,7 @@
 
 #pragma GCC visibility push(hidden)
 
-typedef struct _zhive_pool_worker_t zhive_pool_worker_t;
+typedef struct _zhive_pool_member_t zhive_pool_member_t;
 
 //  What happened to a function's tasks (and, summed, to all tasks)
 typedef struct {
@@ -35,7 +35,7 @@ typedef struct {
     char *function;                   //  Function name: the key in the pool's table
     zhive_list_t waiting;             //  Tasks waiting for a worker, oldest first
     size_t in_flight;                 //  Its tasks that workers hold
-    zhive_pool_worker_t **workers;    //  Workers that offer the function
+    zhive_pool_member_t **workers;    //  Workers that offer the function
     size_t workers_count;             //  Entries in workers
     size_t workers_max;               //  Allocated entries in workers
     size_t next_worker;               //  Round-robin position in workers
@@ -51,10 +51,10 @@ void zhive_pool_queue_destroy (zhive_pool_queue_t **self_p);
 
 //  Add a worker among those offering the function: 0, 1 if it was there
 //  already, -1 if out of memory.
-int zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *worker);
+int zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_member_t *worker);
 
 //  Take a worker out (nothing if it is not there).
-void zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_worker_t *worker);
+void zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_member_t *worker);
 
 //  True if nothing waits, runs or offers: the queue may go.
 bool zhive_pool_queue_unused (const zhive_pool_queue_t *self);

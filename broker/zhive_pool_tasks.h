@@ -20,7 +20,7 @@
 #include "zhive_kept.h"
 #include "zhive_pool.h"
 #include "zhive_pool_clients.h"
-#include "zhive_pool_worker.h"
+#include "zhive_pool_member.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -38,7 +38,7 @@ typedef struct {
     int64_t attempts;               //  Dispatches that lost their worker so far
     uint32_t chunk;                 //  Items in a chunked payload, 0 = one task
     int64_t sent_us;                //  When it was dispatched
-    zhive_pool_worker_t *worker;    //  Worker holding it; NULL while queued
+    zhive_pool_member_t *worker;    //  Worker holding it; NULL while queued
     zhive_link_t link;              //  In its queue's waiting list or its worker's held list
 } zhive_pool_task_t;
 

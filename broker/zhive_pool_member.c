@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zhive_pool_worker - one worker in the pool model
+    zhive_pool_member - one worker, a member of the pool model
 
     Prefetch follows the time tasks spend at the worker, from dispatch to
     answer: one more while answers come back within the prefetch time, one
@@ -9,16 +9,16 @@
     than the prefetch time get none.
     =========================================================================
 */
-#include "zhive_pool_worker.h"
+#include "zhive_pool_member.h"
 #include <stdlib.h>
 
 //  ---------------------------------------------------------------------
 //  Create a worker for a peer
 
-zhive_pool_worker_t *
-zhive_pool_worker_new (const zhive_peer_t *peer, int64_t now)
+zhive_pool_member_t *
+zhive_pool_member_new (const zhive_peer_t *peer, int64_t now)
 {
-    zhive_pool_worker_t *self = (zhive_pool_worker_t *) calloc (1, sizeof (zhive_pool_worker_t));
+    zhive_pool_member_t *self = (zhive_pool_member_t *) calloc (1, sizeof (zhive_pool_member_t));
     if (!self)
         return NULL;
     self->peer = *peer;
@@ -30,7 +30,7 @@ zhive_pool_worker_new (const zhive_peer_t *peer, int64_t now)
 
 //  Leave every queue offered so far
 static void
-s_leave_queues (zhive_pool_worker_t *self)
+s_leave_queues (zhive_pool_member_t *self)
 {
     for (size_t i = 0; i < self->queues_count; i++)
         zhive_pool_queue_remove_worker (self->queues [i], self);
@@ -42,9 +42,9 @@ s_leave_queues (zhive_pool_worker_t *self)
 //  Destroy a worker that holds nothing
 
 void
-zhive_pool_worker_destroy (zhive_pool_worker_t **self_p)
+zhive_pool_member_destroy (zhive_pool_member_t **self_p)
 {
-    zhive_pool_worker_t *self = self_p ? *self_p : NULL;
+    zhive_pool_member_t *self = self_p ? *self_p : NULL;
     if (!self)
         return;
     s_leave_queues (self);
@@ -57,7 +57,7 @@ zhive_pool_worker_destroy (zhive_pool_worker_t **self_p)
 //  Offer the queues of a new READY
 
 int
-zhive_pool_worker_offer (zhive_pool_worker_t *self, zhive_pool_queue_t **queues, size_t count)
+zhive_pool_member_offer (zhive_pool_member_t *self, zhive_pool_queue_t **queues, size_t count)
 {
     s_leave_queues (self);
     zhive_pool_queue_t **mine = (zhive_pool_queue_t **) realloc (
@@ -81,7 +81,7 @@ zhive_pool_worker_offer (zhive_pool_worker_t *self, zhive_pool_queue_t **queues,
 //  Tasks it may still be sent
 
 size_t
-zhive_pool_worker_credit (const zhive_pool_worker_t *self)
+zhive_pool_member_credit (const zhive_pool_member_t *self)
 {
     if (self->draining)
         return 0;
@@ -100,7 +100,7 @@ zhive_pool_worker_credit (const zhive_pool_worker_t *self)
 //  Learn how long its tasks take
 
 void
-zhive_pool_worker_measure (zhive_pool_worker_t *self, int64_t elapsed_us, int64_t prefetch_us)
+zhive_pool_member_measure (zhive_pool_member_t *self, int64_t elapsed_us, int64_t prefetch_us)
 {
     if (elapsed_us < prefetch_us) {
         if (self->prefetch < ZHIVE_POOL_PREFETCH_MAX)
@@ -114,7 +114,7 @@ zhive_pool_worker_measure (zhive_pool_worker_t *self, int64_t elapsed_us, int64_
 //  Its STATUS_REPLY entry
 
 void
-zhive_pool_worker_pack (zhive_pool_worker_t *self, zhive_pack_t *pack)
+zhive_pool_member_pack (zhive_pool_member_t *self, zhive_pack_t *pack)
 {
     zhive_pack_map (pack, 7);
     zhive_pack_str (pack, "id");
