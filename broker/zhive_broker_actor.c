@@ -2,27 +2,20 @@
     zhive_broker_actor - the broker's thread: the actor around the pool model
 
     The API (zhive_broker.c) talks to this actor (one thread, one zloop)
-    over its pipe.
-    Every pipe command is in one table (s_commands): its name, the czmq
-    picture of its arguments (zsock_send / zsock_recv types: 4 and 8 are
-    binary integers, s a string, m the remaining frames), and whether it
-    is answered; answered ones carry a serial first and get [serial 4,
+    over its pipe. Every pipe command is in one table (s_commands): its
+    name, the czmq picture of its arguments (as zsock_send writes them: 4
+    and 8 integers, s a string, m the remaining frames), and whether it is
+    answered; answered ones carry a serial (4) first and get [serial 4,
     status 4 (0 OK), value s]. $TERM stops the actor.
 
     Inside the actor, one zloop runs: the pipe, the client and worker
-    ROUTERs, the worker socket's disconnect monitor, a tick for deadlines
-    and local workers, and the heartbeat timer. The actor decodes each
-    wire message into an event of the pool model (zhive_pool), and the
-    pool acts through the operations below, which send. Local worker
-    processes are zhive_procs, CURVE is zhive_zap: the actor connects them
-    to the pool (a READY from this host tells procs; an exit of a local
-    process tells the pool; the pool's kill op asks procs).
-
-    Both ROUTERs have finite high-water marks and ROUTER_MANDATORY: a send
-    to a client that fails (EAGAIN: its pipe is full; EHOSTUNREACH: gone)
-    leaves the answer with the pool's kept store; a TASK that finds the
-    worker's pipe full goes back to the head of its queue; EHOSTUNREACH
-    loses the worker.
+    ROUTERs (zhive_broker_peers: wire messages into events of the pool
+    model, the pool's operations as sends), the worker socket's monitor, a
+    tick for deadlines and local workers, and the heartbeat timer. Local
+    worker processes are zhive_procs, CURVE is zhive_zap: the actor
+    connects them to the pool (an exit of a local process becomes a pool
+    event at the tick; READY and the kill op reach procs through the
+    peers). Calls go one way: API -> actor -> peers -> pool.
 
     A drain refuses new tasks and ends the loop once every accepted task is
     answered or the drain time is up; the actor then answers what is left
@@ -493,6 +486,7 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         s_arg_t serial = { 0 };
         if (command->answered)
             s_decode (msg, "4", &serial);
+        assert (strlen (command->picture) <= S_ARGS_MAX);    //  The table is ours
         s_arg_t args [S_ARGS_MAX];
         char value [512] = "";
         int rc = 0;
