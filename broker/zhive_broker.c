@@ -134,7 +134,7 @@ zhive_broker_destroy (zhive_broker_t **self_p)
 void
 zhive_broker_set_verbose (zhive_broker_t *self, bool verbose)
 {
-    zsock_send (self->actor, "s4", "VERBOSE", (uint32_t) verbose);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_VERBOSE, (uint32_t) verbose);
 }
 
 static int
@@ -142,7 +142,8 @@ s_bind_call (zhive_broker_t *self, const char *which, const char *endpoint, char
 {
     char *value;
     uint32_t serial = ++self->serial;
-    if (s_call (self, serial, &value, "s4ss", "BIND", serial, which, endpoint ? endpoint : "")) {
+    if (s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_BIND),
+                ZHIVE_BROKER_NAME (ZHIVE_BROKER_BIND), serial, which, endpoint ? endpoint : "")) {
         zhive_log_error ("zhive-broker: %s", value ? value : "the broker does not answer");
         free (value);
         return -1;
@@ -179,7 +180,8 @@ zhive_broker_workers_endpoint (zhive_broker_t *self)
 void
 zhive_broker_set_worker_program (zhive_broker_t *self, const char *path)
 {
-    zsock_send (self->actor, "ss", "WORKER-PROGRAM", path ? path : "");    //  "": the default
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_WORKER_PROGRAM,
+                       path ? path : "");    //  "": the default
 }
 
 int
@@ -191,7 +193,8 @@ zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *
         zmsg_addstr (frames, loads [i]);
     char *value;
     uint32_t serial = ++self->serial;
-    int rc = s_call (self, serial, &value, "s444m", "START-WORKERS", serial, (uint32_t) count,
+    int rc = s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_START_WORKERS),
+                     ZHIVE_BROKER_NAME (ZHIVE_BROKER_START_WORKERS), serial, (uint32_t) count,
                      (uint32_t) concurrency, frames);
     zmsg_destroy (&frames);
     if (rc)
@@ -204,43 +207,46 @@ zhive_broker_start_workers (zhive_broker_t *self, int count, const char *const *
 void
 zhive_broker_set_heartbeat (zhive_broker_t *self, int interval_ms, int liveness)
 {
-    zsock_send (self->actor, "s44", "HEARTBEAT", (uint32_t) interval_ms, (uint32_t) liveness);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_HEARTBEAT, (uint32_t) interval_ms,
+                       (uint32_t) liveness);
 }
 
 void
 zhive_broker_set_max_queue (zhive_broker_t *self, size_t total, size_t per_function)
 {
-    zsock_send (self->actor, "s88", "MAX-QUEUE", (uint64_t) total, (uint64_t) per_function);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_MAX_QUEUE, (uint64_t) total,
+                       (uint64_t) per_function);
 }
 
 void
 zhive_broker_set_max_queue_per_client (zhive_broker_t *self, size_t max)
 {
-    zsock_send (self->actor, "s8", "MAX-PER-CLIENT", (uint64_t) max);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_MAX_PER_CLIENT, (uint64_t) max);
 }
 
 void
 zhive_broker_set_max_queue_bytes (zhive_broker_t *self, uint64_t max)
 {
-    zsock_send (self->actor, "s8", "MAX-BYTES", max);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_MAX_BYTES, max);
 }
 
 void
 zhive_broker_set_max_retries (zhive_broker_t *self, int retries)
 {
-    zsock_send (self->actor, "s4", "MAX-RETRIES", (uint32_t) retries);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_MAX_RETRIES, (uint32_t) retries);
 }
 
 void
 zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms)
 {
-    zsock_send (self->actor, "s4", "PREFETCH", (uint32_t) (prefetch_ms > 0 ? prefetch_ms : 0));
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_PREFETCH,
+                       (uint32_t) (prefetch_ms > 0 ? prefetch_ms : 0));
 }
 
 void
 zhive_broker_set_worker_max_tasks (zhive_broker_t *self, uint64_t max_tasks)
 {
-    zsock_send (self->actor, "s8", "WORKER-MAX-TASKS", max_tasks);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_WORKER_MAX_TASKS, max_tasks);
 }
 
 int
@@ -250,14 +256,14 @@ zhive_broker_set_start_method (zhive_broker_t *self, const char *method)
         errno = EINVAL;
         return -1;
     }
-    zsock_send (self->actor, "ss", "START-METHOD", method);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_START_METHOD, method);
     return 0;
 }
 
 void
 zhive_broker_drain (zhive_broker_t *self, int timeout_ms)
 {
-    zsock_send (self->actor, "s4", "DRAIN", (uint32_t) timeout_ms);
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_DRAIN, (uint32_t) timeout_ms);
 }
 
 int
@@ -265,7 +271,8 @@ zhive_broker_set_curve (zhive_broker_t *self, const char *secret_cert_path, cons
 {
     char *value;
     uint32_t serial = ++self->serial;
-    int rc = s_call (self, serial, &value, "s4ss", "CURVE", serial,
+    int rc = s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_CURVE),
+                     ZHIVE_BROKER_NAME (ZHIVE_BROKER_CURVE), serial,
                      secret_cert_path ? secret_cert_path : "", allow_dir ? allow_dir : "");
     if (rc)
         zhive_log_error ("zhive-broker: %s", value ? value : "the broker does not answer");
@@ -278,7 +285,8 @@ zhive_broker_reload_curve (zhive_broker_t *self)
 {
     char *value;
     uint32_t serial = ++self->serial;
-    int rc = s_call (self, serial, &value, "s4", "CURVE-RELOAD", serial);
+    int rc = s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_CURVE_RELOAD),
+                     ZHIVE_BROKER_NAME (ZHIVE_BROKER_CURVE_RELOAD), serial);
     if (rc)
         zhive_log_error ("zhive-broker: %s", value ? value : "the broker does not answer");
     int count = rc == 0 && value ? atoi (value) : -1;
@@ -291,7 +299,8 @@ zhive_broker_workers_ready (zhive_broker_t *self)
 {
     char *value;
     uint32_t serial = ++self->serial;
-    int rc = s_call (self, serial, &value, "s4", "WORKERS-READY", serial);
+    int rc = s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_WORKERS_READY),
+                     ZHIVE_BROKER_NAME (ZHIVE_BROKER_WORKERS_READY), serial);
     int count = rc == 0 && value ? atoi (value) : -1;
     free (value);
     return count;

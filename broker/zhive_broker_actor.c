@@ -159,7 +159,7 @@ typedef void (s_handler_fn) (s_server_t *self, s_arg_t *args, char *value, size_
 
 typedef struct {
     const char *name;         //  Command name, the first frame
-    const char *picture;      //  Its arguments (after the serial, if answered)
+    const char *picture;      //  Its frames after the name (the serial first, if answered)
     bool answered;            //  Carries a serial and gets [serial, status, value]
     s_handler_fn *handler;    //  What the actor does
 } s_command_t;
@@ -434,22 +434,22 @@ s_cmd_curve_reload (s_server_t *self, s_arg_t *args, char *value, size_t size, i
 }
 
 static const s_command_t s_commands [] = {
-    { "VERBOSE", "4", false, s_cmd_verbose },
-    { "WORKER-PROGRAM", "s", false, s_cmd_worker_program },
-    { "HEARTBEAT", "44", false, s_cmd_heartbeat },
-    { "MAX-QUEUE", "88", false, s_cmd_max_queue },
-    { "MAX-PER-CLIENT", "8", false, s_cmd_max_per_client },
-    { "MAX-BYTES", "8", false, s_cmd_max_bytes },
-    { "MAX-RETRIES", "4", false, s_cmd_max_retries },
-    { "PREFETCH", "4", false, s_cmd_prefetch },
-    { "WORKER-MAX-TASKS", "8", false, s_cmd_worker_max_tasks },
-    { "START-METHOD", "s", false, s_cmd_start_method },
-    { "DRAIN", "4", false, s_cmd_drain },
-    { "BIND", "ss", true, s_cmd_bind },
-    { "START-WORKERS", "44m", true, s_cmd_start_workers },
-    { "WORKERS-READY", "", true, s_cmd_workers_ready },
-    { "CURVE", "ss", true, s_cmd_curve },
-    { "CURVE-RELOAD", "", true, s_cmd_curve_reload },
+    { ZHIVE_BROKER_VERBOSE, false, s_cmd_verbose },
+    { ZHIVE_BROKER_WORKER_PROGRAM, false, s_cmd_worker_program },
+    { ZHIVE_BROKER_HEARTBEAT, false, s_cmd_heartbeat },
+    { ZHIVE_BROKER_MAX_QUEUE, false, s_cmd_max_queue },
+    { ZHIVE_BROKER_MAX_PER_CLIENT, false, s_cmd_max_per_client },
+    { ZHIVE_BROKER_MAX_BYTES, false, s_cmd_max_bytes },
+    { ZHIVE_BROKER_MAX_RETRIES, false, s_cmd_max_retries },
+    { ZHIVE_BROKER_PREFETCH, false, s_cmd_prefetch },
+    { ZHIVE_BROKER_WORKER_MAX_TASKS, false, s_cmd_worker_max_tasks },
+    { ZHIVE_BROKER_START_METHOD, false, s_cmd_start_method },
+    { ZHIVE_BROKER_DRAIN, false, s_cmd_drain },
+    { ZHIVE_BROKER_BIND, true, s_cmd_bind },
+    { ZHIVE_BROKER_START_WORKERS, true, s_cmd_start_workers },
+    { ZHIVE_BROKER_WORKERS_READY, true, s_cmd_workers_ready },
+    { ZHIVE_BROKER_CURVE, true, s_cmd_curve },
+    { ZHIVE_BROKER_CURVE_RELOAD, true, s_cmd_curve_reload },
 };
 #define S_COMMANDS (sizeof s_commands / sizeof s_commands [0])
 
@@ -484,19 +484,20 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         self->terminated = true;
     else if (command) {
         s_arg_t serial = { 0 };
-        if (command->answered)
-            s_decode (msg, "4", &serial);
-        assert (strlen (command->picture) <= S_ARGS_MAX);    //  The table is ours
+        const char *picture = command->picture;
+        if (command->answered && s_decode (msg, "4", &serial) == 0)
+            picture++;                              //  The serial: first, answered apart
+        assert (strlen (picture) <= S_ARGS_MAX);    //  The table is ours
         s_arg_t args [S_ARGS_MAX];
         char value [512] = "";
         int rc = 0;
-        if (s_decode (msg, command->picture, args) == 0)
+        if (s_decode (msg, picture, args) == 0)
             command->handler (self, args, value, sizeof value, &rc);
         else {
             snprintf (value, sizeof value, "malformed %s command", name);
             rc = -1;
         }
-        s_args_free (command->picture, args);
+        s_args_free (picture, args);
         if (command->answered)
             s_reply (self->pipe, serial.u4, rc, value);
     }
