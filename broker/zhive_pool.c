@@ -23,6 +23,16 @@
             zhive_log_debug (__VA_ARGS__);                                                         \
     } while (0)
 
+//  Drop a message's content, leaving it a valid empty message (NULL: nothing)
+static void
+s_msg_empty (zmq_msg_t *msg)
+{
+    if (msg) {
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+    }
+}
+
 //  Count an outcome for a task's function and in the totals
 #define S_COUNT(self, queue, field)                                                                \
     do {                                                                                           \
@@ -360,8 +370,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         S_LOG (self, "dropped %s for ticket %" PRIu64 "%s from %s", value ? "DONE" : "FAILED",
                ticket, foreign ? " of another incarnation" : " not in flight",
                worker ? worker->name : "an unregistered peer");
-        if (value)
-            zmq_msg_close (value);
+        s_msg_empty (value);
         return;
     }
     zhive_pool_member_measure (worker, now - task->sent_us, self->prefetch_us);
@@ -370,8 +379,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
     if (!task->client) {
         S_LOG (self, "dropped the answer to ticket %" PRIu64 ": its client was answered already",
                ticket);
-        if (value)
-            zmq_msg_close (value);
+        s_msg_empty (value);
     }
     else if (value) {
         S_COUNT (self, task->queue, ok);

@@ -160,7 +160,8 @@ void zhive_pool_client_gone (zhive_pool_t *self, int64_t now, const zhive_peer_t
 int zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *worker,
                              const zhive_pool_ready_t *ready);
 
-//  DONE with a value (moved in) / FAILED with type and message.
+//  DONE with a value (moved in: the source is left an empty message) /
+//  FAILED with type and message.
 void zhive_pool_worker_done (zhive_pool_t *self, int64_t now, const zhive_peer_t *worker,
                              uint64_t ticket, zmq_msg_t *value);
 void zhive_pool_worker_failed (zhive_pool_t *self, int64_t now, const zhive_peer_t *worker,

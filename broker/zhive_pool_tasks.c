@@ -15,6 +15,16 @@
             zhive_log_debug (__VA_ARGS__);                                                         \
     } while (0)
 
+//  Drop a message's content, leaving it a valid empty message (NULL: nothing)
+static void
+s_msg_empty (zmq_msg_t *msg)
+{
+    if (msg) {
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  Create and destroy the store
 
@@ -141,8 +151,7 @@ zhive_pool_tasks_answer (zhive_pool_tasks_t *self, zhive_pool_task_t *task, zmq_
 {
     zhive_pool_client_t *client = task->client;
     if (!client) {
-        if (value)
-            zmq_msg_close (value);
+        s_msg_empty (value);
         return;
     }
     zmq_msg_t copy;    //  Shares the data: no copy of the bytes
@@ -151,8 +160,7 @@ zhive_pool_tasks_answer (zhive_pool_tasks_t *self, zhive_pool_task_t *task, zmq_
         zmq_msg_copy (&copy, value);
     bool delivered =
         self->ops->answer (self->arg, &client->peer, task->id, value, type, message, worker);
-    if (value)
-        zmq_msg_close (value);
+    s_msg_empty (value);
     if (!delivered) {
         if (zhive_kept_add (self->kept, client->key, task->id, value ? &copy : NULL, type, message,
                             worker, self->now) == 0) {
