@@ -60,6 +60,11 @@ s_usage (FILE *stream)
              "                               QueueFull (default 1000000, 0: no limit)\n"
              "      --max-queue-per-function N\n"
              "                               the same for each function's queue (default 0: none)\n"
+             "      --max-queue-per-client N tasks one client may have waiting before its SUBMIT\n"
+             "                               gets QueueFull (default 100000, 0: no limit)\n"
+             "      --max-queue-bytes BYTES  bytes of arguments waiting tasks may hold in all\n"
+             "                               before SUBMIT gets QueueFull (default 1073741824,\n"
+             "                               0: no limit)\n"
              "      --max-retries N          times a task runs again after losing its worker\n"
              "                               (default 3)\n"
              "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
@@ -109,6 +114,8 @@ enum {
     S_OPT_LIVENESS,
     S_OPT_MAX_QUEUE,
     S_OPT_MAX_QUEUE_PER_FUNCTION,
+    S_OPT_MAX_QUEUE_PER_CLIENT,
+    S_OPT_MAX_QUEUE_BYTES,
     S_OPT_MAX_RETRIES,
     S_OPT_DRAIN_TIMEOUT,
     S_OPT_PREFETCH,
@@ -124,6 +131,8 @@ static const s_numeric_t s_numerics [] = {
     { "liveness", S_OPT_LIVENESS, 1, 1000 },
     { "max-queue", S_OPT_MAX_QUEUE, 0, LLONG_MAX },
     { "max-queue-per-function", S_OPT_MAX_QUEUE_PER_FUNCTION, 0, LLONG_MAX },
+    { "max-queue-per-client", S_OPT_MAX_QUEUE_PER_CLIENT, 0, LLONG_MAX },
+    { "max-queue-bytes", S_OPT_MAX_QUEUE_BYTES, 0, LLONG_MAX },
     { "max-retries", S_OPT_MAX_RETRIES, 0, 1000000 },
     { "drain-timeout", S_OPT_DRAIN_TIMEOUT, 0, INT_MAX },
     { "prefetch-ms", S_OPT_PREFETCH, 0, 3600000 },
@@ -144,6 +153,8 @@ typedef struct {
     long long liveness;              //  Heartbeat liveness
     long long max_queue;             //  Queue limit in all
     long long max_queue_function;    //  Queue limit per function
+    long long max_queue_client;      //  Queue limit per client
+    long long max_queue_bytes;       //  Limit of waiting argument bytes
     long long max_retries;           //  Default retries
     long long drain_timeout;         //  Drain time on the first SIGTERM
     long long prefetch;              //  Queued work per worker beyond its slots, ms
@@ -169,6 +180,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "liveness", required_argument, NULL, S_OPT_LIVENESS },
         { "max-queue", required_argument, NULL, S_OPT_MAX_QUEUE },
         { "max-queue-per-function", required_argument, NULL, S_OPT_MAX_QUEUE_PER_FUNCTION },
+        { "max-queue-per-client", required_argument, NULL, S_OPT_MAX_QUEUE_PER_CLIENT },
+        { "max-queue-bytes", required_argument, NULL, S_OPT_MAX_QUEUE_BYTES },
         { "max-retries", required_argument, NULL, S_OPT_MAX_RETRIES },
         { "drain-timeout", required_argument, NULL, S_OPT_DRAIN_TIMEOUT },
         { "prefetch-ms", required_argument, NULL, S_OPT_PREFETCH },
@@ -198,6 +211,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
                 case S_OPT_LIVENESS: args->liveness = value; break;
                 case S_OPT_MAX_QUEUE: args->max_queue = value; break;
                 case S_OPT_MAX_QUEUE_PER_FUNCTION: args->max_queue_function = value; break;
+                case S_OPT_MAX_QUEUE_PER_CLIENT: args->max_queue_client = value; break;
+                case S_OPT_MAX_QUEUE_BYTES: args->max_queue_bytes = value; break;
                 case S_OPT_MAX_RETRIES: args->max_retries = value; break;
                 case S_OPT_PREFETCH: args->prefetch = value; break;
                 default: args->drain_timeout = value; break;
@@ -298,6 +313,8 @@ main (int argc, char *argv [])
         .heartbeat = 1000,
         .liveness = 3,
         .max_queue = 1000000,
+        .max_queue_client = 100000,
+        .max_queue_bytes = 1073741824LL,
         .max_retries = 3,
         .drain_timeout = 10000,
         .prefetch = 50,
@@ -323,6 +340,8 @@ main (int argc, char *argv [])
     //  Settings before binding: heartbeats apply to the sockets' listeners
     zhive_broker_set_heartbeat (broker, (int) args.heartbeat, (int) args.liveness);
     zhive_broker_set_max_queue (broker, (size_t) args.max_queue, (size_t) args.max_queue_function);
+    zhive_broker_set_max_queue_per_client (broker, (size_t) args.max_queue_client);
+    zhive_broker_set_max_queue_bytes (broker, (uint64_t) args.max_queue_bytes);
     zhive_broker_set_max_retries (broker, (int) args.max_retries);
     zhive_broker_set_prefetch (broker, (int) args.prefetch);
     zhive_broker_set_worker_max_tasks (broker, (uint64_t) args.max_tasks);

@@ -1,431 +1,440 @@
 /*  =========================================================================
-    zhive_broker_peers - what clients and workers send, and heartbeats
+    zhive_broker_peers - the broker's two ROUTERs and the pool behind them
 
-    Both sockets are ROUTERs with ROUTER_MANDATORY, so a send to a peer
-    whose connection is gone fails with EHOSTUNREACH: for a worker that
-    means it is lost (its tasks go back to their queues), for a client that
-    its answer is kept until it reconnects and resends the task. ZMTP
-    heartbeats close the connection of a peer that has gone silent; the
-    broker's own HEARTBEAT each interval is what finds the closed ones.
+    Decodes what clients and workers send into events of the pool model,
+    and implements the pool's operations with sends. Both ROUTERs have
+    finite high-water marks and ROUTER_MANDATORY, and a send never waits:
+    a send to a client that fails (EAGAIN: its pipe is full; EHOSTUNREACH:
+    gone) reports the answer undelivered, so the pool keeps it for the
+    client's resend; a TASK that finds the worker's pipe full goes back to
+    the head of its queue; EHOSTUNREACH loses the worker. The HEARTBEAT the
+    broker sends each interval is what finds closed worker connections.
+
+    Calls go one way: the actor calls this class, this class calls the
+    pool and the local process supervisor (a READY from this host, the
+    kill of a local worker that overran a deadline).
     =========================================================================
 */
-#include "zhive_broker_private.h"
+#include "zhive_broker_peers.h"
+#include "zhive_clock.h"
+#include "zhive_log.h"
+#include "zhive_proto.h"
+#include "zhive_result.h"
+#include "zhive_socket.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <unistd.h>
+
+#define S_BURST 256    //  Most messages read from one socket per wakeup
+
+//  Debug lines only in verbose mode
+#define S_LOG(self, ...)                                                                           \
+    do {                                                                                           \
+        if ((self)->verbose)                                                                       \
+            zhive_log_debug (__VA_ARGS__);                                                         \
+    } while (0)
+
+struct _zhive_broker_peers_t {
+    zsock_t *client_sock;    //  ROUTER for clients
+    zsock_t *worker_sock;    //  ROUTER for workers
+    zhive_proto_t *in;       //  Message being read
+    zhive_proto_t *out;      //  Message being sent
+    zhive_pack_t *pack;      //  Buffer for STATUS_REPLY maps
+    zhive_pool_t *pool;      //  The pool model
+    zhive_procs_t *procs;    //  Local worker processes (borrowed)
+    int64_t now;             //  Monotonic µs, read once per burst of messages
+    char hostname [256];     //  This host, to know READY from local workers
+    bool verbose;            //  Log bad input
+    zlistx_t *gone;          //  Workers found unreachable by a probe
+};
+
+//  A random non-zero incarnation
+uint32_t
+zhive_broker_peers_incarnation (void *arg)
+{
+    (void) arg;
+    uint32_t value = 0;
+    int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (value == 0) {
+        if (fd < 0 || read (fd, &value, sizeof value) != (ssize_t) sizeof value) {
+            zuuid_t *uuid = zuuid_new ();
+            if (uuid)
+                memcpy (&value, zuuid_data (uuid), sizeof value);
+            zuuid_destroy (&uuid);
+            value = value ? value : (uint32_t) zhive_clock_us () | 1;
+        }
+    }
+    if (fd >= 0)
+        close (fd);
+    return value;
+}
 
 //  ---------------------------------------------------------------------
-//  Client socket
+//  Sending, and the pool's operations
 
-static void
-s_client_malformed (zb_server_t *self, const char *why)
+//  Address self->out to a peer, with a command
+static zhive_proto_t *
+s_out (zhive_broker_peers_t *self, const zhive_peer_t *peer, int command)
 {
-    zhive_proto_t *in = self->in;
-    zb_log (self, "malformed message from a client: %s", why);
-    zb_send_error (self, in->routing, in->routing_size, 0, ZHIVE_ERR_MALFORMED, why, "");
+    zhive_proto_t *out = self->out;
+    memcpy (out->routing, peer->id, peer->size);
+    out->routing_size = peer->size;
+    out->command = command;
+    return out;
 }
 
-//  Why a new task cannot be taken now, or NULL: the type and the message
-static const char *
-s_refusal (zb_server_t *self, const char *function, char *message, size_t size)
+//  Send self->out: 0, or -1 with errno (EAGAIN: pipe full; EHOSTUNREACH: gone)
+static int
+s_send (zhive_broker_peers_t *self, zsock_t *sock)
 {
-    if (self->draining) {
-        snprintf (message, size, "broker is draining: it takes no new tasks");
-        return ZHIVE_ERR_SHUTDOWN;
+    int rc = zhive_proto_send (self->out, sock);
+    if (rc) {
+        int error = errno;
+        zhive_proto_clear_payload (self->out);
+        errno = error;
     }
-    if (self->max_waiting && self->waiting >= self->max_waiting) {
-        snprintf (message, size, "broker holds %zu waiting tasks (its limit)", self->waiting);
-        return ZHIVE_ERR_QUEUE_FULL;
-    }
-    zb_queue_t *queue = (zb_queue_t *) zhashx_lookup (self->queues, function);
-    if (self->max_per_function && queue && queue->waiting.size >= self->max_per_function) {
-        snprintf (message, size, "queue for '%s' is full (%zu waiting)", function,
-                  queue->waiting.size);
-        return ZHIVE_ERR_QUEUE_FULL;
-    }
-    return NULL;
+    return rc;
 }
 
-static void
-s_client_submit (zb_server_t *self)
+static zhive_pool_send_t
+s_op_send_task (void *arg, const zhive_peer_t *worker, uint64_t ticket, const char *function,
+                int64_t timeout_ms, uint32_t chunk, zmq_msg_t *args)
 {
-    zhive_proto_t *in = self->in;
-    zb_client_t *client = zb_client_require (self, in->routing, in->routing_size);
-    if (!client) {
-        zb_send_error (self, in->routing, in->routing_size, in->id, ZHIVE_ERR_QUEUE_FULL,
-                       "the broker is out of memory", "");
-        return;
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    zhive_proto_t *out = s_out (self, worker, ZHIVE_TASK);
+    out->id = ticket;
+    zhive_proto_set_name (out->function, function);
+    out->timeout_ms = timeout_ms;
+    out->chunk = chunk;
+    zhive_proto_move_payload (out, args);
+    if (s_send (self, self->worker_sock) == 0)
+        return ZHIVE_POOL_SENT;
+    return errno == EAGAIN ? ZHIVE_POOL_FULL : ZHIVE_POOL_GONE;
+}
+
+static bool
+s_op_answer (void *arg, const zhive_peer_t *client, uint64_t id, zmq_msg_t *value, const char *type,
+             const char *message, const char *worker)
+{
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    zhive_proto_t *out = s_out (self, client, value ? ZHIVE_RESULT : ZHIVE_ERROR);
+    out->id = id;
+    if (value)
+        zhive_proto_move_payload (out, value);
+    else {
+        zhive_proto_set_name (out->type, type);
+        zhive_proto_set_message (out, message);
+        zhive_proto_set_name (out->worker, worker);
     }
-    //  A resend after a reconnect: the answer it missed, or nothing if the
-    //  task is still under way
-    if (zb_kept_deliver (self, client, in->id))
-        return;
-    if (zhive_idmap_lookup (client->pending, in->id)) {
-        zb_log (self, "dropped SUBMIT %" PRIu64 " for '%s': that task is already pending", in->id,
-                in->function);
-        return;
-    }
-    char message [ZHIVE_NAME_MAX + 128];
-    const char *refusal = s_refusal (self, in->function, message, sizeof message);
-    zb_queue_t *queue = refusal ? NULL : zb_queue_require (self, in->function);
-    zb_task_t *task = queue ? (zb_task_t *) calloc (1, sizeof (zb_task_t)) : NULL;
-    if (!task || zhive_idmap_insert (client->pending, in->id, task)) {
-        free (task);
-        if (!refusal) {
-            refusal = ZHIVE_ERR_QUEUE_FULL;
-            snprintf (message, sizeof message, "the broker is out of memory");
-        }
-        zb_log (self, "refused task %" PRIu64 " for '%s': %s", in->id, in->function, message);
-        zb_send_error (self, in->routing, in->routing_size, in->id, refusal, message, "");
-        zb_client_release (self, client);
-        return;
-    }
-    self->tasks++;
-    self->unanswered++;
-    task->id = in->id;
-    task->client = client;
-    task->queue = queue;
-    zmq_msg_init (&task->args);
-    zmq_msg_move (&task->args, &in->payload);
-    zhive_proto_clear_payload (in);
-    task->heap_index = SIZE_MAX;
-    task->retries = in->retries < 0 ? self->retries : in->retries;
-    task->chunk = in->chunk;
-    task->timeout_ms = in->timeout_ms < 0 || in->timeout_ms > ZB_TIMEOUT_MAX ? -1 : in->timeout_ms;
-    zb_queue_submit (self, task);
+    return s_send (self, self->client_sock) == 0;
 }
 
 static void
-s_client_cancel (zb_server_t *self)
+s_op_cancel (void *arg, const zhive_peer_t *worker, uint64_t ticket)
 {
-    zhive_proto_t *in = self->in;
-    zb_client_t *client = zb_client_lookup (self, in->routing, in->routing_size);
-    zb_task_t *task = client ? (zb_task_t *) zhive_idmap_lookup (client->pending, in->id) : NULL;
-    if (task)
-        zb_task_cancel (self, task, ZHIVE_ERR_CANCELLED, "cancelled by the client");
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    s_out (self, worker, ZHIVE_CANCEL)->id = ticket;
+    s_send (self, self->worker_sock);
 }
 
-//  A client said BYE: nobody waits for its tasks any more
-static void
-s_client_bye (zb_server_t *self)
+static int
+s_op_kill (void *arg, uint64_t pid, const char *why)
 {
-    zhive_proto_t *in = self->in;
-    zb_client_t *client = zb_client_lookup (self, in->routing, in->routing_size);
-    if (client)
-        zb_client_tasks_drop (self, client);
+    return zhive_procs_kill (((zhive_broker_peers_t *) arg)->procs, pid, why);
 }
 
 static void
-s_client_status (zb_server_t *self)
+s_op_welcome (void *arg, const zhive_peer_t *worker, uint32_t incarnation)
 {
-    zhive_pack_t *pack = self->pack;
-    zhive_pack_reset (pack);
-    zhive_pack_map (pack, 2);
-    zhive_pack_str (pack, "workers");
-    zhive_pack_array (pack, (uint32_t) zhashx_size (self->workers));
-    for (zb_worker_t *worker = (zb_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zb_worker_t *) zhashx_next (self->workers)) {
-        zhive_pack_map (pack, 7);
-        zhive_pack_str (pack, "id");
-        zhive_pack_str (pack, worker->name);
-        zhive_pack_str (pack, "host");
-        zhive_pack_str (pack, worker->host);
-        zhive_pack_str (pack, "pid");
-        zhive_pack_uint (pack, worker->pid);
-        zhive_pack_str (pack, "functions");
-        zhive_pack_array (pack, (uint32_t) worker->queues_count);
-        for (size_t i = 0; i < worker->queues_count; i++)
-            zhive_pack_str (pack, worker->queues [i]->function);
-        zhive_pack_str (pack, "concurrency");
-        zhive_pack_uint (pack, worker->concurrency);
-        zhive_pack_str (pack, "in_flight");
-        zhive_pack_uint (pack, worker->held.size);
-        zhive_pack_str (pack, "done");
-        zhive_pack_uint (pack, worker->done);
-    }
-    zhive_pack_str (pack, "queues");
-    zhive_pack_array (pack, (uint32_t) zhashx_size (self->queues));
-    for (zb_queue_t *queue = (zb_queue_t *) zhashx_first (self->queues); queue;
-         queue = (zb_queue_t *) zhashx_next (self->queues)) {
-        zhive_pack_map (pack, 3);
-        zhive_pack_str (pack, "function");
-        zhive_pack_str (pack, queue->function);
-        zhive_pack_str (pack, "waiting");
-        zhive_pack_uint (pack, queue->waiting.size);
-        zhive_pack_str (pack, "in_flight");
-        zhive_pack_uint (pack, queue->in_flight);
-    }
-    zhive_proto_t *out =
-        zb_out (self, self->in->routing, self->in->routing_size, ZHIVE_STATUS_REPLY);
-    out->id = self->in->id;
-    if (zhive_proto_set_payload (out, zhive_pack_data (pack), zhive_pack_size (pack)) == 0)
-        zb_send (self, self->client_sock);
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    s_out (self, worker, ZHIVE_WELCOME)->id = incarnation;
+    s_send (self, self->worker_sock);
 }
 
-//  One message from a client
+static const zhive_pool_ops_t s_ops = {
+    s_op_send_task, s_op_answer,  s_op_cancel,
+    s_op_kill,      s_op_welcome, zhive_broker_peers_incarnation
+};
+
+//  ---------------------------------------------------------------------
+//  Clients
+
 static void
-s_client_message (zb_server_t *self)
+s_client_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
+{
+    S_LOG (self, "malformed message from a client: %s", why);
+    s_op_answer (self, peer, 0, NULL, ZHIVE_ERR_MALFORMED, why, "");
+}
+
+static void
+s_client_message (zhive_broker_peers_t *self, const zhive_peer_t *peer)
 {
     zhive_proto_t *in = self->in;
     switch (in->command) {
         case ZHIVE_PING:
-            zb_out (self, in->routing, in->routing_size, ZHIVE_PONG);
-            zb_send (self, self->client_sock);
+            s_out (self, peer, ZHIVE_PONG);
+            s_send (self, self->client_sock);
             break;
         case ZHIVE_HEARTBEAT: break;
-        case ZHIVE_SUBMIT: s_client_submit (self); break;
-        case ZHIVE_CANCEL: s_client_cancel (self); break;
-        case ZHIVE_STATUS: s_client_status (self); break;
-        case ZHIVE_BYE: s_client_bye (self); break;
+        case ZHIVE_SUBMIT:
+            zhive_pool_submit (self->pool, self->now, peer, in->id, in->function, &in->payload,
+                               in->timeout_ms, in->retries, in->chunk);
+            zhive_proto_clear_payload (in);
+            break;
+        case ZHIVE_CANCEL: zhive_pool_cancel (self->pool, self->now, peer, in->id); break;
+        case ZHIVE_STATUS: {
+            zhive_pool_status (self->pool, self->pack);
+            zhive_proto_t *out = s_out (self, peer, ZHIVE_STATUS_REPLY);
+            out->id = in->id;
+            if (zhive_proto_set_payload (out, zhive_pack_data (self->pack),
+                                         zhive_pack_size (self->pack)) == 0)
+                s_send (self, self->client_sock);
+            break;
+        }
+        case ZHIVE_BYE: zhive_pool_client_gone (self->pool, self->now, peer); break;
         default: {
             char why [64];
             snprintf (why, sizeof why, "%s is not a command a client sends",
                       zhive_proto_command_name (in->command));
-            s_client_malformed (self, why);
+            s_client_malformed (self, peer, why);
             break;
         }
     }
-}
-
-//  Read a burst of messages from a socket, then hand on requeued tasks
-static void
-s_read (zb_server_t *self, zsock_t *sock, void (*on_message) (zb_server_t *),
-        void (*on_malformed) (zb_server_t *, const char *))
-{
-    zb_clock (self);
-    for (int count = 0; count < ZB_BURST; count++) {
-        int rc = zhive_proto_recv (self->in, sock, ZMQ_DONTWAIT);
-        if (rc == -1)
-            break;
-        if (rc == -2)
-            on_malformed (self, self->in->error);
-        else
-            on_message (self);
-    }
-    zb_settle (self);
-}
-
-int
-zb_on_clients (zloop_t *loop, zsock_t *sock, void *arg)
-{
-    (void) loop;
-    s_read ((zb_server_t *) arg, sock, s_client_message, s_client_malformed);
-    return 0;
 }
 
 //  ---------------------------------------------------------------------
-//  Worker socket
+//  Workers
 
-static zb_worker_t *
-s_worker_lookup (zb_server_t *self)
+//  True if the host named in READY is this one
+static bool
+s_host_is_local (zhive_broker_peers_t *self, const char *host)
 {
-    char key [ZB_KEY_SIZE];
-    zb_routing_key (key, self->in->routing, self->in->routing_size);
-    return (zb_worker_t *) zhashx_lookup (self->workers, key);
+    if (streq (host, self->hostname))
+        return true;
+    size_t size = strcspn (self->hostname, ".");
+    return strncmp (host, self->hostname, size) == 0 && (host [size] == 0 || host [size] == '.');
 }
 
 static void
-s_worker_malformed (zb_server_t *self, const char *why)
+s_worker_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
 {
-    zhive_proto_t *in = self->in;
-    zb_log (self, "malformed message from a worker: %s", why);
-    zhive_proto_t *out = zb_out (self, in->routing, in->routing_size, ZHIVE_BYE);
-    zhive_proto_set_message (out, why);
-    zb_send (self, self->worker_sock);
-    zb_worker_t *worker = s_worker_lookup (self);
-    if (worker) {
-        char reason [160];
-        snprintf (reason, sizeof reason, "malformed message: %s", why);
-        zb_worker_remove (self, worker, reason);
-    }
+    S_LOG (self, "malformed message from a worker: %s", why);
+    zhive_proto_set_message (s_out (self, peer, ZHIVE_BYE), why);
+    s_send (self, self->worker_sock);
+    char reason [160];
+    snprintf (reason, sizeof reason, "malformed message: %s", why);
+    zhive_pool_worker_lost (self->pool, self->now, peer, reason);
 }
 
 static void
-s_worker_ready (zb_server_t *self)
+s_worker_ready (zhive_broker_peers_t *self, const zhive_peer_t *peer)
 {
     zhive_proto_t *in = self->in;
-    zb_worker_t *worker = s_worker_lookup (self);
-    if (worker && worker->pid != in->pid) {
-        zb_worker_remove (self, worker, "replaced by another process");
-        worker = NULL;
-    }
-    if (!worker) {
-        worker = (zb_worker_t *) calloc (1, sizeof (zb_worker_t));
-        if (!worker)
-            return;
-        zb_routing_key (worker->key, in->routing, in->routing_size);
-        worker->joined = zclock_mono ();
-        memcpy (worker->routing, in->routing, in->routing_size);
-        worker->routing_size = in->routing_size;
-        if (zhashx_insert (self->workers, worker->key, worker)) {
-            free (worker);
-            return;
-        }
-    }
-    //  READY again replaces what we knew; tasks it holds stay with it
-    for (size_t i = 0; i < worker->queues_count; i++)
-        zb_queue_remove_worker (worker->queues [i], worker);
-    worker->queues_count = 0;
-    worker->next_queue = 0;
-    if (in->worker [0])
-        zhive_proto_set_name (worker->name, in->worker);
-    else
-        snprintf (worker->name, sizeof worker->name, "%.200s:%" PRIu64, in->host, in->pid);
-    zhive_proto_set_name (worker->host, in->host);
-    worker->pid = in->pid;
-    worker->concurrency = in->concurrency;
-    worker->max_tasks = in->max_tasks;
-    worker->dispatched = 0;    //  max_tasks counts from this READY on
-    worker->draining = false;
-    zb_queue_t **queues =
-        (zb_queue_t **) realloc (worker->queues, (in->functions_count + 1) * sizeof (zb_queue_t *));
-    if (!queues) {
-        zb_worker_remove (self, worker, "out of memory");
-        return;
-    }
-    worker->queues = queues;
-    char offers [512] = "";
-    size_t offers_size = 0;
-    for (size_t i = 0; i < in->functions_count; i++) {
-        zb_queue_t *queue = zb_queue_require (self, in->functions [i]);
-        int rc = queue ? zb_queue_add_worker (queue, worker) : -1;
-        if (rc == -1) {
-            zb_worker_remove (self, worker, "out of memory");
-            return;
-        }
-        if (rc == 0) {
-            worker->queues [worker->queues_count++] = queue;
-            if (offers_size < sizeof offers) {
-                offers_size += (size_t) snprintf (offers + offers_size, sizeof offers - offers_size,
-                                                  " %s", in->functions [i]);
-            }
-        }
-    }
-    //  The same worker under an older routing id (it reconnected) is stale
-    zb_workers_remove_matching (self, worker, worker->host, worker->name, worker->pid,
-                                "it reconnected under a new routing id");
-    zb_log (self,
-            "worker '%s' joined: host %s, pid %" PRIu64 ", concurrency %u, max tasks %" PRIu64
-            ", functions:%s",
-            worker->name, worker->host, worker->pid, worker->concurrency, worker->max_tasks,
-            offers);
-    zb_procs_ready (self, worker);
-    zb_worker_feed (self, worker);
+    bool local = s_host_is_local (self, in->host);
+    zhive_pool_ready_t ready = {
+        in->worker,          in->host,      in->pid,
+        in->concurrency,     in->max_tasks, (const char *const *) in->functions,
+        in->functions_count, local
+    };
+    if (local)
+        zhive_procs_ready (self->procs, in->pid, zhive_clock_ms ());
+    zhive_pool_worker_ready (self->pool, self->now, peer, &ready);
 }
 
 static void
-s_worker_answer (zb_server_t *self)
-{
-    zhive_proto_t *in = self->in;
-    zb_worker_t *worker = s_worker_lookup (self);
-    zb_task_t *task = (zb_task_t *) zhive_idmap_lookup (self->in_flight, in->id);
-    if (!task || !worker || task->worker != worker) {
-        zb_log (self, "dropped %s for unknown ticket %" PRIu64 " from %s",
-                zhive_proto_command_name (in->command), in->id,
-                worker ? worker->name : "an unregistered peer");
-        return;
-    }
-    zb_worker_measure (self, worker, task->sent_us);
-    zb_task_unhold (self, task);
-    worker->done++;
-    if (!task->client)
-        zb_log (self, "dropped the answer to ticket %" PRIu64 ": its client was answered already",
-                in->id);
-    else if (in->command == ZHIVE_DONE)
-        zb_task_result (self, task, &in->payload);
-    else
-        zb_task_fail (self, task, in->type, in->message, worker->name);
-    zb_task_destroy (self, &task);
-    zb_worker_feed (self, worker);
-}
-
-static void
-s_worker_draining (zb_server_t *self)
-{
-    zb_worker_t *worker = s_worker_lookup (self);
-    if (worker && !worker->draining) {
-        worker->draining = true;
-        zb_log (self, "worker '%s' is draining: %zu task(s) to finish, no new ones", worker->name,
-                worker->held.size);
-    }
-}
-
-//  One message from a worker
-static void
-s_worker_message (zb_server_t *self)
+s_worker_message (zhive_broker_peers_t *self, const zhive_peer_t *peer)
 {
     zhive_proto_t *in = self->in;
     switch (in->command) {
         case ZHIVE_PING:
-            zb_out (self, in->routing, in->routing_size, ZHIVE_PONG);
-            zb_send (self, self->worker_sock);
+            s_out (self, peer, ZHIVE_PONG);
+            s_send (self, self->worker_sock);
             break;
         case ZHIVE_PONG:
         case ZHIVE_HEARTBEAT: break;
-        case ZHIVE_READY: s_worker_ready (self); break;
+        case ZHIVE_READY: s_worker_ready (self, peer); break;
         case ZHIVE_DONE:
-        case ZHIVE_FAILED: s_worker_answer (self); break;
-        case ZHIVE_DRAINING: s_worker_draining (self); break;
+            zhive_pool_worker_done (self->pool, self->now, peer, in->id, &in->payload);
+            zhive_proto_clear_payload (in);
+            break;
+        case ZHIVE_FAILED:
+            zhive_pool_worker_failed (self->pool, self->now, peer, in->id, in->type,
+                                      in->message ? in->message : "");
+            break;
+        case ZHIVE_DRAINING: zhive_pool_worker_draining (self->pool, self->now, peer); break;
         case ZHIVE_BYE: {
-            zb_worker_t *worker = s_worker_lookup (self);
-            if (worker) {
-                char why [160];
-                snprintf (why, sizeof why, "it said BYE: %.120s", in->message ? in->message : "");
-                zb_worker_remove (self, worker, why);
-            }
+            char why [160];
+            snprintf (why, sizeof why, "it said BYE: %.120s", in->message ? in->message : "");
+            zhive_pool_worker_lost (self->pool, self->now, peer, why);
             break;
         }
         default: {
             char why [64];
             snprintf (why, sizeof why, "%s is not a command a worker sends",
                       zhive_proto_command_name (in->command));
-            s_worker_malformed (self, why);
+            s_worker_malformed (self, peer, why);
             break;
         }
     }
 }
 
+//  Read a burst of messages from a socket
+static void
+s_read (zhive_broker_peers_t *self, zsock_t *sock,
+        void (*on_message) (zhive_broker_peers_t *, const zhive_peer_t *),
+        void (*on_malformed) (zhive_broker_peers_t *, const zhive_peer_t *, const char *))
+{
+    self->now = zhive_clock_us ();
+    zhive_peer_t peer;
+    for (int count = 0; count < S_BURST; count++) {
+        int rc = zhive_proto_recv (self->in, sock, ZMQ_DONTWAIT);
+        if (rc == -1)
+            break;
+        zhive_peer_set (&peer, self->in->routing, self->in->routing_size);
+        if (rc == -2)
+            on_malformed (self, &peer, self->in->error);
+        else
+            on_message (self, &peer);
+    }
+}
+
 int
-zb_on_workers (zloop_t *loop, zsock_t *sock, void *arg)
+zhive_broker_peers_on_clients (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
-    s_read ((zb_server_t *) arg, sock, s_worker_message, s_worker_malformed);
+    s_read ((zhive_broker_peers_t *) arg, sock, s_client_message, s_client_malformed);
+    return 0;
+}
+
+int
+zhive_broker_peers_on_workers (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    s_read ((zhive_broker_peers_t *) arg, sock, s_worker_message, s_worker_malformed);
     return 0;
 }
 
 //  ---------------------------------------------------------------------
-//  Heartbeats
+//  Heartbeats, timers and the monitor
 
-void
-zb_workers_probe (zb_server_t *self)
+//  HEARTBEAT one worker; note it if it is gone
+static void
+s_probe_one (const zhive_peer_t *peer, void *arg)
 {
-    zlistx_t *gone = zlistx_new ();
-    if (!gone)
-        return;
-    for (zb_worker_t *worker = (zb_worker_t *) zhashx_first (self->workers); worker;
-         worker = (zb_worker_t *) zhashx_next (self->workers)) {
-        zb_out (self, worker->routing, worker->routing_size, ZHIVE_HEARTBEAT);
-        if (zb_send (self, self->worker_sock) && errno == EHOSTUNREACH)
-            zlistx_add_end (gone, worker);
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    s_out (self, peer, ZHIVE_HEARTBEAT);
+    if (s_send (self, self->worker_sock) && errno == EHOSTUNREACH) {
+        zhive_peer_t *copy = (zhive_peer_t *) malloc (sizeof (zhive_peer_t));
+        if (copy) {
+            *copy = *peer;
+            zlistx_add_end (self->gone, copy);
+        }
     }
-    for (zb_worker_t *worker = (zb_worker_t *) zlistx_first (gone); worker;
-         worker = (zb_worker_t *) zlistx_next (gone)) {
-        zb_worker_remove (self, worker, "its connection closed");
+}
+
+//  HEARTBEAT every worker; lose those whose connection is gone
+void
+zhive_broker_peers_probe (zhive_broker_peers_t *self)
+{
+    self->now = zhive_clock_us ();
+    zhive_pool_each_worker (self->pool, s_probe_one, self);
+    zhive_peer_t *peer;
+    while ((peer = (zhive_peer_t *) zlistx_detach (self->gone, NULL))) {
+        zhive_pool_worker_lost (self->pool, self->now, peer, "its connection closed");
+        free (peer);
     }
-    zlistx_destroy (&gone);
-    zb_settle (self);
+}
+
+static void
+s_heartbeat_client (const zhive_peer_t *peer, void *arg)
+{
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
+    s_out (self, peer, ZHIVE_HEARTBEAT);
+    s_send (self, self->client_sock);
 }
 
 void
-zb_heartbeat (zb_server_t *self)
+zhive_broker_peers_heartbeat (zhive_broker_peers_t *self)
 {
-    zb_workers_probe (self);
+    zhive_broker_peers_probe (self);
     //  Clients waiting for answers hear from us even while their tasks run
-    for (zb_client_t *client = (zb_client_t *) zhashx_first (self->clients); client;
-         client = (zb_client_t *) zhashx_next (self->clients)) {
-        if (zhive_idmap_size (client->pending)) {
-            zb_out (self, client->routing, client->routing_size, ZHIVE_HEARTBEAT);
-            zb_send (self, self->client_sock);
-        }
+    zhive_pool_each_waiting_client (self->pool, s_heartbeat_client, self);
+    zhive_pool_prune (self->pool);
+}
+
+//  ---------------------------------------------------------------------
+//  Life
+
+zhive_broker_peers_t *
+zhive_broker_peers_new (zhive_procs_t *procs)
+{
+    zhive_broker_peers_t *self = (zhive_broker_peers_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->procs = procs;
+    self->now = zhive_clock_us ();
+    if (gethostname (self->hostname, sizeof self->hostname - 1))
+        snprintf (self->hostname, sizeof self->hostname, "localhost");
+    self->client_sock = zsock_new (ZMQ_ROUTER);
+    self->worker_sock = zsock_new (ZMQ_ROUTER);
+    self->in = zhive_proto_new ();
+    self->out = zhive_proto_new ();
+    self->pack = zhive_pack_new ();
+    self->gone = zlistx_new ();
+    self->pool = zhive_pool_new (&s_ops, self, zhive_broker_peers_incarnation (NULL));
+    if (!self->client_sock || !self->worker_sock || !self->in || !self->out || !self->pack ||
+        !self->gone || !self->pool) {
+        zhive_broker_peers_destroy (&self);
+        return NULL;
     }
-    zb_queues_prune (self);
+    zhive_pool_set_max_queue (self->pool, ZHIVE_POOL_MAX_WAITING, 0);
+    //  Finite pipes, ROUTER_MANDATORY; a send never waits: a full pipe is EAGAIN
+    zhive_socket_configure (self->client_sock, ZHIVE_SOCKET_BROKER_CLIENTS);
+    zhive_socket_configure (self->worker_sock, ZHIVE_SOCKET_BROKER_WORKERS);
+    return self;
+}
+
+void
+zhive_broker_peers_destroy (zhive_broker_peers_t **self_p)
+{
+    zhive_broker_peers_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    zhive_pool_destroy (&self->pool);
+    if (self->client_sock)
+        zsock_set_linger (self->client_sock, 500);    //  Let the last errors go out
+    zsock_destroy (&self->client_sock);
+    zsock_destroy (&self->worker_sock);
+    zhive_proto_destroy (&self->in);
+    zhive_proto_destroy (&self->out);
+    zhive_pack_destroy (&self->pack);
+    zlistx_destroy (&self->gone);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zhive_broker_peers_set_verbose (zhive_broker_peers_t *self, bool verbose)
+{
+    self->verbose = verbose;
+    zhive_pool_set_verbose (self->pool, verbose);
+}
+
+zsock_t *
+zhive_broker_peers_clients (zhive_broker_peers_t *self)
+{
+    return self->client_sock;
+}
+
+zsock_t *
+zhive_broker_peers_workers (zhive_broker_peers_t *self)
+{
+    return self->worker_sock;
+}
+
+zhive_pool_t *
+zhive_broker_peers_pool (zhive_broker_peers_t *self)
+{
+    return self->pool;
 }

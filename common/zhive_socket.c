@@ -16,6 +16,8 @@ zhive_socket_configure (zsock_t *sock, zhive_socket_role_t role)
     zsock_set_rcvhwm (sock, hwm);
     //  A peer announcing a huge frame is cut off before libzmq allocates it
     zsock_set_maxmsgsize (sock, ZHIVE_MESSAGE_SIZE_MAX);
+    //  A send never waits: a full pipe is EAGAIN, for the caller to decide
+    zsock_set_sndtimeo (sock, 0);
     if (role == ZHIVE_SOCKET_BROKER_CLIENTS || role == ZHIVE_SOCKET_BROKER_WORKERS) {
         zsock_set_router_mandatory (sock, 1);
         //  A client that reconnects with its routing id takes it over
@@ -23,7 +25,6 @@ zhive_socket_configure (zsock_t *sock, zhive_socket_role_t role)
             zsock_set_router_handover (sock, 1);
     }
     else {
-        zsock_set_sndtimeo (sock, 0);
         zsock_set_reconnect_ivl (sock, ZHIVE_RECONNECT_MS);
         zsock_set_reconnect_ivl_max (sock, ZHIVE_RECONNECT_MAX_MS);
     }

@@ -45,9 +45,9 @@ typedef enum {
 } zhive_socket_role_t;
 
 //  Set every option the role uses, but heartbeats: high-water marks,
-//  MAXMSGSIZE, ROUTER_MANDATORY (a send to a gone or full peer fails
-//  instead of vanishing), ROUTER_HANDOVER for clients, reconnect and a
-//  non-blocking send for DEALERs. Call before bind or connect.
+//  MAXMSGSIZE, a send that never waits (a full pipe is EAGAIN),
+//  ROUTER_MANDATORY (a send to a gone or full peer fails instead of
+//  vanishing), ROUTER_HANDOVER for clients, reconnect for DEALERs. Call before bind or connect.
 void zhive_socket_configure (zsock_t *sock, zhive_socket_role_t role);
 
 //  Clamp heartbeat settings to what every role and libzmq accept: 0 or

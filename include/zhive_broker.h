@@ -75,6 +75,16 @@ ZHIVE_EXPORT void zhive_broker_set_heartbeat (zhive_broker_t *self, int interval
 ZHIVE_EXPORT void zhive_broker_set_max_queue (zhive_broker_t *self, size_t total,
                                               size_t per_function);
 
+//  Most tasks one client may have waiting in queues (default 100,000; 0 =
+//  no limit). A SUBMIT past it gets ERROR QueueFull, so one client that
+//  floods the broker is refused while every other client is still served.
+ZHIVE_EXPORT void zhive_broker_set_max_queue_per_client (zhive_broker_t *self, size_t max);
+
+//  Most bytes of arguments that waiting tasks may hold in all (default 1
+//  GiB; 0 = no limit). A SUBMIT whose arguments would pass it gets ERROR
+//  QueueFull. Tasks already running do not count.
+ZHIVE_EXPORT void zhive_broker_set_max_queue_bytes (zhive_broker_t *self, uint64_t max);
+
 //  Default redispatches of a task whose worker was lost (default 3); a
 //  SUBMIT may carry its own.
 ZHIVE_EXPORT void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);

@@ -1616,6 +1616,110 @@ test_start_times (void **state)
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Limits per client and on argument bytes; WELCOME
+
+//  A client that floods the broker gets QueueFull; another is still served
+static void
+test_flood_per_client (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zhive_broker_set_max_queue_per_client (fixture->broker, 3);
+    zsock_t *flood = testkit_pool_fake_client (fixture);
+    zsock_t *other = testkit_pool_fake_client (fixture);
+    for (uint64_t id = 1; id <= 5; id++)
+        testkit_peer_submit (flood, id, "f", "\x90", -1, -1);
+    zhive_proto_t *error = testkit_peer_expect_error (flood, 4, "QueueFull", "3 tasks waiting");
+    zhive_proto_destroy (&error);
+    error = testkit_peer_expect_error (flood, 5, "QueueFull", "3 tasks waiting");
+    zhive_proto_destroy (&error);
+    testkit_peer_submit (other, 1, "f", "\x91\x01", -1, -1);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 4, "f", NULL);
+    uint64_t tickets [4];
+    for (int i = 0; i < 4; i++)
+        tickets [i] = testkit_peer_expect_task (worker, "f", NULL);
+    for (int i = 0; i < 4; i++)
+        testkit_peer_done (worker, tickets [i], "\x2a", 1);
+    testkit_peer_expect_result (other, 1, "\x2a", 1);
+    for (uint64_t id = 1; id <= 3; id++)
+        testkit_peer_expect_result (flood, id, "\x2a", 1);
+    zsock_destroy (&flood);
+    zsock_destroy (&other);
+    zsock_destroy (&worker);
+}
+
+//  Waiting tasks' arguments are bounded in bytes
+static void
+test_max_queue_bytes (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zhive_broker_set_max_queue_bytes (fixture->broker, 10);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "f", "\x93\x01\x02\x03", -1, -1);    //  4 bytes
+    testkit_peer_submit (client, 2, "f", "\x93\x01\x02\x03", -1, -1);    //  8
+    testkit_peer_submit (client, 3, "f", "\x93\x01\x02\x03", -1, -1);    //  12: over
+    zhive_proto_t *error = testkit_peer_expect_error (client, 3, "QueueFull", "bytes of arguments");
+    zhive_proto_destroy (&error);
+    testkit_peer_submit (client, 4, "f", "\x91\x01", -1, -1);    //  10: fits
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 3, "f", NULL);
+    uint64_t tickets [3];
+    tickets [0] = testkit_peer_expect_task (worker, "f", "\x93\x01\x02\x03");
+    tickets [1] = testkit_peer_expect_task (worker, "f", "\x93\x01\x02\x03");
+    tickets [2] = testkit_peer_expect_task (worker, "f", "\x91\x01");
+    for (int i = 0; i < 3; i++)
+        testkit_peer_done (worker, tickets [i], "\xc0", 1);
+    testkit_peer_expect_result (client, 1, "\xc0", 1);
+    testkit_peer_expect_result (client, 2, "\xc0", 1);
+    testkit_peer_expect_result (client, 4, "\xc0", 1);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
+//  READY then the WELCOME; returns its incarnation
+static uint64_t
+s_expect_welcome (zsock_t *worker)
+{
+    zhive_proto_t *msg = testkit_peer_expect (worker, ZHIVE_WELCOME);
+    uint64_t incarnation = msg->id;
+    zhive_proto_destroy (&msg);
+    return incarnation;
+}
+
+//  Every READY gets WELCOME [incarnation]: non-zero, the high half of the
+//  tickets, and another broker's is another
+static void
+test_welcome_incarnation (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);
+    uint64_t incarnation = s_expect_welcome (worker);
+    assert_int_not_equal (incarnation, 0);
+    assert_true (incarnation <= UINT32_MAX);
+    testkit_peer_ready (worker, "w", 1, 1, "f", NULL);    //  Again: the same
+    assert_int_equal (s_expect_welcome (worker), incarnation);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "f", "\x90", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", NULL);
+    assert_int_equal (ticket >> 32, incarnation);
+    assert_int_not_equal (ticket & 0xffffffff, 0);
+    //  A second broker has its own
+    zhive_broker_t *second = zhive_broker_new ();
+    assert_non_null (second);
+    assert_int_equal (zhive_broker_bind_workers (second, "tcp://127.0.0.1:*"), 0);
+    zsock_t *other = testkit_peer_new (zhive_broker_workers_endpoint (second));
+    testkit_peer_ready (other, "w2", 2, 1, "f", NULL);
+    uint64_t other_incarnation = s_expect_welcome (other);
+    assert_int_not_equal (other_incarnation, 0);
+    assert_int_not_equal (other_incarnation, incarnation);
+    zsock_destroy (&other);
+    zhive_broker_destroy (&second);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -1674,6 +1778,9 @@ main (int argc, char *argv [])
         cmocka_unit_test_prestate_setup_teardown (test_zygote_dies, s_setup, s_teardown,
                                                   &s_zygote_config),
         cmocka_unit_test (test_start_times),
+        cmocka_unit_test_setup_teardown (test_flood_per_client, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_max_queue_bytes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_welcome_incarnation, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

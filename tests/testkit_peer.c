@@ -179,15 +179,17 @@ testkit_peer_failed (zsock_t *sock, uint64_t ticket, const char *type, const cha
     s_send (sock, &msg);
 }
 
-//  A message the broker sends to show it is alive, whatever else happens
+//  A message the broker sends whatever else happens: to show it is alive,
+//  or the WELCOME that answers every READY (unless that is what is asked)
 static bool
-s_is_liveness (const zhive_proto_t *msg)
+s_is_liveness (const zhive_proto_t *msg, int wanted)
 {
-    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT;
+    return msg->command == ZHIVE_PING || msg->command == ZHIVE_HEARTBEAT ||
+           (msg->command == ZHIVE_WELCOME && wanted != ZHIVE_WELCOME);
 }
 
 //  ---------------------------------------------------------------------
-//  The next message that is no PING or HEARTBEAT, of this command
+//  The next message that is no PING, HEARTBEAT or WELCOME, of this command
 
 zhive_proto_t *
 testkit_peer_expect (zsock_t *sock, int command)
@@ -199,7 +201,7 @@ testkit_peer_expect (zsock_t *sock, int command)
         if (rc != 0)
             fail_msg ("expected %s, got rc %d (%s)", zhive_proto_command_name (command), rc,
                       rc == -2 ? msg->error : "timeout");
-        if (!s_is_liveness (msg))
+        if (!s_is_liveness (msg, command))
             break;
     }
     if (msg->command != command)
@@ -209,7 +211,7 @@ testkit_peer_expect (zsock_t *sock, int command)
 }
 
 //  ---------------------------------------------------------------------
-//  Only PINGs and HEARTBEATs for ms
+//  Only PINGs, HEARTBEATs and WELCOMEs for ms
 
 void
 testkit_peer_expect_quiet (zsock_t *sock, int ms)
@@ -221,7 +223,7 @@ testkit_peer_expect_quiet (zsock_t *sock, int ms)
         zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, (long) (until - zclock_mono ())) > 0) {
             assert_int_equal (zhive_proto_recv (msg, sock, ZMQ_DONTWAIT), 0);
-            if (!s_is_liveness (msg))
+            if (!s_is_liveness (msg, -1))
                 fail_msg ("expected nothing, got %s", zhive_proto_command_name (msg->command));
         }
     }

@@ -80,12 +80,12 @@ void testkit_peer_failed (zsock_t *sock, uint64_t ticket, const char *type, cons
 
 //  ---------------------------------------------------------------------
 //  The next message that is not a PING or HEARTBEAT (the broker sends one
-//  to every worker, and to clients waiting for answers, each interval);
-//  it must be `command`. Caller destroys the result.
+//  to every worker, and to clients waiting for answers, each interval), nor
+//  a WELCOME unless that is asked for; it must be `command`. Caller destroys the result.
 zhive_proto_t *testkit_peer_expect (zsock_t *sock, int command);
 
 //  ---------------------------------------------------------------------
-//  Nothing but PINGs and HEARTBEATs arrives within ms.
+//  Nothing but PINGs, HEARTBEATs and WELCOMEs arrives within ms.
 void testkit_peer_expect_quiet (zsock_t *sock, int ms);
 
 //  ---------------------------------------------------------------------

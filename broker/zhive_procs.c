@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zhive_broker_procs - local worker processes: exec and zygote
+    zhive_procs - local worker processes: exec and zygote
 
     Each START-WORKERS makes a group of local workers that share one
     command line. They start one of two ways:
@@ -16,12 +16,20 @@
     A worker that exits is started again; one that keeps dying soon after
     it starts is restarted with a growing delay. An exit 0 after it reached
     its task limit (--max-tasks) is its normal end, not a failure.
+
+    Nothing here blocks: exits are found by waitpid (WNOHANG) from the
+    broker's tick and by the zygote's lines, processes that must end are
+    reaped the same way (SIGKILL past their time), and each exit of a
+    worker becomes an event the broker takes with zhive_procs_next_exit.
+    This class knows nothing of the pool: the broker connects the two.
     =========================================================================
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE    //  pipe2
 #endif
-#include "zhive_broker_private.h"
+#include "zhive_procs.h"
+#include "zhive_clock.h"
+#include "zhive_log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,11 +42,133 @@
 #include <sys/syscall.h>
 #endif
 
+#define S_QUICK_EXIT  1000     //  A local worker that dies sooner than this is failing
+#define S_BACKOFF_MS  500      //  First wait before restarting a failing worker
+#define S_BACKOFF_MAX 30000    //  Longest wait before restarting a failing worker
+#define S_SPAWN_MS    10000    //  Longest wait for the zygote to report a new worker's pid
+#define S_REAP_MS     100      //  Time a dying zygote gets before SIGKILL
+#define S_EXITS_MAX   4096     //  Exit events held for the broker
+#define S_EARLY_MAX   64       //  READYs remembered before the zygote named their pid
+
+//  Debug lines only in verbose mode
+#define S_LOG(self, ...)                                                                           \
+    do {                                                                                           \
+        if ((self)->verbose)                                                                       \
+            zhive_log_debug (__VA_ARGS__);                                                         \
+    } while (0)
+
+//  A local worker process
+typedef struct {
+    pid_t pid;            //  Process id; 0 while waiting to (re)start, -1 while the zygote forks it
+    bool by_zygote;       //  Forked by the zygote: not our child, its exit comes as a line
+    int64_t requested;    //  When its start was asked for (ms)
+    int64_t restart_at;      //  When to start it again, while pid is 0
+    uint64_t spawn_order;    //  While the zygote forks it: the order of its spawn line
+    int quick_exits;         //  Exits soon after start, in a row: the backoff
+    bool was_ready;          //  It sent READY: it started fine, whatever ended it
+    bool killed;             //  The broker killed it (it overran a deadline)
+} s_child_t;
+
+typedef struct _s_group_t s_group_t;
+
+//  Local workers started by one start: the same arguments for all
+struct _s_group_t {
+    zhive_procs_t *server;    //  The supervisor it belongs to
+    char **argv;              //  zhive-worker and its arguments, NULL-terminated
+    s_child_t *children;      //  The worker processes
+    size_t children_count;    //  Entries in children
+    bool zygote_wanted;       //  Started with the zygote method (until the zygote fails)
+    pid_t zygote_pid;         //  The zygote process, 0 if none
+    int zygote_in;            //  Pipe to its stdin (spawn lines), -1 if none
+    int zygote_out;           //  Pipe from its stdout (pid / exit lines), -1 if none
+    char line [256];          //  Partial line read from the zygote
+    size_t line_size;         //  Bytes in line
+    uint64_t spawns;          //  Spawn lines written to the zygote
+};
+
+//  A process of ours that must end, to be reaped without waiting
+typedef struct {
+    pid_t pid;          //  Its process id
+    int64_t kill_at;    //  When it gets SIGKILL if still there (ms)
+    bool killed;        //  SIGKILL sent
+    char what [24];     //  What it is, for the log
+} s_reap_t;
+
+struct _zhive_procs_t {
+    zloop_t *loop;                   //  The broker's loop, for the zygotes' pipes
+    bool verbose;                    //  Log debug lines
+    s_group_t **groups;              //  Local worker groups
+    size_t groups_count;             //  Entries in groups
+    s_reap_t *reaps;                 //  Processes to reap
+    size_t reaps_count;              //  Entries in reaps
+    zhive_procs_exit_t *exits;       //  Exits of workers not yet taken, oldest first
+    size_t exits_count;              //  Entries in exits
+    uint64_t early [S_EARLY_MAX];    //  Pids that sent READY before the zygote named them
+    size_t early_next;               //  Next slot in early (a ring)
+    bool stopping;                   //  zhive_procs_stop was called
+    int64_t stop_until;              //  When what is left gets SIGKILL
+};
+
+//  A worker process ended: an event for the broker (bounded: the oldest
+//  events are not dropped, new ones are when the table is full)
+static void
+s_exit_event (zhive_procs_t *self, pid_t pid, const char *why)
+{
+    if (self->stopping || self->exits_count >= S_EXITS_MAX)
+        return;
+    zhive_procs_exit_t *exits = (zhive_procs_exit_t *) realloc (
+        self->exits, (self->exits_count + 1) * sizeof (zhive_procs_exit_t));
+    if (!exits)
+        return;
+    self->exits = exits;
+    exits [self->exits_count].pid = (uint64_t) pid;
+    snprintf (exits [self->exits_count].why, sizeof exits [0].why, "%s", why);
+    self->exits_count++;
+}
+
+//  Reap pid later, killing it after ms if it is still there
+static void
+s_reap_later (zhive_procs_t *self, pid_t pid, int64_t ms, const char *what)
+{
+    s_reap_t *reaps =
+        (s_reap_t *) realloc (self->reaps, (self->reaps_count + 1) * sizeof (s_reap_t));
+    if (!reaps) {
+        kill (pid, SIGKILL);    //  A zombie at worst, never a wait
+        return;
+    }
+    self->reaps = reaps;
+    s_reap_t *reap = &reaps [self->reaps_count++];
+    reap->pid = pid;
+    reap->kill_at = zhive_clock_ms () + ms;
+    reap->killed = false;
+    snprintf (reap->what, sizeof reap->what, "%s", what);
+}
+
+//  One look at each process to reap
+static void
+s_reap_check (zhive_procs_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->reaps_count;) {
+        s_reap_t *reap = &self->reaps [i];
+        pid_t rc = waitpid (reap->pid, NULL, WNOHANG);
+        if (rc == reap->pid || (rc < 0 && errno == ECHILD)) {
+            self->reaps [i] = self->reaps [--self->reaps_count];
+            continue;
+        }
+        if (!reap->killed && now >= reap->kill_at) {
+            S_LOG (self, "%s (pid %d) did not end; killing it", reap->what, (int) reap->pid);
+            kill (reap->pid, SIGKILL);
+            reap->killed = true;
+        }
+        i++;
+    }
+}
+
 //  The program local workers run; caller owns the result
 static char *
-s_worker_program (zb_server_t *self)
+s_worker_program (const zhive_procs_options_t *self)
 {
-    if (self->worker_program)
+    if (self->worker_program && *self->worker_program)
         return strdup (self->worker_program);
     const char *env = getenv ("ZHIVE_WORKER");
     if (env && *env)
@@ -115,11 +245,11 @@ s_spawn (char **argv, int stdin_fd, int stdout_fd)
 }
 
 //  The local worker with this pid, and its group
-static zb_child_t *
-s_child_find (zb_server_t *self, pid_t pid, zb_group_t **group_p)
+static s_child_t *
+s_child_find (zhive_procs_t *self, pid_t pid, s_group_t **group_p)
 {
     for (size_t g = 0; pid > 0 && g < self->groups_count; g++) {
-        zb_group_t *group = self->groups [g];
+        s_group_t *group = self->groups [g];
         for (size_t i = 0; i < group->children_count; i++) {
             if (group->children [i].pid == pid) {
                 if (group_p)
@@ -131,21 +261,21 @@ s_child_find (zb_server_t *self, pid_t pid, zb_group_t **group_p)
     return NULL;
 }
 
-zb_child_t *
-zb_procs_child (zb_server_t *self, uint64_t pid)
+static s_child_t *
+s_child (zhive_procs_t *self, uint64_t pid)
 {
-    return pid <= INT_MAX ? s_child_find (self, (pid_t) pid, NULL) : NULL;
+    return pid > 0 && pid <= INT_MAX ? s_child_find (self, (pid_t) pid, NULL) : NULL;
 }
 
 //  One more failure in a row: how long to wait before the next start
 static int64_t
-s_backoff (zb_child_t *child)
+s_backoff (s_child_t *child)
 {
     child->quick_exits++;
-    int64_t delay = ZB_BACKOFF_MS;
-    for (int i = 1; i < child->quick_exits && delay < ZB_BACKOFF_MAX; i++)
+    int64_t delay = S_BACKOFF_MS;
+    for (int i = 1; i < child->quick_exits && delay < S_BACKOFF_MAX; i++)
         delay *= 2;
-    return delay < ZB_BACKOFF_MAX ? delay : ZB_BACKOFF_MAX;
+    return delay < S_BACKOFF_MAX ? delay : S_BACKOFF_MAX;
 }
 
 //  How a process ended, from its wait status
@@ -159,42 +289,42 @@ s_describe_exit (int status, char *how, size_t size)
 }
 
 static void
-s_child_exited (zb_server_t *self, zb_child_t *child, int status)
+s_child_exited (zhive_procs_t *self, s_child_t *child, int status)
 {
-    int64_t now = zclock_mono ();
+    int64_t now = zhive_clock_ms ();
     int64_t uptime = now - child->requested;
     char how [64] = "exited";
     if (status >= 0)
         s_describe_exit (status, how, sizeof how);
     char why [96];
     snprintf (why, sizeof why, "local worker process %s", how);
-    //  Marks the child retired if the worker had reached its task limit
-    zb_workers_remove_matching (self, NULL, NULL, NULL, (uint64_t) child->pid, why);
+    s_exit_event (self, child->pid, why);
 
     int64_t delay = 0;
-    if (child->retired && status >= 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0) {
+    if (child->was_ready && status >= 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0) {
+        //  Its normal end: it took its --max-tasks, or was told to stop
         child->quick_exits = 0;
-        zb_log (self, "local worker pid %d finished its tasks; starting another", (int) child->pid);
+        S_LOG (self, "local worker pid %d finished; starting another", (int) child->pid);
     }
     else if (child->killed) {
         child->quick_exits = 0;
-        zb_warn ("local worker pid %d %s (the broker killed it); starting another",
-                 (int) child->pid, how);
+        zhive_log_warning ("local worker pid %d %s (the broker killed it); starting another",
+                           (int) child->pid, how);
     }
-    else if (uptime < ZB_QUICK_EXIT && !child->was_ready) {
+    else if (uptime < S_QUICK_EXIT && !child->was_ready) {
         //  It never got as far as READY: a broken plugin or program
         delay = s_backoff (child);
-        zb_warn ("local worker pid %d %s %" PRId64 " ms after it started (%d time(s) in a row);"
-                 " restarting it in %" PRId64 " ms",
-                 (int) child->pid, how, uptime, child->quick_exits, delay);
+        zhive_log_warning ("local worker pid %d %s %" PRId64
+                           " ms after it started (%d time(s) in a row);"
+                           " restarting it in %" PRId64 " ms",
+                           (int) child->pid, how, uptime, child->quick_exits, delay);
     }
     else {
         child->quick_exits = 0;
-        zb_warn ("local worker pid %d %s; restarting it", (int) child->pid, how);
+        zhive_log_warning ("local worker pid %d %s; restarting it", (int) child->pid, how);
     }
     child->pid = 0;
     child->by_zygote = false;
-    child->retired = false;
     child->killed = false;
     child->was_ready = false;
     child->restart_at = now + delay;
@@ -206,10 +336,10 @@ s_child_exited (zb_server_t *self, zb_child_t *child, int status)
 static int s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 static void
-s_zygote_close (zb_group_t *group)
+s_zygote_close (s_group_t *group)
 {
     if (group->zygote_out >= 0) {
-        if (group->server->loop) {
+        if (group->server && group->server->loop) {
             zmq_pollitem_t item = { NULL, group->zygote_out, ZMQ_POLLIN, 0 };
             zloop_poller_end (group->server->loop, &item);
         }
@@ -225,7 +355,7 @@ s_zygote_close (zb_group_t *group)
 
 //  Start the group's zygote; -1 if it cannot be started
 static int
-s_zygote_start (zb_server_t *self, zb_group_t *group)
+s_zygote_start (zhive_procs_t *self, s_group_t *group)
 {
     size_t count = 0;
     while (group->argv [count])
@@ -234,7 +364,7 @@ s_zygote_start (zb_server_t *self, zb_group_t *group)
     char **argv = (char **) calloc (count + 2, sizeof (char *));
     int to_zygote [2] = { -1, -1 }, from_zygote [2] = { -1, -1 };
     if (!argv || pipe2 (to_zygote, O_CLOEXEC) || pipe2 (from_zygote, O_CLOEXEC)) {
-        zb_warn ("cannot start the zygote: %s", strerror (errno));
+        zhive_log_warning ("cannot start the zygote: %s", strerror (errno));
         free (argv);
         for (int i = 0; i < 2; i++) {
             if (to_zygote [i] >= 0)
@@ -258,16 +388,16 @@ s_zygote_start (zb_server_t *self, zb_group_t *group)
     fcntl (group->zygote_out, F_SETFL, O_NONBLOCK);
     zmq_pollitem_t item = { NULL, group->zygote_out, ZMQ_POLLIN, 0 };
     if (pid < 0 || zloop_poller (self->loop, &item, s_on_zygote, group)) {
-        zb_warn ("cannot start the zygote: %s", strerror (errno));
+        zhive_log_warning ("cannot start the zygote: %s", strerror (errno));
         s_zygote_close (group);
         if (pid > 0) {
             kill (pid, SIGKILL);
-            waitpid (pid, NULL, 0);
+            s_reap_later (self, pid, 0, "the zygote");
         }
         return -1;
     }
     group->zygote_pid = pid;
-    zb_log (self, "started the zygote, pid %d: %s --zygote", (int) pid, group->argv [0]);
+    S_LOG (self, "started the zygote, pid %d: %s --zygote", (int) pid, group->argv [0]);
     return 0;
 }
 
@@ -276,98 +406,91 @@ s_zygote_start (zb_server_t *self, zb_group_t *group)
 //  stdout ended (then its exit status says how). reaped: its exit status
 //  was collected already.
 static void
-s_zygote_lost (zb_server_t *self, zb_group_t *group, const char *why, bool reaped)
+s_zygote_lost (zhive_procs_t *self, s_group_t *group, const char *why, bool reaped)
 {
     s_zygote_close (group);
     if (group->zygote_pid > 0) {
         char how [64] = "closed its stdout";
         if (!reaped) {
-            //  It is likely ending: give it a moment, then make sure
+            //  It is likely ending: one look now, then reaped (or killed) later
             int status = 0;
-            pid_t rc = 0;
-            for (int i = 0; i < 20 && rc == 0; i++) {
-                rc = waitpid (group->zygote_pid, &status, WNOHANG);
-                if (rc == 0)
-                    zclock_sleep (5);
-            }
-            if (rc == group->zygote_pid)
+            if (waitpid (group->zygote_pid, &status, WNOHANG) == group->zygote_pid)
                 s_describe_exit (status, how, sizeof how);
-            else {
-                kill (group->zygote_pid, SIGKILL);
-                waitpid (group->zygote_pid, NULL, 0);
-            }
+            else
+                s_reap_later (self, group->zygote_pid, S_REAP_MS, "the zygote");
         }
-        zb_warn ("the zygote (pid %d) %s; local workers start with exec from now on",
-                 (int) group->zygote_pid, why ? why : how);
+        zhive_log_warning ("the zygote (pid %d) %s; local workers start with exec from now on",
+                           (int) group->zygote_pid, why ? why : how);
     }
     group->zygote_pid = 0;
     group->zygote_wanted = false;
     for (size_t i = 0; i < group->children_count; i++) {
-        zb_child_t *child = &group->children [i];
+        s_child_t *child = &group->children [i];
         if (!child->by_zygote)
             continue;
         if (child->pid > 0) {
             kill (child->pid, SIGKILL);
             waitpid (child->pid, NULL, WNOHANG);    //  Ours only if it was reparented to us
-            zb_workers_remove_matching (self, NULL, NULL, NULL, (uint64_t) child->pid,
-                                        "the zygote that forked it died");
+            s_exit_event (self, child->pid, "the zygote that forked it died");
         }
         child->pid = 0;
         child->by_zygote = false;
-        child->restart_at = zclock_mono ();
+        child->restart_at = zhive_clock_ms ();
     }
 }
 
 //  One line from the zygote: "pid PID" or "exit PID STATUS"
 static void
-s_zygote_line (zb_server_t *self, zb_group_t *group, const char *line)
+s_zygote_line (zhive_procs_t *self, s_group_t *group, const char *line)
 {
     long pid = 0, status = 0;
     char extra;
     if (sscanf (line, "pid %ld %c", &pid, &extra) == 1 && pid > 0 && pid <= INT_MAX) {
-        zb_child_t *first = NULL;
+        s_child_t *first = NULL;
         for (size_t i = 0; i < group->children_count; i++) {
-            zb_child_t *child = &group->children [i];
+            s_child_t *child = &group->children [i];
             if (child->pid == -1 && (!first || child->spawn_order < first->spawn_order))
                 first = child;
         }
         if (first) {
             first->pid = (pid_t) pid;
-            zb_log (self, "started local worker pid %ld through the zygote", pid);
+            S_LOG (self, "started local worker pid %ld through the zygote", pid);
             //  Its READY may have come first
-            for (zb_worker_t *worker = (zb_worker_t *) zhashx_first (self->workers); worker;
-                 worker = (zb_worker_t *) zhashx_next (self->workers)) {
-                if (worker->pid == (uint64_t) pid)
-                    zb_procs_ready (self, worker);
+            for (size_t i = 0; i < S_EARLY_MAX; i++) {
+                if (self->early [i] == (uint64_t) pid) {
+                    self->early [i] = 0;
+                    first->was_ready = true;
+                }
             }
         }
         else
-            zb_log (self, "the zygote reported pid %ld, which nobody asked for", pid);
+            S_LOG (self, "the zygote reported pid %ld, which nobody asked for", pid);
     }
     else if (strncmp (line, "error", 5) == 0 && (line [5] == ' ' || line [5] == 0)) {
         //  The oldest spawn failed: a quick exit, with its backoff
-        zb_child_t *first = NULL;
+        s_child_t *first = NULL;
         for (size_t i = 0; i < group->children_count; i++) {
-            zb_child_t *child = &group->children [i];
+            s_child_t *child = &group->children [i];
             if (child->pid == -1 && (!first || child->spawn_order < first->spawn_order))
                 first = child;
         }
-        zb_warn ("the zygote could not start a worker: %s", line [5] ? line + 6 : "no reason");
+        zhive_log_warning ("the zygote could not start a worker: %s",
+                           line [5] ? line + 6 : "no reason");
         if (first) {
             first->pid = 0;
             first->by_zygote = false;
-            first->restart_at = zclock_mono () + s_backoff (first);
+            first->restart_at = zhive_clock_ms () + s_backoff (first);
         }
     }
     else if (sscanf (line, "exit %ld %ld %c", &pid, &status, &extra) == 2 && pid > 0 &&
              pid <= INT_MAX) {
-        zb_group_t *owner = NULL;
-        zb_child_t *child = s_child_find (self, (pid_t) pid, &owner);
+        s_group_t *owner = NULL;
+        s_child_t *child = s_child_find (self, (pid_t) pid, &owner);
         if (child && owner == group && child->by_zygote)
             s_child_exited (self, child, (int) status);
     }
     else
-        zb_log (self, "ignored a line from the zygote: '%s'", line);
+        S_LOG (self, "ignored a line from the zygote: '%s'", line);
 }
 
 static int
@@ -375,8 +498,8 @@ s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
     (void) item;
-    zb_group_t *group = (zb_group_t *) arg;
-    zb_server_t *self = group->server;
+    s_group_t *group = (s_group_t *) arg;
+    zhive_procs_t *self = group->server;
     while (group->zygote_out >= 0) {
         ssize_t size = read (group->zygote_out, group->line + group->line_size,
                              sizeof group->line - 1 - group->line_size);
@@ -403,7 +526,6 @@ s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             break;
         }
     }
-    zb_settle (self);
     return 0;
 }
 
@@ -411,10 +533,9 @@ s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  Starting, reaping and stopping
 
 static void
-s_child_start (zb_server_t *self, zb_group_t *group, zb_child_t *child)
+s_child_start (zhive_procs_t *self, s_group_t *group, s_child_t *child)
 {
-    child->requested = zclock_mono ();
-    child->retired = false;
+    child->requested = zhive_clock_ms ();
     child->killed = false;
     child->was_ready = false;
     if (group->zygote_wanted && group->zygote_pid == 0 && s_zygote_start (self, group))
@@ -431,50 +552,66 @@ s_child_start (zb_server_t *self, zb_group_t *group, zb_child_t *child)
     }
     pid_t pid = s_spawn (group->argv, -1, -1);
     if (pid < 0) {
-        zb_warn ("cannot start a local worker: %s; trying again in %d ms", strerror (errno),
-                 ZB_BACKOFF_MAX);
-        child->restart_at = child->requested + ZB_BACKOFF_MAX;
+        zhive_log_warning ("cannot start a local worker: %s; trying again in %d ms",
+                           strerror (errno), S_BACKOFF_MAX);
+        child->restart_at = child->requested + S_BACKOFF_MAX;
         return;
     }
     child->pid = pid;
     child->by_zygote = false;
-    zb_log (self, "started local worker pid %d: %s", (int) pid, group->argv [0]);
+    S_LOG (self, "started local worker pid %d: %s", (int) pid, group->argv [0]);
 }
 
+//  ---------------------------------------------------------------------
+//  A worker with this pid sent READY
+
 void
-zb_procs_ready (zb_server_t *self, const zb_worker_t *worker)
+zhive_procs_ready (zhive_procs_t *self, uint64_t pid, int64_t joined_ms)
 {
-    zb_child_t *child =
-        zb_host_is_local (self, worker->host) ? zb_procs_child (self, worker->pid) : NULL;
-    if (child)
-        child->was_ready = true;
-    if (child && child->requested) {
-        zb_log (self, "local worker pid %d is ready %" PRId64 " ms after its start (%s)",
-                (int) child->pid, worker->joined - child->requested,
-                child->by_zygote ? "zygote" : "exec");
+    s_child_t *child = s_child (self, pid);
+    if (!child) {
+        //  Perhaps the zygote has not named it yet
+        self->early [self->early_next] = pid;
+        self->early_next = (self->early_next + 1) % S_EARLY_MAX;
+        return;
+    }
+    child->was_ready = true;
+    if (child->requested) {
+        S_LOG (self, "local worker pid %d is ready %" PRId64 " ms after its start (%s)",
+               (int) child->pid, joined_ms - child->requested,
+               child->by_zygote ? "zygote" : "exec");
     }
 }
 
+//  ---------------------------------------------------------------------
+//  Kill a worker of ours that overran a deadline
+
 int
-zb_procs_kill (zb_server_t *self, uint64_t pid, const char *why)
+zhive_procs_kill (zhive_procs_t *self, uint64_t pid, const char *why)
 {
-    zb_child_t *child = zb_procs_child (self, pid);
+    s_child_t *child = s_child (self, pid);
     if (!child)
         return -1;
     if (!child->killed) {
-        zb_warn ("killing local worker pid %d: %s", (int) child->pid, why);
+        zhive_log_warning ("killing local worker pid %d: %s", (int) child->pid, why);
         kill (child->pid, SIGKILL);
         child->killed = true;
     }
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  Reap, restart, and reap what must end
+
 void
-zb_procs_check (zb_server_t *self)
+zhive_procs_check (zhive_procs_t *self)
 {
-    int64_t now = zclock_mono ();
+    int64_t now = zhive_clock_ms ();
+    s_reap_check (self, now);
+    if (self->stopping)
+        return;
     for (size_t g = 0; g < self->groups_count; g++) {
-        zb_group_t *group = self->groups [g];
+        s_group_t *group = self->groups [g];
         //  Its end usually shows first as the end of its stdout
         int status;
         if (group->zygote_pid > 0 &&
@@ -484,22 +621,31 @@ zb_procs_check (zb_server_t *self)
             s_zygote_lost (self, group, how, true);
         }
         for (size_t i = 0; i < group->children_count; i++) {
-            zb_child_t *child = &group->children [i];
+            s_child_t *child = &group->children [i];
             if (child->pid > 0 && !child->by_zygote) {
                 int status = 0;
                 pid_t rc = waitpid (child->pid, &status, WNOHANG);
                 if (rc == child->pid)
                     s_child_exited (self, child, status);
-                else if (rc < 0 && errno == ECHILD) {
+                else if (rc < 0 && errno == ECHILD)
                     s_child_exited (self, child, -1);    //  Reaped by someone else
-                }
             }
-            if (child->pid == -1 && now - child->requested > ZB_SPAWN_MS)
+            if (child->pid == -1 && now - child->requested > S_SPAWN_MS)
                 s_zygote_lost (self, group, "did not report a new worker in time", false);
             if (child->pid == 0 && now >= child->restart_at)
                 s_child_start (self, group, child);
         }
     }
+}
+
+int
+zhive_procs_next_exit (zhive_procs_t *self, zhive_procs_exit_t *exit_p)
+{
+    if (self->exits_count == 0)
+        return 0;
+    *exit_p = self->exits [0];
+    memmove (self->exits, self->exits + 1, --self->exits_count * sizeof (zhive_procs_exit_t));
+    return 1;
 }
 
 static void
@@ -514,9 +660,9 @@ s_argv_destroy (char ***argv_p)
 }
 
 static void
-s_group_destroy (zb_group_t **group_p)
+s_group_destroy (s_group_t **group_p)
 {
-    zb_group_t *group = *group_p;
+    s_group_t *group = *group_p;
     s_zygote_close (group);
     s_argv_destroy (&group->argv);
     free (group->children);
@@ -524,77 +670,97 @@ s_group_destroy (zb_group_t **group_p)
     *group_p = NULL;
 }
 
-//  One look at a process of ours that was asked to stop: 1 while it runs,
-//  0 once it has ended (reaped), -1 if it ran past `until` and was killed.
-//  *pid_p becomes 0 when it is gone.
-static int
-s_stopping (pid_t *pid_p, int64_t until, const char *what)
+//  ---------------------------------------------------------------------
+//  Stop: signals now, reaping from the tick
+
+void
+zhive_procs_stop (zhive_procs_t *self)
 {
-    pid_t rc = waitpid (*pid_p, NULL, WNOHANG);
-    if (rc == *pid_p || (rc < 0 && errno == ECHILD)) {
-        *pid_p = 0;
-        return 0;
+    if (self->stopping)
+        return;
+    //  Every task is answered by now: workers stop at once (SIGINT; SIGTERM
+    //  would let them finish what they hold). A zygote gets EOF and reaps
+    //  its own, waiting ZHIVE_PROCS_STOP_MS for them itself.
+    self->stopping = true;
+    for (size_t g = 0; g < self->groups_count; g++) {
+        s_group_t *group = self->groups [g];
+        for (size_t i = 0; i < group->children_count; i++) {
+            s_child_t *child = &group->children [i];
+            if (child->pid > 0 && !child->by_zygote) {
+                kill (child->pid, SIGINT);
+                s_reap_later (self, child->pid, ZHIVE_PROCS_STOP_MS, "a local worker");
+            }
+            else if (child->pid > 0)
+                kill (child->pid, SIGINT);
+        }
+        s_zygote_close (group);
+        if (group->zygote_pid > 0)
+            s_reap_later (self, group->zygote_pid, ZHIVE_PROCS_STOP_MS + 1000, "the zygote");
     }
-    if (zclock_mono () < until)
-        return 1;
-    zb_warn ("%s (pid %d) did not stop; killing it", what, (int) *pid_p);
-    kill (*pid_p, SIGKILL);
-    waitpid (*pid_p, NULL, 0);
-    *pid_p = 0;
-    return -1;
+    self->stop_until = zhive_clock_ms () + ZHIVE_PROCS_STOP_MS + 1000;
+}
+
+bool
+zhive_procs_stopped (zhive_procs_t *self)
+{
+    int64_t now = zhive_clock_ms ();
+    s_reap_check (self, now);
+    if (self->reaps_count && now >= self->stop_until) {
+        //  What the zygote forked nobody reaps now: make sure it ends
+        for (size_t g = 0; g < self->groups_count; g++) {
+            s_group_t *group = self->groups [g];
+            for (size_t i = 0; i < group->children_count; i++) {
+                if (group->children [i].by_zygote && group->children [i].pid > 0)
+                    kill (group->children [i].pid, SIGKILL);
+            }
+        }
+    }
+    return self->reaps_count == 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Life
+
+zhive_procs_t *
+zhive_procs_new (zloop_t *loop)
+{
+    zhive_procs_t *self = (zhive_procs_t *) calloc (1, sizeof (zhive_procs_t));
+    if (self)
+        self->loop = loop;
+    return self;
 }
 
 void
-zb_procs_stop (zb_server_t *self)
+zhive_procs_set_verbose (zhive_procs_t *self, bool verbose)
 {
-    //  Every task is answered by now: workers stop at once (SIGINT; SIGTERM
-    //  would let them finish what they hold). A zygote gets EOF and reaps
-    //  its own.
-    for (size_t g = 0; g < self->groups_count; g++) {
-        zb_group_t *group = self->groups [g];
-        for (size_t i = 0; i < group->children_count; i++) {
-            if (group->children [i].pid > 0)
-                kill (group->children [i].pid, SIGINT);
-        }
-        s_zygote_close (group);
-    }
-    int64_t until = zclock_mono () + ZB_STOP_MS;
-    int64_t zygote_until = until + 1000;    //  It waits ZB_STOP_MS for its workers itself
-    bool alive = true;
-    while (alive) {
-        alive = false;
-        for (size_t g = 0; g < self->groups_count; g++) {
-            zb_group_t *group = self->groups [g];
-            for (size_t i = 0; i < group->children_count; i++) {
-                zb_child_t *child = &group->children [i];
-                if (child->pid > 0 && !child->by_zygote)
-                    alive |= s_stopping (&child->pid, until, "a local worker") == 1;
-            }
-            if (group->zygote_pid <= 0)
-                continue;
-            int rc = s_stopping (&group->zygote_pid, zygote_until, "the zygote");
-            alive |= rc == 1;
-            for (size_t i = 0; rc == -1 && i < group->children_count; i++) {
-                if (group->children [i].pid > 0)
-                    kill (group->children [i].pid, SIGKILL);    //  Nobody reaps them now
-            }
-        }
-        if (alive)
-            zclock_sleep (10);
+    self->verbose = verbose;
+}
+
+void
+zhive_procs_destroy (zhive_procs_t **self_p)
+{
+    zhive_procs_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    zhive_procs_stop (self);
+    for (size_t i = 0; i < self->reaps_count; i++) {
+        kill (self->reaps [i].pid, SIGKILL);
+        waitpid (self->reaps [i].pid, NULL, WNOHANG);
     }
     for (size_t g = 0; g < self->groups_count; g++)
         s_group_destroy (&self->groups [g]);
     free (self->groups);
-    self->groups = NULL;
-    self->groups_count = 0;
+    free (self->reaps);
+    free (self->exits);
+    free (self);
+    *self_p = NULL;
 }
 
 //  The worker endpoint as local workers connect to it: a wildcard address
 //  is not one to connect to, so use the loopback
 static void
-s_connect_endpoint (zb_server_t *self, char *endpoint, size_t size)
+s_connect_endpoint (const char *bound, char *endpoint, size_t size)
 {
-    const char *bound = self->worker_endpoint;
     const char *port = NULL;
     if (strncmp (bound, "tcp://0.0.0.0:", 14) == 0)
         port = bound + 14;
@@ -608,63 +774,62 @@ s_connect_endpoint (zb_server_t *self, char *endpoint, size_t size)
         snprintf (endpoint, size, "%s", bound);
 }
 
+//  ---------------------------------------------------------------------
+//  Start a group of local workers
+
 int
-zb_procs_start (zb_server_t *self, zmsg_t *msg, char *error, size_t error_size)
+zhive_procs_start (zhive_procs_t *self, int count, const zhive_procs_options_t *options,
+                   char *error, size_t error_size)
 {
-    char *count_str = zmsg_popstr (msg);
-    char *concurrency_str = zmsg_popstr (msg);
-    int count = count_str ? atoi (count_str) : 0;
-    int concurrency = concurrency_str ? atoi (concurrency_str) : 0;
-    free (count_str);
-    free (concurrency_str);
-    if (!self->worker_endpoint) {
+    if (!options->endpoint) {
         snprintf (error, error_size, "bind the worker endpoint before starting local workers");
         return -1;
     }
     if (count <= 0)
         return 0;
     char endpoint [512];
-    s_connect_endpoint (self, endpoint, sizeof endpoint);
-    zb_group_t **groups =
-        (zb_group_t **) realloc (self->groups, (self->groups_count + 1) * sizeof (zb_group_t *));
+    s_connect_endpoint (options->endpoint, endpoint, sizeof endpoint);
+    s_group_t **groups =
+        (s_group_t **) realloc (self->groups, (self->groups_count + 1) * sizeof (s_group_t *));
     if (groups)
         self->groups = groups;
-    zb_group_t *group = groups ? (zb_group_t *) calloc (1, sizeof (zb_group_t)) : NULL;
+    s_group_t *group = groups ? (s_group_t *) calloc (1, sizeof (s_group_t)) : NULL;
     //  program --connect E [--load L]... [--concurrency N] --heartbeat MS
     //  --liveness N [--max-tasks N] [--curve-secret F --broker-key F] NULL
-    size_t loads = zmsg_size (msg);
+    size_t loads = 0;
+    while (options->loads && options->loads [loads])
+        loads++;
     char **argv = group ? (char **) calloc (2 * loads + 16, sizeof (char *)) : NULL;
-    zb_child_t *children =
-        argv ? (zb_child_t *) calloc ((size_t) count, sizeof (zb_child_t)) : NULL;
+    s_child_t *children = argv ? (s_child_t *) calloc ((size_t) count, sizeof (s_child_t)) : NULL;
     bool ok = children != NULL;
     size_t arg = 0;
     if (ok) {
-        argv [arg++] = s_worker_program (self);
+        argv [arg++] = s_worker_program (options);
         argv [arg++] = strdup ("--connect");
         argv [arg++] = strdup (endpoint);
-        for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
+        for (size_t i = 0; i < loads; i++) {
             argv [arg++] = strdup ("--load");
-            argv [arg++] = zframe_strdup (frame);
+            argv [arg++] = strdup (options->loads [i]);
         }
-        if (concurrency > 0) {
+        if (options->concurrency > 0) {
             argv [arg++] = strdup ("--concurrency");
-            argv [arg++] = zsys_sprintf ("%d", concurrency);
+            argv [arg++] = zsys_sprintf ("%d", options->concurrency);
         }
         argv [arg++] = strdup ("--heartbeat");
-        argv [arg++] = zsys_sprintf ("%d", self->heartbeat_ms);
+        argv [arg++] = zsys_sprintf ("%d", options->heartbeat_ms);
         argv [arg++] = strdup ("--liveness");
-        argv [arg++] = zsys_sprintf ("%d", self->liveness);
-        if (self->worker_max_tasks) {
+        argv [arg++] = zsys_sprintf ("%d", options->liveness);
+        if (options->max_tasks) {
             argv [arg++] = strdup ("--max-tasks");
-            argv [arg++] = zsys_sprintf ("%" PRIu64, self->worker_max_tasks);
+            argv [arg++] = zsys_sprintf ("%" PRIu64, options->max_tasks);
         }
-        if (self->curve_cert) {
+        if (options->curve_secret_path) {
             //  The broker's own certificate, whose key it always allows;
             //  its secret file holds the public key too
             argv [arg++] = strdup ("--curve-secret");
-            argv [arg++] = strdup (self->curve_secret_path);
+            argv [arg++] = strdup (options->curve_secret_path);
             argv [arg++] = strdup ("--broker-key");
-            argv [arg++] = strdup (self->curve_secret_path);
+            argv [arg++] = strdup (options->curve_secret_path);
         }
         for (size_t at = 0; at < arg; at++)
             ok = ok && argv [at];
@@ -684,7 +849,7 @@ zb_procs_start (zb_server_t *self, zmsg_t *msg, char *error, size_t error_size)
     group->argv = argv;
     group->children = children;
     group->children_count = (size_t) count;
-    group->zygote_wanted = self->use_zygote;
+    group->zygote_wanted = options->use_zygote;
     group->zygote_in = group->zygote_out = -1;
     self->groups [self->groups_count++] = group;
     for (size_t i = 0; i < group->children_count; i++)

@@ -1,6 +1,6 @@
 /*  =========================================================================
-    zhive_broker_curve - CURVE security: the broker's certificate, the keys
-    it allows, and the ZAP handler that checks every new connection
+    zhive_zap - CURVE security: the broker's certificate, the keys it
+    allows, and the ZAP handler that checks every new connection
 
     With CURVE on, both ROUTERs are CURVE servers with the broker's
     certificate and the ZAP domain "zhive": every link is encrypted, and
@@ -33,13 +33,25 @@
     libzmq gives only the broker's endpoint for those).
     =========================================================================
 */
-#include "zhive_broker_private.h"
+#include "zhive_zap.h"
 #include "zhive_curve.h"
+#include "zhive_log.h"
 #include <errno.h>
 #include <sys/stat.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_ZAP_DOMAIN   "zhive"
+
+struct _zhive_zap_t {
+    zloop_t *loop;               //  The broker's loop, which reads the handler
+    bool verbose;                //  Log accepted keys
+    zcert_t *cert;               //  The broker's certificate
+    char *secret_path;           //  Its file (absolute), passed on to local workers
+    char *allow_dir;             //  Directory of allowed public keys, or NULL
+    zhashx_t *allowed;           //  Allowed Z85 key -> the file it came from
+    zsock_t *handler;            //  The ZAP handler (REP)
+    zactor_t *client_monitor;    //  Failed handshakes on the client socket
+};
 
 //  Reads the public keys of the certificates under dir: a table of Z85
 //  key -> the file it came from. NULL with a message if dir is unreadable.
@@ -72,7 +84,7 @@ s_keys_load (const char *dir, char *error, size_t size)
         char key [ZHIVE_CURVE_KEY_SIZE];
         char why [512];
         if (zhive_curve_load_public (path, key, why, sizeof why))
-            zb_warn ("CURVE: skipping %s", why);
+            zhive_log_warning ("CURVE: skipping %s", why);
         else
             zhashx_update (keys, key, strdup (path));
     }
@@ -88,7 +100,7 @@ static int
 s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
-    zb_server_t *self = (zb_server_t *) arg;
+    zhive_zap_t *self = (zhive_zap_t *) arg;
     zmsg_t *request = zmsg_recv (sock);
     if (!request)
         return 0;
@@ -105,20 +117,22 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
     bool allowed = false;
     if (mechanism && streq (mechanism, "CURVE") && credential && zframe_size (credential) == 32) {
         zmq_z85_encode (key, zframe_data (credential), 32);
-        const char *file = (const char *) zhashx_lookup (self->curve_allowed, key);
-        allowed = file || streq (key, zcert_public_txt (self->curve_cert));
-        if (allowed)
-            zb_log (self, "CURVE: accepted key %s from %s (%s)", key, from,
-                    file ? file : "the broker's own key");
+        const char *file = (const char *) zhashx_lookup (self->allowed, key);
+        allowed = file || streq (key, zcert_public_txt (self->cert));
+        if (allowed && self->verbose)
+            zhive_log_debug ("CURVE: accepted key %s from %s (%s)", key, from,
+                             file ? file : "the broker's own key");
         else {
-            zb_warn ("CURVE: refused a connection from %s: key %s is not allowed (not in %s)", from,
-                     key, self->curve_allow_dir ? self->curve_allow_dir : "any directory");
+            zhive_log_warning (
+                "CURVE: refused a connection from %s: key %s is not allowed (not in %s)", from, key,
+                self->allow_dir ? self->allow_dir : "any directory");
         }
     }
     else if (mechanism && streq (mechanism, "NULL") && !ours)
         allowed = true;    //  Another socket of this program, with its own domain
     else
-        zb_warn ("CURVE: refused a %s connection from %s", mechanism ? mechanism : "?", from);
+        zhive_log_warning ("CURVE: refused a %s connection from %s", mechanism ? mechanism : "?",
+                           from);
     zmsg_t *reply = zmsg_new ();
     zmsg_addstr (reply, "1.0");
     zmsg_addstr (reply, sequence ? sequence : "");
@@ -139,7 +153,7 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 void
-zb_curve_handshake_failed (zb_server_t *self, const char *which, zmsg_t *event)
+zhive_zap_handshake_failed (zhive_zap_t *self, bool verbose, const char *which, zmsg_t *event)
 {
     char *name = zmsg_popstr (event);
     char *value = zmsg_popstr (event);
@@ -147,19 +161,19 @@ zb_curve_handshake_failed (zb_server_t *self, const char *which, zmsg_t *event)
     uint64_t code = value ? strtoull (value, NULL, 10) : 0;
     //  NO_DETAIL: the peer hung up first (it saw a mismatch before we did)
     bool hung_up = name && streq (name, "HANDSHAKE_FAILED_NO_DETAIL");
-    const char *why =
-        hung_up ? "it hung up during the handshake (no CURVE, or a wrong broker key?)"
-        : code == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-            ? (self->curve_cert ? "it does not use CURVE" : "it uses CURVE, we do not")
-        : code == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
-            ? "its CURVE handshake failed: does it have this broker's public key?"
-            : "a protocol error";
+    const char *why = hung_up ? "it hung up during the handshake (no CURVE, or a wrong broker key?)"
+                      : code == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                          ? (self ? "it does not use CURVE" : "it uses CURVE, we do not")
+                      : code == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+                          ? "its CURVE handshake failed: does it have this broker's public key?"
+                          : "a protocol error";
     //  Without CURVE this is someone speaking something else to our port
-    if (self->curve_cert)
-        zb_warn ("refused a peer on the %s endpoint %s: %s", which, endpoint ? endpoint : "?", why);
-    else
-        zb_log (self, "a peer failed the handshake on the %s endpoint %s: %s", which,
-                endpoint ? endpoint : "?", why);
+    if (self)
+        zhive_log_warning ("refused a peer on the %s endpoint %s: %s", which,
+                           endpoint ? endpoint : "?", why);
+    else if (verbose)
+        zhive_log_debug ("a peer failed the handshake on the %s endpoint %s: %s", which,
+                         endpoint ? endpoint : "?", why);
     free (name);
     free (value);
     free (endpoint);
@@ -171,147 +185,139 @@ s_on_client_monitor (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     zmsg_t *event = zmsg_recv (sock);
     if (event)
-        zb_curve_handshake_failed ((zb_server_t *) arg, "clients", event);
+        zhive_zap_handshake_failed ((zhive_zap_t *) arg, false, "clients", event);
     zmsg_destroy (&event);
     return 0;
 }
 
 //  ---------------------------------------------------------------------
-//  Set, reload, destroy
+//  Create: read the certificate and the keys, install the handler
 
-//  CURVE secret-path [allow-dir]: 0, or -1 with a message in error
-static int
-s_curve_set (zb_server_t *self, const char *secret_path, const char *allow_dir, char *error,
-             size_t size)
+zhive_zap_t *
+zhive_zap_new (zloop_t *loop, zsock_t *client_sock, const char *secret_path, const char *allow_dir,
+               bool verbose, char *error, size_t size)
 {
-    if (self->curve_cert) {
-        snprintf (error, size, "CURVE is set already");
-        return -1;
-    }
-    char *bound = zsock_last_endpoint (self->client_sock);
-    bool is_bound = (bound && *bound) || self->worker_endpoint;
-    free (bound);
-    if (is_bound) {
-        snprintf (error, size, "set CURVE before binding the broker's endpoints");
-        return -1;
-    }
     zcert_t *cert = zhive_curve_load_secret (secret_path, error, size);
     if (!cert)
-        return -1;
+        return NULL;
     zhashx_t *keys = allow_dir ? s_keys_load (allow_dir, error, size) : zhashx_new ();
-    if (!keys) {
+    zhive_zap_t *self = keys ? (zhive_zap_t *) calloc (1, sizeof (zhive_zap_t)) : NULL;
+    if (!self) {
+        if (keys)
+            snprintf (error, size, "out of memory");
+        zhashx_destroy (&keys);
         zcert_destroy (&cert);
-        return -1;
+        return NULL;
     }
+    self->loop = loop;
+    self->verbose = verbose;
+    self->cert = cert;
+    self->allowed = keys;
     //  Only one ZAP handler per context: fails if another broker has it
-    self->zap = zsock_new (ZMQ_REP);
-    if (!self->zap || zsock_bind (self->zap, S_ZAP_ENDPOINT)) {
+    self->handler = zsock_new (ZMQ_REP);
+    if (!self->handler || zsock_bind (self->handler, S_ZAP_ENDPOINT)) {
         snprintf (error, size,
                   "cannot install the ZAP handler: this process has one already (another "
                   "CURVE broker, or zauth)");
-        zsock_destroy (&self->zap);
-        zhashx_destroy (&keys);
-        zcert_destroy (&cert);
-        return -1;
+        zsock_destroy (&self->handler);
+        zhive_zap_destroy (&self);
+        return NULL;
     }
-    self->curve_cert = cert;
-    self->curve_allowed = keys;
     //  Absolute: local workers may start after the program changed directory
-    self->curve_secret_path = realpath (secret_path, NULL);
-    if (!self->curve_secret_path)
-        self->curve_secret_path = strdup (secret_path);
-    self->curve_allow_dir = allow_dir ? strdup (allow_dir) : NULL;
-    self->client_monitor = zactor_new (zmonitor, self->client_sock);
+    self->secret_path = realpath (secret_path, NULL);
+    if (!self->secret_path)
+        self->secret_path = strdup (secret_path);
+    self->allow_dir = allow_dir ? strdup (allow_dir) : NULL;
+    self->client_monitor = zactor_new (zmonitor, client_sock);
     if (self->client_monitor) {
         zstr_sendx (self->client_monitor, "LISTEN", "HANDSHAKE_FAILED_PROTOCOL",
                     "HANDSHAKE_FAILED_NO_DETAIL", NULL);
         zstr_sendx (self->client_monitor, "START", NULL);
         zsock_wait (self->client_monitor);
     }
-    if (!self->curve_secret_path || (allow_dir && !self->curve_allow_dir) ||
-        !self->client_monitor || zloop_reader (self->loop, self->zap, s_on_zap, self) ||
-        zloop_reader (self->loop, zactor_sock (self->client_monitor), s_on_client_monitor, self)) {
+    if (!self->secret_path || (allow_dir && !self->allow_dir) || !self->client_monitor ||
+        zloop_reader (loop, self->handler, s_on_zap, self) ||
+        zloop_reader (loop, zactor_sock (self->client_monitor), s_on_client_monitor, self)) {
         snprintf (error, size, "out of memory");
-        zb_curve_destroy (self);
-        return -1;
+        zhive_zap_destroy (&self);
+        return NULL;
     }
-    //  Read when each endpoint is bound
-    zsock_t *socks [] = { self->client_sock, self->worker_sock };
-    for (size_t i = 0; i < 2; i++) {
-        zcert_apply (cert, socks [i]);
-        zsock_set_curve_server (socks [i], 1);
-        zsock_set_zap_domain (socks [i], S_ZAP_DOMAIN);
-    }
-    zb_warn ("CURVE on: broker key %s; %zu allowed key(s)%s%s", zcert_public_txt (cert),
-             zhashx_size (keys), allow_dir ? " in " : "", allow_dir ? allow_dir : "");
-    return 0;
+    zhive_log_warning ("CURVE on: broker key %s; %zu allowed key(s)%s%s", zcert_public_txt (cert),
+                       zhashx_size (keys), allow_dir ? " in " : "", allow_dir ? allow_dir : "");
+    return self;
 }
 
-//  CURVE-RELOAD: the number of keys allowed now, or -1 with a message
-static int
-s_curve_reload (zb_server_t *self, char *error, size_t size)
+//  ---------------------------------------------------------------------
+//  Make a socket a CURVE server under this handler (before it binds)
+
+void
+zhive_zap_apply (zhive_zap_t *self, zsock_t *sock)
 {
-    if (!self->curve_cert) {
-        snprintf (error, size, "CURVE is off: nothing to reload");
-        return -1;
-    }
-    if (!self->curve_allow_dir) {
+    zcert_apply (self->cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, S_ZAP_DOMAIN);
+}
+
+const char *
+zhive_zap_secret_path (zhive_zap_t *self)
+{
+    return self->secret_path;
+}
+
+//  ---------------------------------------------------------------------
+//  Read the allow directory again
+
+int
+zhive_zap_reload (zhive_zap_t *self, char *error, size_t size)
+{
+    if (!self->allow_dir) {
         snprintf (error, size, "no allow directory: only the broker's own key is allowed");
         return 0;
     }
-    zhashx_t *keys = s_keys_load (self->curve_allow_dir, error, size);
+    zhashx_t *keys = s_keys_load (self->allow_dir, error, size);
     if (!keys) {
-        zb_warn ("CURVE: reload failed, keeping the %zu key(s) allowed before: %s",
-                 zhashx_size (self->curve_allowed), error);
+        zhive_log_warning ("CURVE: reload failed, keeping the %zu key(s) allowed before: %s",
+                           zhashx_size (self->allowed), error);
         return -1;
     }
-    zhashx_destroy (&self->curve_allowed);
-    self->curve_allowed = keys;
-    zb_warn ("CURVE: reloaded %zu allowed key(s) from %s", zhashx_size (keys),
-             self->curve_allow_dir);
+    zhashx_destroy (&self->allowed);
+    self->allowed = keys;
+    zhive_log_warning ("CURVE: reloaded %zu allowed key(s) from %s", zhashx_size (keys),
+                       self->allow_dir);
     return (int) zhashx_size (keys);
 }
 
-void
-zb_curve_request (zb_server_t *self, const char *command, zmsg_t *msg, const char *serial)
-{
-    char error [512] = "";
-    char value [32] = "";
-    int rc;
-    if (streq (command, "CURVE")) {
-        char *secret_path = zmsg_popstr (msg);
-        char *allow_dir = zmsg_popstr (msg);
-        rc = s_curve_set (self, secret_path ? secret_path : "",
-                          allow_dir && *allow_dir ? allow_dir : NULL, error, sizeof error);
-        free (secret_path);
-        free (allow_dir);
-    }
-    else {
-        rc = s_curve_reload (self, error, sizeof error);
-        snprintf (value, sizeof value, "%d", rc);
-    }
-    zsock_send (self->pipe, "sss", serial, rc < 0 ? "ERROR" : "OK", rc < 0 ? error : value);
-}
+//  ---------------------------------------------------------------------
+//  Destroy. The handler goes last: while a CURVE socket is open, libzmq
+//  would let any key in without it; so destroy this after the sockets.
+//  The client monitor must go before the client socket: call
+//  zhive_zap_stop_monitor first.
 
-//  The ZAP handler goes last: while a CURVE socket is open, libzmq would
-//  let any key in without it. The client monitor must go before the
-//  client socket (s_server_destroy sees to that).
 void
-zb_curve_destroy (zb_server_t *self)
+zhive_zap_stop_monitor (zhive_zap_t *self)
 {
-    if (self->client_monitor) {
-        if (self->loop)
-            zloop_reader_end (self->loop, zactor_sock (self->client_monitor));
+    if (self && self->client_monitor) {
+        zloop_reader_end (self->loop, zactor_sock (self->client_monitor));
         zactor_destroy (&self->client_monitor);
     }
-    if (self->zap) {
-        if (self->loop)
-            zloop_reader_end (self->loop, self->zap);
-        zsock_unbind (self->zap, S_ZAP_ENDPOINT);
-        zsock_destroy (&self->zap);
+}
+
+void
+zhive_zap_destroy (zhive_zap_t **self_p)
+{
+    zhive_zap_t *self = self_p ? *self_p : NULL;
+    if (!self)
+        return;
+    zhive_zap_stop_monitor (self);
+    if (self->handler) {
+        zloop_reader_end (self->loop, self->handler);
+        zsock_unbind (self->handler, S_ZAP_ENDPOINT);
+        zsock_destroy (&self->handler);
     }
-    zhashx_destroy (&self->curve_allowed);
-    zcert_destroy (&self->curve_cert);
-    zstr_free (&self->curve_secret_path);
-    zstr_free (&self->curve_allow_dir);
+    zhashx_destroy (&self->allowed);
+    zcert_destroy (&self->cert);
+    zstr_free (&self->secret_path);
+    zstr_free (&self->allow_dir);
+    free (self);
+    *self_p = NULL;
 }
