@@ -155,7 +155,10 @@ s_fill (zhive_cli_input_t *self)
         self->start = 0;
     }
     if (self->capacity - self->size < S_READ_SIZE) {
+        //  Doubling: a long line costs few copies
         size_t capacity = self->size + S_READ_SIZE;
+        if (capacity < 2 * self->capacity)
+            capacity = 2 * self->capacity;
         char *buffer = (char *) realloc (self->buffer, capacity);
         if (!buffer)
             return ZHIVE_CLI_INPUT_NO_MEMORY;
