@@ -13,9 +13,10 @@ LOCAL=(--local 2 --load "$ZHIVE_PLUGIN")
 LIMIT=60                                #  seconds any one command may take
 
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+PIDS=()                                 #  background processes to kill on exit
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
+trap 'exec 3>&- 2>/dev/null; kill_pids; rm -rf "$TMP"' EXIT
 
 free_port () {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -53,11 +54,14 @@ run "$ZHIVE" --broker 'not an endpoint' call echo '[1]'
 expect_rc 2 "invalid endpoint" && expect_err "invalid broker endpoint" "invalid endpoint"
 printf '1\n2\n[1,\n4\n' >"$TMP/in"
 run "$ZHIVE" map echo "${LOCAL[@]}" <"$TMP/in"
-expect_rc 2 "map bad JSON line" && expect_err "line 3: " "map bad JSON line"
-[[ ! -s "$TMP/out" ]] || fail "map bad JSON line: printed results before the check"
+#  map reads stdin as it comes: the results before a bad line are printed,
+#  then it stops with 2 naming the line (was: nothing printed, checked first)
+expect_rc 2 "map bad JSON line" && expect_err "line 3: " "map bad JSON line" &&
+    expect_out $'[1]\n[2]' "map bad JSON line: the results before it, then stop"
 printf '[1]\n2\n' >"$TMP/in"
 run "$ZHIVE" starmap echo "${LOCAL[@]}" <"$TMP/in"
-expect_rc 2 "starmap non-array line" && expect_err "line 2: " "starmap non-array line"
+expect_rc 2 "starmap non-array line" && expect_err "line 2: " "starmap non-array line" &&
+    expect_out '[1]' "starmap non-array line: the result before it"
 #  One nesting limit (32 levels, what msgpack-c unpacks): a value at the
 #  limit goes through, one past it is bad input (2), found before connecting
 deep () { python3 -c "import sys; n = int(sys.argv[1]); print('[' * n + '1' + ']' * n)" "$1"; }
@@ -202,6 +206,77 @@ run "$ZHIVE" call echo '[1]' --local 1 --load "$COLON_DIR/libzhive-examples.so:b
 expect_rc 3 "plugin under a ':' folder with ARGS" &&
     expect_err "takes no arguments, got 'bad-args'" "plugin under a ':' folder with ARGS"
 rm -rf "$COLON_DIR"
+
+echo "--- map streams: results before stdin is closed"
+#  The writer keeps the fifo open while we wait for the first result
+mkfifo "$TMP/fifo"
+timeout -k 5 "$LIMIT" "$ZHIVE" map fib "${LOCAL[@]}" <"$TMP/fifo" >"$TMP/stream.out" 2>"$TMP/stream.err" &
+STREAM=$!
+PIDS+=("$STREAM")
+exec 3>"$TMP/fifo"
+printf '10\n11\n' >&3
+for _ in $(seq 100); do
+    [[ $(wc -l <"$TMP/stream.out") -lt 2 ]] || break
+    sleep 0.1
+done
+[[ $(cat "$TMP/stream.out") == $'55\n89' ]] ||
+    fail "map streams: no results within 10 s of two lines, stdin still open: '$(cat "$TMP/stream.out")' $(head -c 1000 "$TMP/stream.err")"
+printf '12\n' >&3
+exec 3>&-
+status=0
+wait "$STREAM" || status=$?
+[[ "$status" == 0 ]] || fail "map streams: exit $status: $(head -c 1000 "$TMP/stream.err")"
+[[ $(cat "$TMP/stream.out") == $'55\n89\n144' ]] || fail "map streams: '$(cat "$TMP/stream.out")'"
+
+echo "--- map of a long input in bounded memory"
+#  200,000 items of ~200 bytes (40 MB of input): a map that read all of it
+#  first held it twice (the input, the map's copy); streaming holds a window
+if [[ -x /usr/bin/time ]]; then
+    pad=$(printf '%0200d' 0)
+    seq 1 200000 | awk -v pad="$pad" '{ printf "\"%s%d\"\n", pad, $1 }' >"$TMP/long"
+    limit=40000                         #  KiB; the old read-everything map took ~100,000 (this ~12,000)
+    asan="${ASAN_OPTIONS:-}"
+    if [[ "${ZHIVE_SANITIZE:-OFF}" == ON ]]; then
+        #  ASan keeps freed memory in a quarantine (256 MB by default): a
+        #  small one, and room for the shadow memory (this ~45,000)
+        asan="${asan:+$asan:}quarantine_size_mb=8"
+        limit=80000
+    fi
+    ASAN_OPTIONS="$asan" run /usr/bin/time -f %M -o "$TMP/rss" "$ZHIVE" map echo --quiet "${LOCAL[@]}" <"$TMP/long"
+    expect_rc 0 "long map"
+    [[ $(wc -l <"$TMP/out") == 200000 ]] || fail "long map: $(wc -l <"$TMP/out") lines"
+    [[ $(tail -n 1 "$TMP/out") == "[\"${pad}200000\"]" ]] || fail "long map: last line wrong"
+    rss=$(tail -n 1 "$TMP/rss")
+    echo "long map: max RSS $rss KiB (bound $limit KiB)"
+    ((rss < limit)) || fail "long map: max RSS $rss KiB, over $limit KiB: is stdin read whole?"
+else
+    fail "/usr/bin/time is missing (Debian package 'time', .ci/install-deps installs it)"
+fi
+
+echo "--- a plugin that cannot load is reported at once, with the loader's reason"
+echo "not a shared object" >"$TMP/x.so"
+start=$(date +%s%N)
+run "$ZHIVE" call echo '[1]' --local 1 --load "$TMP/x.so"
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 2 "not a plugin" && expect_err "cannot load plugin '$TMP/x.so': $TMP/x.so: " "not a plugin"
+((elapsed < 3000)) || fail "not a plugin: reported after $elapsed ms"
+libc=$(python3 -c 'import ctypes.util; print(ctypes.util.find_library("c"))')
+start=$(date +%s%N)
+run "$ZHIVE" map echo --local 1 --load "$libc" </dev/null
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 2 "a .so without zhive_plugin_init" &&
+    expect_err "is not a zhive plugin: it has no zhive_plugin_init function" "a .so without zhive_plugin_init"
+((elapsed < 3000)) || fail "a .so without zhive_plugin_init: reported after $elapsed ms"
+
+echo "--- --load by bare name: \$ZHIVE_PLUGIN_PATH, then the loader's search"
+mkdir -p "$TMP/plugins"
+cp "$ZHIVE_PLUGIN" "$TMP/plugins/libzhive-examples.so"
+ZHIVE_PLUGIN_PATH="$TMP/nowhere::$TMP/plugins" run "$ZHIVE" call fib '[12]' --local 1 --load libzhive-examples.so
+expect_rc 0 "bare name on ZHIVE_PLUGIN_PATH" && expect_out 144 "bare name on ZHIVE_PLUGIN_PATH"
+run env -u ZHIVE_PLUGIN_PATH LD_LIBRARY_PATH="$TMP/plugins" "$ZHIVE" call fib '[12]' --local 1 --load libzhive-examples.so
+expect_rc 0 "bare name by dlopen's search" && expect_out 144 "bare name by dlopen's search"
+run env -u ZHIVE_PLUGIN_PATH "$ZHIVE" call fib '[12]' --local 1 --load libzhive-nowhere.so
+expect_rc 2 "bare name found nowhere" && expect_err "libzhive-nowhere.so: cannot open shared object file" "bare name found nowhere"
 
 if ((FAILURES)); then
     echo "$FAILURES check(s) failed" >&2

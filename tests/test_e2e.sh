@@ -214,14 +214,73 @@ grep -qF "fib(0..19) = 0 1 1 2 3 5 8 13 21 34 55 89 144 233 377 610 987 1597 258
 grep -qF "fail() failed: ExampleError: something went wrong (worker " "$TMP/out" \
     || fail "example service: no error line: $(head -c 500 "$TMP/out")"
 
-echo "--- an install: the programs start, and a C program builds on it with pkg-config"
+echo "--- an install: the programs start, C programs build on it (pkg-config, CMake), plugins by bare name"
 #  No LD_LIBRARY_PATH anywhere: the installed programs and plugin find
 #  libzhive by their RUNPATH ($ORIGIN/../lib, $ORIGIN/..), the CLI links
-#  it statically, and the service gets a -rpath of its own
+#  it statically, and the services get a -rpath (pkg-config) or CMake's
+#  build RPATH. The install is moved after `cmake --install`: all of it
+#  (zhive.pc, zhiveConfig.cmake, the plugin folder) must be relocatable.
+#
+#  The installed zhive-worker finds a bare plugin name: worker/zhive_plugin.c
+#  resolves --load names with zhive_plugin_resolve (common/zhive_plugin_path.h)
+
+#  start_broker LOAD: an installed broker on kernel-chosen ports (tcp://127.0.0.1:*)
+#  with 2 local workers loading LOAD; sets BROKER and ENDPOINT (the clients
+#  endpoint it prints)
+start_broker () {
+    : >"$TMP/ibroker.log"
+    env -u LD_LIBRARY_PATH -u ZHIVE_PLUGIN_PATH -u ZHIVE_WORKER "$PREFIX/bin/zhive-broker" \
+        --clients 'tcp://127.0.0.1:*' --workers 'tcp://127.0.0.1:*' \
+        --local-workers 2 --load "$1" >"$TMP/ibroker.log" 2>&1 &
+    BROKER=$!
+    PIDS+=("$BROKER")
+    ENDPOINT=""
+    for _ in $(seq 100); do
+        ENDPOINT=$(sed -n 's/^zhive-broker: clients \(tcp:[^,]*\), workers tcp:.*/\1/p' "$TMP/ibroker.log")
+        [[ -z "$ENDPOINT" ]] || break
+        sleep 0.1
+    done
+    [[ "$ENDPOINT" =~ ^tcp://127\.0\.0\.1:[0-9]+$ ]] ||
+        fail "installed broker on tcp://127.0.0.1:*: no bound endpoint printed: $(head -c 1000 "$TMP/ibroker.log")"
+}
+
+#  check_service NAME OUTPUT-FILE: the service's lines, as it prints them
+check_service () {
+    grep -qF "fib(25) = 75025" "$2" || return 1
+    grep -qF "fib(0..19) = 0 1 1 2 3 5 8 13 21 34 55 89 144 233 377 610 987 1597 2584 4181" "$2" || return 1
+    grep -qF "fail() failed: ExampleError: something went wrong (worker " "$2"
+}
+
+#  service_runs NAME BINARY LOAD: BINARY against an installed broker whose
+#  workers load LOAD, then on its own pool (--local LOAD) with the installed
+#  worker. Returns 1 after printing why if either fails
+service_runs () {
+    local name=$1 binary=$2 load=$3 ok=0
+    start_broker "$load"
+    if [[ -n "$ENDPOINT" ]]; then
+        run env -u LD_LIBRARY_PATH "$binary" "$ENDPOINT"
+        if [[ "$RC" != 0 ]] || ! check_service "$name" "$TMP/out"; then
+            echo "$name --load $load via the installed broker: exit $RC: $(head -c 500 "$TMP/out") $(head -c 500 "$TMP/err") broker: $(tail -c 1000 "$TMP/ibroker.log")" >&2
+            ok=1
+        fi
+    else
+        ok=1
+    fi
+    stop_broker "$BROKER" "installed broker ($name, --load $load)"
+    run env -u LD_LIBRARY_PATH -u ZHIVE_PLUGIN_PATH ZHIVE_WORKER="$PREFIX/bin/zhive-worker" \
+        "$binary" --local "$load"
+    if [[ "$RC" != 0 ]] || ! check_service "$name" "$TMP/out"; then
+        echo "$name --local $load with the installed worker: exit $RC: $(head -c 500 "$TMP/out") $(head -c 500 "$TMP/err")" >&2
+        ok=1
+    fi
+    return $ok
+}
+
 if [[ -n "${ZHIVE_BUILD:-}" ]]; then
-    PREFIX="$TMP/prefix"
-    run "${CMAKE:-cmake}" --install "$ZHIVE_BUILD" --prefix "$PREFIX"
+    run "${CMAKE:-cmake}" --install "$ZHIVE_BUILD" --prefix "$TMP/installed"
     expect_rc 0 "cmake --install"
+    PREFIX="$TMP/prefix"
+    mv "$TMP/installed" "$PREFIX"
     for program in zhive zhive-broker zhive-worker; do
         run env -u LD_LIBRARY_PATH "$PREFIX/bin/$program" --help
         expect_rc 0 "installed $program --help"
@@ -230,16 +289,63 @@ if [[ -n "${ZHIVE_BUILD:-}" ]]; then
     pc=$(find "$PREFIX" -name zhive.pc -print -quit)
     plugin=$(find "$PREFIX" -name libzhive-examples.so -print -quit)
     libdir=$(dirname "$(dirname "$pc")")
+    [[ "$plugin" == "$libdir/zhive/libzhive-examples.so" ]] || fail "the plugin is not in LIBDIR/zhive: $plugin"
+    [[ -f "$libdir/cmake/zhive/zhiveConfig.cmake" && -f "$libdir/cmake/zhive/zhiveConfigVersion.cmake" ]] ||
+        fail "no CMake package in $libdir/cmake/zhive: $(ls "$libdir/cmake/zhive" 2>&1)"
+
+    #  The installed CLI finds the plugin by its bare name in its own
+    #  install (bin/../lib/zhive), moved or not
+    run env -u LD_LIBRARY_PATH -u ZHIVE_PLUGIN_PATH "$PREFIX/bin/zhive" call fib '[20]' \
+        --local 1 --load libzhive-examples.so
+    expect_rc 0 "installed zhive --local with a bare plugin name" &&
+        expect_out 6765 "installed zhive --local with a bare plugin name"
+
     flags=()
     [[ "${ZHIVE_SANITIZE:-OFF}" != ON ]] || flags=(-fsanitize=address,undefined)
+    service_c=$(cd "$(dirname "$0")/../examples" && pwd)/service.c
     # shellcheck disable=SC2046    # pkg-config prints words to split
-    run ${CC:-cc} "${flags[@]}" -Wall -Werror -o "$TMP/service" "$(dirname "$0")/../examples/service.c" \
+    run ${CC:-cc} "${flags[@]}" -Wall -Werror -o "$TMP/service-pc" "$service_c" \
         $(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --cflags --libs zhive) -Wl,-rpath,"$libdir"
     expect_rc 0 "examples/service.c built on the install with pkg-config"
-    run env -u LD_LIBRARY_PATH ZHIVE_WORKER="$PREFIX/bin/zhive-worker" "$TMP/service" --local "$plugin"
-    expect_rc 0 "the service built on the install, with the installed worker and plugin"
-    grep -qF "fib(25) = 75025" "$TMP/out" \
-        || fail "installed service: no fib(25) line: $(head -c 500 "$TMP/out")"
+
+    #  A CMake project of its own: find_package (zhive) and zhive::zhive
+    mkdir -p "$TMP/consumer"
+    cat >"$TMP/consumer/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required (VERSION 3.16)
+project (zhive_consumer LANGUAGES C)
+find_package (zhive 0.1 REQUIRED)
+foreach (target zhive::zhive zhive::zhive_static)
+    if (NOT TARGET ${target})
+        message (FATAL_ERROR "find_package (zhive) gave no ${target}")
+    endif ()
+endforeach ()
+add_executable (service ${SERVICE_C})
+target_compile_options (service PRIVATE -Wall -Werror)
+target_link_libraries (service PRIVATE zhive::zhive)
+CMAKE
+    run env -u PKG_CONFIG_PATH "${CMAKE:-cmake}" -S "$TMP/consumer" -B "$TMP/consumer/build" \
+        -DCMAKE_PREFIX_PATH="$PREFIX" -DSERVICE_C="$service_c" -DCMAKE_C_FLAGS="${flags[*]}" \
+        -DCMAKE_EXE_LINKER_FLAGS="${flags[*]}"
+    expect_rc 0 "a CMake project: find_package (zhive) on the install"
+    run "${CMAKE:-cmake}" --build "$TMP/consumer/build"
+    expect_rc 0 "examples/service.c built on the install with CMake (zhive::zhive)"
+    grep -rqF "$PREFIX/" "$TMP/consumer/build/CMakeCache.txt" ||
+        fail "the CMake project did not find zhive in $PREFIX"
+
+    #  Does the installed worker load a bare name? One that cannot exits at
+    #  once ("cannot load"); one that can waits for its (absent) broker
+    read -r port < <(free_ports 1)
+    bare=0
+    timeout -k 2 3 env -u LD_LIBRARY_PATH -u ZHIVE_PLUGIN_PATH "$PREFIX/bin/zhive-worker" \
+        --connect "tcp://127.0.0.1:$port" --load libzhive-examples.so >/dev/null 2>"$TMP/probe.err" ||
+        [[ $? != 124 ]] || bare=1
+    ((bare)) || fail "the installed zhive-worker does not find a bare plugin name: $(head -c 300 "$TMP/probe.err")"
+    load=libzhive-examples.so
+    for built in service-pc consumer/build/service; do
+        [[ -x "$TMP/$built" ]] || continue
+        service_runs "$built" "$TMP/$built" "$load" ||
+            fail "$built (--load $load) through the installed broker and worker"
+    done
 else
     echo "SKIP: ZHIVE_BUILD not set (ctest sets it): no install to check"
 fi

@@ -7,8 +7,10 @@
         zhive call echo '[1,"a"]' --local 2 --load ./libzhive-examples.so
         zhive keygen alice
 
-    Everything the command line gives (options, JSON arguments, stdin) is
-    checked before anything is sent; bad input exits 2 with a message.
+    Everything the command line gives (options, JSON arguments) is checked
+    before anything is sent; bad input exits 2 with a message. map and
+    starmap read stdin as it comes: at a bad line they print the results
+    before it, then exit 2 naming the line.
     With --local the tool starts its own broker thread, bound to private
     ephemeral ports on 127.0.0.1, and local worker processes; they are
     stopped before it exits.
@@ -16,7 +18,7 @@
     This file reads the command and dispatches it. The parts:
         zhive_cli           exit statuses, limits, messages on stderr
         zhive_cli_options   options, their parsing, the usage text
-        zhive_cli_input     JSON arguments and stdin lines, as msgpack
+        zhive_cli_input     JSON arguments and stdin lines (as they come), as msgpack
         zhive_cli_session   the connection to a broker, watching the wait
         zhive_cli_local     the embedded pool of --local
         zhive_cli_output    results and errors; zhive_cli_progress, the bar
@@ -69,7 +71,8 @@ static int
 s_run (const zhive_cli_options_t *options, s_command_t command, const char *function,
        const char *args)
 {
-    //  Read and check every input before connecting
+    //  Read and check call's arguments before connecting; map and starmap
+    //  read stdin as it comes, while they run
     zhive_cli_input_t *input = zhive_cli_input_new ();
     zhive_cli_session_t *session =
         zhive_cli_session_new (options, command == S_STATUS ? "status" : function);
@@ -83,7 +86,7 @@ s_run (const zhive_cli_options_t *options, s_command_t command, const char *func
     if (command == S_CALL)
         rc = zhive_cli_input_read_args (input, args);
     else if (command != S_STATUS)
-        rc = zhive_cli_input_read_lines (input, stdin, command == S_STARMAP);
+        zhive_cli_input_open_lines (input, fileno (stdin), command == S_STARMAP);
     if (rc == ZHIVE_CLI_OK)
         rc = zhive_cli_session_connect (session);
     if (rc == ZHIVE_CLI_OK) {

@@ -29,6 +29,7 @@ extern "C" {
 #define ZHIVE_CLI_GRACE_MS       5000     //  Beyond a task deadline before we stop waiting
 #define ZHIVE_CLI_POOL_EMPTY_MS  10000    //  --local: longest time with no worker ready
 #define ZHIVE_CLI_TICK_MS        100      //  Wait slice: interrupts, progress, watchdogs
+#define ZHIVE_CLI_WINDOW         1000     //  map: tasks in flight without --window
 
 //  Print "zhive: MESSAGE" and a newline on stderr.
 void zhive_cli_complain (const char *format, ...) __attribute__ ((format (printf, 1, 2)));

@@ -1,21 +1,32 @@
 /*  =========================================================================
-    zhive_cli_input - the arguments of the tasks, read before anything is sent
+    zhive_cli_input - the arguments of the tasks: a JSON array, or stdin lines
     =========================================================================
 */
+#include <czmq.h>
 #include "zhive_cli_input.h"
 #include "zhive_cli.h"
 #include "zhive_json.h"
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#define S_READ_SIZE (64 * 1024)    //  Most bytes one read takes from the fd
 
 struct _zhive_cli_input_t {
-    zhive_pack_t *items;    //  The values, one msgpack value each
-    size_t *lines;          //  Input line of each value (lines only)
-    size_t count;           //  Values read
-    size_t capacity;        //  Room in lines
+    zhive_pack_t *items;             //  call: the argument array
+    int fd;                          //  map: where the lines come from (borrowed)
+    bool arrays;                     //  map: each line must be an array (starmap)
+    char *buffer;                    //  map: bytes read, not yet taken as lines
+    size_t start;                    //  Where the next line starts in buffer
+    size_t size;                     //  Bytes in buffer
+    size_t capacity;                 //  Room in buffer
+    size_t number;                   //  Lines taken so far
+    zhive_cli_input_next_t ended;    //  END or BAD once the input is over; else ITEM
+    char error [512];                //  Why the input was BAD
 };
 
 //  ---------------------------------------------------------------------
@@ -43,7 +54,7 @@ zhive_cli_input_destroy (zhive_cli_input_t **self_p)
     zhive_cli_input_t *self = *self_p;
     if (self) {
         zhive_pack_destroy (&self->items);
-        free (self->lines);
+        free (self->buffer);
         free (self);
         *self_p = NULL;
     }
@@ -61,7 +72,6 @@ zhive_cli_input_read_args (zhive_cli_input_t *self, const char *text)
             zhive_cli_complain ("out of memory");
             return ZHIVE_CLI_INTERNAL;
         }
-        self->count++;
         return ZHIVE_CLI_OK;
     }
     char why [256];
@@ -79,10 +89,18 @@ zhive_cli_input_read_args (zhive_cli_input_t *self, const char *text)
         zhive_cli_complain ("out of memory");
         rc = ZHIVE_CLI_INTERNAL;
     }
-    else
-        self->count++;
     json_decref (value);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  The arguments read by zhive_cli_input_read_args
+
+const zhive_pack_t *
+zhive_cli_input_items (zhive_cli_input_t *self)
+{
+    assert (self);
+    return self->items;
 }
 
 //  True if the line holds only JSON whitespace
@@ -96,97 +114,154 @@ s_blank (const char *text, size_t size)
     return true;
 }
 
-//  Note that the value just packed came from input line `number`
-static int
-s_note_line (zhive_cli_input_t *self, size_t number)
+//  ---------------------------------------------------------------------
+//  Take the items of a map from the lines of fd
+
+void
+zhive_cli_input_open_lines (zhive_cli_input_t *self, int fd, bool arrays)
 {
-    if (self->count == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 1024;
-        size_t *lines = (size_t *) realloc (self->lines, capacity * sizeof (size_t));
-        if (!lines) {
-            zhive_cli_complain ("out of memory");
-            return ZHIVE_CLI_INTERNAL;
-        }
-        self->lines = lines;
+    assert (self);
+    self->fd = fd;
+    self->arrays = arrays;
+    self->ended = ZHIVE_CLI_INPUT_ITEM;
+}
+
+//  The input is over, BAD with a reason
+static zhive_cli_input_next_t s_bad (zhive_cli_input_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static zhive_cli_input_next_t
+s_bad (zhive_cli_input_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+    self->ended = ZHIVE_CLI_INPUT_BAD;
+    return self->ended;
+}
+
+//  Read what the fd holds now, without waiting. Returns ITEM if bytes came
+//  (or none are there yet: NONE), END at its end, BAD or NO_MEMORY
+static zhive_cli_input_next_t
+s_fill (zhive_cli_input_t *self)
+{
+    struct pollfd item = { .fd = self->fd, .events = POLLIN };
+    if (poll (&item, 1, 0) == 0)
+        return ZHIVE_CLI_INPUT_NONE;
+    //  Keep only the part not taken yet, then make room for a read
+    if (self->start > 0) {
+        memmove (self->buffer, self->buffer + self->start, self->size - self->start);
+        self->size -= self->start;
+        self->start = 0;
+    }
+    if (self->capacity - self->size < S_READ_SIZE) {
+        //  Doubling: a long line costs few copies
+        size_t capacity = self->size + S_READ_SIZE;
+        if (capacity < 2 * self->capacity)
+            capacity = 2 * self->capacity;
+        char *buffer = (char *) realloc (self->buffer, capacity);
+        if (!buffer)
+            return ZHIVE_CLI_INPUT_NO_MEMORY;
+        self->buffer = buffer;
         self->capacity = capacity;
     }
-    self->lines [self->count++] = number;
-    return ZHIVE_CLI_OK;
+    ssize_t got;
+    do
+        got = read (self->fd, self->buffer + self->size, S_READ_SIZE);
+    while (got < 0 && errno == EINTR && !zsys_interrupted);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return ZHIVE_CLI_INPUT_NONE;
+    if (got < 0)
+        return s_bad (self, "cannot read stdin: %s", strerror (errno));
+    if (got == 0)
+        return ZHIVE_CLI_INPUT_END;
+    self->size += (size_t) got;
+    return ZHIVE_CLI_INPUT_ITEM;
+}
+
+//  Parse one line (size bytes, no newline) into args. Returns ITEM, NONE
+//  for a blank line, BAD or NO_MEMORY
+static zhive_cli_input_next_t
+s_parse (zhive_cli_input_t *self, char *text, size_t size, zhive_pack_t *args)
+{
+    while (size > 0 && text [size - 1] == '\r')
+        size--;    //  One line: errors then need no line of their own
+    if (s_blank (text, size))
+        return ZHIVE_CLI_INPUT_NONE;
+    char why [256];
+    size_t number = self->number;
+    json_t *value = zhive_json_parse (text, size, why, sizeof (why));
+    zhive_cli_input_next_t next = ZHIVE_CLI_INPUT_ITEM;
+    if (!value)
+        next = s_bad (self, "line %zu: %s", number, why);
+    else if (self->arrays && !json_is_array (value))
+        next = s_bad (self, "line %zu: starmap needs a JSON array of arguments", number);
+    //  map sends each item as the one argument of an array: a level more
+    else if (zhive_json_depth (value) + (self->arrays ? 0 : 1) > ZHIVE_DEPTH_MAX)
+        next = s_bad (self, "line %zu: nested %zu levels deep; zhive values hold at most %d%s",
+                      number, zhive_json_depth (value), ZHIVE_DEPTH_MAX,
+                      self->arrays ? "" : " with the argument array around each item");
+    else if ((!self->arrays && zhive_pack_array (args, 1)) || zhive_json_pack (args, value))
+        next = ZHIVE_CLI_INPUT_NO_MEMORY;
+    json_decref (value);
+    return next;
 }
 
 //  ---------------------------------------------------------------------
-//  Read the items of a map: every non-empty line of stream
+//  The next item of the lines, without waiting
+
+zhive_cli_input_next_t
+zhive_cli_input_next (zhive_cli_input_t *self, zhive_pack_t *args, size_t *line)
+{
+    assert (self);
+    assert (args);
+    while (self->ended == ZHIVE_CLI_INPUT_ITEM) {
+        size_t left = self->size - self->start;
+        char *text = left ? self->buffer + self->start : NULL;
+        char *newline = left ? (char *) memchr (text, '\n', left) : NULL;
+        zhive_cli_input_next_t next = ZHIVE_CLI_INPUT_ITEM;
+        if (!newline) {
+            next = s_fill (self);
+            if (next == ZHIVE_CLI_INPUT_ITEM)
+                continue;    //  More bytes: look again
+            if (next != ZHIVE_CLI_INPUT_END)
+                return next;
+            //  At the end, what is left is the last line, without a newline
+            self->ended = ZHIVE_CLI_INPUT_END;
+            if (self->size == self->start)
+                break;
+            text = self->buffer + self->start;
+            newline = text + (self->size - self->start);
+        }
+        self->start = (size_t) (newline - self->buffer) + (newline < self->buffer + self->size);
+        self->number++;
+        zhive_pack_reset (args);
+        next = s_parse (self, text, (size_t) (newline - text), args);
+        if (next == ZHIVE_CLI_INPUT_ITEM)
+            *line = self->number;
+        if (next != ZHIVE_CLI_INPUT_NONE)
+            return next;    //  An item, or the input went bad
+    }
+    return self->ended;
+}
+
+//  ---------------------------------------------------------------------
+//  The file descriptor the lines come from
 
 int
-zhive_cli_input_read_lines (zhive_cli_input_t *self, FILE *stream, bool arrays)
+zhive_cli_input_fd (zhive_cli_input_t *self)
 {
     assert (self);
-    char *line = NULL;
-    size_t line_capacity = 0;
-    size_t number = 0;
-    ssize_t size;
-    int rc = ZHIVE_CLI_OK;
-    while (rc == ZHIVE_CLI_OK && (size = getline (&line, &line_capacity, stream)) != -1) {
-        number++;
-        while (size > 0 && (line [size - 1] == '\n' || line [size - 1] == '\r'))
-            line [--size] = 0;    //  One line: errors then need no line of their own
-        if (s_blank (line, (size_t) size))
-            continue;
-        char why [256];
-        json_t *value = zhive_json_parse (line, (size_t) size, why, sizeof (why));
-        if (!value)
-            rc = zhive_cli_usage_error ("line %zu: %s", number, why);
-        else if (arrays && !json_is_array (value))
-            rc =
-                zhive_cli_usage_error ("line %zu: starmap needs a JSON array of arguments", number);
-        //  map sends each item as the one argument of an array: a level more
-        else if (zhive_json_depth (value) + (arrays ? 0 : 1) > ZHIVE_DEPTH_MAX)
-            rc = zhive_cli_usage_error ("line %zu: nested %zu levels deep; zhive values hold at "
-                                        "most %d%s",
-                                        number, zhive_json_depth (value), ZHIVE_DEPTH_MAX,
-                                        arrays ? "" : " with the argument array around each item");
-        else if (zhive_json_pack (self->items, value)) {
-            zhive_cli_complain ("out of memory");
-            rc = ZHIVE_CLI_INTERNAL;
-        }
-        json_decref (value);
-        if (rc == ZHIVE_CLI_OK)
-            rc = s_note_line (self, number);
-    }
-    if (rc == ZHIVE_CLI_OK && ferror (stream)) {
-        zhive_cli_complain ("cannot read stdin: %s", strerror (errno));
-        rc = ZHIVE_CLI_USAGE;
-    }
-    free (line);
-    return rc;
+    return self->fd;
 }
 
 //  ---------------------------------------------------------------------
-//  The values read, one msgpack value each
+//  Why the input was BAD
 
-const zhive_pack_t *
-zhive_cli_input_items (zhive_cli_input_t *self)
+const char *
+zhive_cli_input_error (zhive_cli_input_t *self)
 {
     assert (self);
-    return self->items;
-}
-
-//  ---------------------------------------------------------------------
-//  How many values were read
-
-size_t
-zhive_cli_input_count (zhive_cli_input_t *self)
-{
-    assert (self);
-    return self->count;
-}
-
-//  ---------------------------------------------------------------------
-//  The input line of value `index`, or 0
-
-size_t
-zhive_cli_input_line (zhive_cli_input_t *self, size_t index)
-{
-    assert (self);
-    return self->lines && index < self->count ? self->lines [index] : 0;
+    return self->error;
 }

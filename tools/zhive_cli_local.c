@@ -6,8 +6,10 @@
 #include "zhive.h"
 #include "zhive_cli.h"
 #include "zhive_clock.h"
+#include "zhive_plugin_path.h"
 #include "zhive_plugin_spec.h"
 #include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,36 +51,66 @@ zhive_cli_local_destroy (zhive_cli_local_t **self_p)
     }
 }
 
-//  Resolve a --load value's PLUGIN to an absolute path (the workers may
-//  not share our idea of the current directory), split off its ARGS as
-//  the worker will. A PLUGIN with a '/' must exist; a bare name that is
-//  not a file here is left for dlopen's search. Returns the value to pass
-//  on (caller frees), or NULL after a message.
+//  Try the plugin as a worker will load it: dlopen (RTLD_NOW, so every
+//  symbol it needs must resolve) and its zhive_plugin_init. Its
+//  constructors run here too. Returns ZHIVE_CLI_OK, or ZHIVE_CLI_USAGE
+//  after a message with the loader's reason: a pool of workers that cannot
+//  load it would only fail, be restarted and fail again.
+static int
+s_try_plugin (const char *path)
+{
+    dlerror ();
+    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror ();
+        return zhive_cli_usage_error ("--load: cannot load plugin '%s': %s", path,
+                                      why ? why : "unknown error");
+    }
+    int rc = ZHIVE_CLI_OK;
+    dlerror ();
+    if (!dlsym (handle, ZHIVE_PLUGIN_INIT))
+        rc = zhive_cli_usage_error ("--load: '%s' is not a zhive plugin: it has no %s function",
+                                    path, ZHIVE_PLUGIN_INIT);
+    dlclose (handle);
+    return rc;
+}
+
+//  Resolve a --load value's PLUGIN as zhive-worker does (zhive_plugin_path:
+//  a path as it is, a bare name searched in $ZHIVE_PLUGIN_PATH and the
+//  installed plugin folder, else left to dlopen), make a path absolute
+//  (the workers may not share our current directory), try to load it, and
+//  split off its ARGS as the worker will. Returns the value to pass on
+//  (caller frees), or NULL after a message.
 static char *
 s_resolve_load (const char *load)
 {
     const char *colon;
-    char *path = zhive_plugin_spec_split (load, NULL, &colon);
-    if (!path) {
+    char *name = zhive_plugin_spec_split (load, NULL, &colon);
+    if (!name) {
         zhive_cli_complain ("out of memory");
         return NULL;
     }
+    char error [256];
+    char *path = *name ? zhive_plugin_resolve (name, error, sizeof error) : NULL;
     char *resolved = NULL;
-    if (*path && access (path, R_OK) == 0) {
+    if (!*name)
+        zhive_cli_usage_error ("--load: cannot read plugin '': empty path");
+    else if (!path)
+        zhive_cli_complain ("--load: %s", error);
+    else if (strchr (path, '/') && access (path, R_OK) != 0)
+        zhive_cli_usage_error ("--load: cannot read plugin '%s': %s", path, strerror (errno));
+    else if (strchr (path, '/')) {
         char *absolute = realpath (path, NULL);
-        if (absolute) {
-            resolved = zsys_sprintf ("%s%s", absolute, colon ? colon : "");
-            free (absolute);
-        }
-        if (!resolved)
+        if (!absolute)
             zhive_cli_complain ("--load: cannot resolve plugin '%s': %s", path, strerror (errno));
+        else if (s_try_plugin (absolute) == ZHIVE_CLI_OK)
+            resolved = zsys_sprintf ("%s%s", absolute, colon ? colon : "");
+        free (absolute);
     }
-    else if (!*path || strchr (path, '/'))
-        zhive_cli_usage_error ("--load: cannot read plugin '%s': %s", path,
-                               *path ? strerror (errno) : "empty path");
-    else
-        resolved = strdup (load);
+    else if (s_try_plugin (path) == ZHIVE_CLI_OK)
+        resolved = zsys_sprintf ("%s%s", path, colon ? colon : "");
     free (path);
+    free (name);
     return resolved;
 }
 

@@ -4,8 +4,13 @@
     A broker thread of our own, bound to private ephemeral ports on
     127.0.0.1, and N local zhive-worker processes it starts and supervises,
     each loading the --load plugins. Each --load value PLUGIN[:ARGS] is
-    split as zhive-worker splits it (zhive_plugin_spec) and its PLUGIN made
-    absolute, since the workers may not share our current directory. With
+    split as zhive-worker splits it (zhive_plugin_spec), its PLUGIN found
+    as zhive-worker finds it (zhive_plugin_path: a bare name is searched in
+    $ZHIVE_PLUGIN_PATH and the installed plugin folder) and made absolute,
+    since the workers may not share our current directory. Before any
+    worker starts, the plugin is loaded here once (dlopen, then its
+    zhive_plugin_init looked up, then dlclose): one that cannot load is a
+    usage error at once, with the loader's reason. With
     --curve-secret the pool runs CURVE with that key as the broker's own
     and only allowed one. Destroying the pool stops the broker and its
     workers.
@@ -31,7 +36,8 @@ zhive_cli_local_t *zhive_cli_local_new (void);
 void zhive_cli_local_destroy (zhive_cli_local_t **self_p);
 
 //  Start the broker and options->local workers loading options->loads.
-//  Returns ZHIVE_CLI_OK, ZHIVE_CLI_USAGE (a plugin that cannot be read)
+//  Returns ZHIVE_CLI_OK, ZHIVE_CLI_USAGE (a plugin that cannot be read or
+//  loaded, or has no zhive_plugin_init)
 //  or ZHIVE_CLI_INTERNAL, after a message.
 int zhive_cli_local_start (zhive_cli_local_t *self, const zhive_cli_options_t *options);
 

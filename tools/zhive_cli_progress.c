@@ -60,6 +60,16 @@ zhive_cli_progress_start (zhive_cli_progress_t *self, const char *label, size_t 
 }
 
 //  ---------------------------------------------------------------------
+//  Set the total
+
+void
+zhive_cli_progress_set_total (zhive_cli_progress_t *self, size_t total)
+{
+    assert (self);
+    self->total = total;
+}
+
+//  ---------------------------------------------------------------------
 //  Redraw the bar with `done` tasks done, at most every ZHIVE_CLI_PROGRESS_MS
 
 void

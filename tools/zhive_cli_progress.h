@@ -31,6 +31,10 @@ void zhive_cli_progress_destroy (zhive_cli_progress_t **self_p);
 //  Start counting: `total` tasks of a map of `label` (borrowed), from now.
 void zhive_cli_progress_start (zhive_cli_progress_t *self, const char *label, size_t total);
 
+//  Set the total: a map reading its input as it comes counts the items
+//  read so far.
+void zhive_cli_progress_set_total (zhive_cli_progress_t *self, size_t total);
+
 //  Show `done` of the total, unless the last redraw is too recent.
 void zhive_cli_progress_draw (zhive_cli_progress_t *self, size_t done);
 

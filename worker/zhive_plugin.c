@@ -4,6 +4,7 @@
 */
 #include "zhive_plugin.h"
 #include "zhive_log.h"
+#include "zhive_plugin_path.h"
 #include "zhive_plugin_spec.h"
 #include <dlfcn.h>
 
@@ -35,7 +36,18 @@ zhive_plugin_new (const char *path, const char *args)
         errno = ENOMEM;
         return NULL;
     }
-    self->handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    //  A bare name is searched: $ZHIVE_PLUGIN_PATH, the installed plugin
+    //  folder, then the loader's own search
+    char error [256];
+    char *resolved = zhive_plugin_resolve (path, error, sizeof error);
+    if (!resolved) {
+        zhive_log_error ("zhive-worker: cannot load %s: %s", path, error);
+        zhive_plugin_destroy (&self);
+        errno = ENOENT;
+        return NULL;
+    }
+    self->handle = dlopen (resolved, RTLD_NOW | RTLD_LOCAL);
+    free (resolved);
     if (!self->handle) {
         const char *why = dlerror ();
         zhive_log_error ("zhive-worker: cannot load %s: %s", path, why ? why : "unknown error");
