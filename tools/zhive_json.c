@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "zhive_json.h"
+#include "zhive_json_key.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,32 +19,9 @@
 static char *
 s_base64 (const void *data, size_t size)
 {
-    static const char alphabet [] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *bytes = (const unsigned char *) data;
     char *text = (char *) malloc ((size + 2) / 3 * 4 + 1);
-    if (!text)
-        return NULL;
-    char *out = text;
-    size_t index = 0;
-    for (; index + 2 < size; index += 3) {
-        uint32_t group =
-            (uint32_t) bytes [index] << 16 | (uint32_t) bytes [index + 1] << 8 | bytes [index + 2];
-        *out++ = alphabet [group >> 18 & 63];
-        *out++ = alphabet [group >> 12 & 63];
-        *out++ = alphabet [group >> 6 & 63];
-        *out++ = alphabet [group & 63];
-    }
-    if (index < size) {
-        uint32_t group = (uint32_t) bytes [index] << 16;
-        if (index + 1 < size)
-            group |= (uint32_t) bytes [index + 1] << 8;
-        *out++ = alphabet [group >> 18 & 63];
-        *out++ = alphabet [group >> 12 & 63];
-        *out++ = index + 1 < size ? alphabet [group >> 6 & 63] : '=';
-        *out++ = '=';
-    }
-    *out = 0;
+    if (text)
+        text [zhive_json_key_base64 (data, size, text)] = 0;
     return text;
 }
 
