@@ -26,6 +26,7 @@
     broker's local workers, the separate broker of `rss`) is stopped by pid.
     =========================================================================
 */
+#include <czmq.h>
 #include <zhive.h>
 #include <errno.h>
 #include <fcntl.h>
