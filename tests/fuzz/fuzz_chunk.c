@@ -44,12 +44,14 @@ s_answer (const uint8_t *data, size_t size, size_t count)
     zhive_reader_t reader;
     if (zhive_chunk_answer_open (&reader, data, size, count))
         return;
-    zhive_result_t **results = (zhive_result_t **) calloc (count + 1, sizeof *results);
+    //  Each item takes a byte at least: no more than size results
+    size_t cap = count < size ? count : size;
+    zhive_result_t **results = (zhive_result_t **) calloc (cap + 1, sizeof *results);
     zhive_pack_t *answer = zhive_pack_new ();
     if (!results || !answer || zhive_chunk_answer_begin (answer, count))
         abort ();
     size_t got = 0;
-    for (; got < count; got++) {
+    for (; got < cap; got++) {
         const uint8_t *before = reader.data;
         results [got] = zhive_chunk_answer_next (&reader);
         if (reader.data < before || reader.data > reader.end)
@@ -73,6 +75,11 @@ s_answer (const uint8_t *data, size_t size, size_t count)
         if (rc)
             s_fail ("an item's result cannot be written back");
     }
+    if (got == cap && cap < count) {
+        zhive_result_t *more = zhive_chunk_answer_next (&reader);
+        if (more)
+            s_fail ("an answer yields more items than it has bytes");
+    }
     //  Every item got a result: the answer written back says the same
     if (got == count) {
         zhive_reader_t again;
@@ -88,7 +95,7 @@ s_answer (const uint8_t *data, size_t size, size_t count)
         if (zhive_reader_left (&again) != 0)
             s_fail ("a written answer has bytes left over");
     }
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < got; i++)
         zhive_result_destroy (&results [i]);
     free (results);
     zhive_pack_destroy (&answer);
