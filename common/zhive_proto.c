@@ -288,15 +288,10 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
     return 0;
 }
 
-int
-zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
+//  Forgets what the last message left
+static void
+s_reset (zhive_proto_t *self)
 {
-    void *handle = zsock_resolve (sock);
-    bool is_router = zsock_type (sock) == ZMQ_ROUTER;
-    zmq_msg_t frame;
-    zmq_msg_init (&frame);
-
-    //  Reset what the last message left
     self->routing_size = 0;
     self->command = 0;
     self->error [0] = 0;
@@ -309,75 +304,105 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     self->chunk = 0;
     s_free_functions (self);
     zhive_proto_clear_payload (self);
+}
 
+//  Decodes the frames after the routing id; the routing fields are left
+//  as they are
+static int
+s_decode (zhive_proto_t *self, zmq_msg_t *frames, size_t count)
+{
+    //  Frame 1: signature, version, command
+    if (count == 0)
+        return s_malformed (self, "message has no frames after the routing id");
+    const uint8_t *sig = (const uint8_t *) zmq_msg_data (&frames [0]);
+    if (zmq_msg_size (&frames [0]) != 5 || memcmp (sig, s_signature, 3) != 0)
+        return s_malformed (self, "first frame is not a zhive signature");
+    if (sig [3] != ZHIVE_PROTO_VERSION)
+        return s_malformed (self, "unsupported protocol version");
+    self->command = sig [4];
+
+    //  Frame 2: header
+    if (count < 2)
+        return s_malformed (self, "header frame is missing");
+    if (zmq_msg_size (&frames [1]) > ZHIVE_HEADER_MAX)
+        return s_malformed (self, "header frame is too large");
+    int rc = s_decode_header (self, (const uint8_t *) zmq_msg_data (&frames [1]),
+                              zmq_msg_size (&frames [1]));
+    if (rc)
+        return rc;
+
+    //  Frame 3: payload, moved out untouched
+    if (!s_has_payload (self->command))
+        return count > 2 ? s_malformed (self, "too many frames") : 0;
+    if (count < 3)
+        return s_malformed (self, "payload frame is missing");
+    zhive_proto_move_payload (self, &frames [2]);
+    if (count > 3)
+        return s_malformed (self, "too many frames");
+    if (zmq_msg_size (&self->payload) == 0)
+        return s_malformed (self, "payload frame is empty");
+    return 0;
+}
+
+int
+zhive_proto_decode (zhive_proto_t *self, zmq_msg_t *frames, size_t count)
+{
+    s_reset (self);
+    int rc = s_decode (self, frames, count);
+    if (rc)
+        zhive_proto_clear_payload (self);
+    return rc;
+}
+
+int
+zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
+{
+    void *handle = zsock_resolve (sock);
+    bool is_router = zsock_type (sock) == ZMQ_ROUTER;
+    s_reset (self);
+
+    //  The routing id, then up to four frames: a fourth says "too many"
+    zmq_msg_t frames [4];
+    size_t count = 0;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
     if (zmq_msg_recv (&frame, handle, flags) < 0) {
         zmq_msg_close (&frame);
         return -1;
     }
+    bool more = true;
     if (is_router) {
         size_t size = zmq_msg_size (&frame);
         if (size > sizeof self->routing)
             size = sizeof self->routing;
         memcpy (self->routing, zmq_msg_data (&frame), size);
         self->routing_size = size;
-        if (!zmq_msg_more (&frame)) {
-            zmq_msg_close (&frame);
-            return s_malformed (self, "message has no frames after the routing id");
-        }
-        if (zmq_msg_recv (&frame, handle, 0) < 0) {
-            zmq_msg_close (&frame);
-            return -1;
-        }
+        more = zmq_msg_more (&frame);
+    }
+    else {
+        zmq_msg_init (&frames [count]);
+        zmq_msg_move (&frames [count++], &frame);
+        more = zmq_msg_more (&frames [0]);
     }
     int rc = 0;
-    //  Frame 1: signature, version, command
-    const uint8_t *sig = (const uint8_t *) zmq_msg_data (&frame);
-    if (zmq_msg_size (&frame) != 5 || memcmp (sig, s_signature, 3) != 0)
-        rc = s_malformed (self, "first frame is not a zhive signature");
-    else if (sig [3] != ZHIVE_PROTO_VERSION)
-        rc = s_malformed (self, "unsupported protocol version");
-    else
-        self->command = sig [4];
-
-    //  Frame 2: header
-    if (rc == 0) {
-        if (!zmq_msg_more (&frame))
-            rc = s_malformed (self, "header frame is missing");
-        else if (zmq_msg_recv (&frame, handle, 0) < 0) {
-            zmq_msg_close (&frame);
-            return -1;
+    while (more && count < 4) {
+        zmq_msg_init (&frames [count]);
+        if (zmq_msg_recv (&frames [count], handle, 0) < 0) {
+            zmq_msg_close (&frames [count]);
+            rc = -1;
+            break;
         }
-        else if (zmq_msg_size (&frame) > ZHIVE_HEADER_MAX)
-            rc = s_malformed (self, "header frame is too large");
-        else
-            rc = s_decode_header (self, (const uint8_t *) zmq_msg_data (&frame),
-                                  zmq_msg_size (&frame));
+        more = zmq_msg_more (&frames [count++]);
     }
-    //  Frame 3: payload, moved out untouched
     if (rc == 0) {
-        bool more = zmq_msg_more (&frame);
-        if (s_has_payload (self->command)) {
-            if (!more)
-                rc = s_malformed (self, "payload frame is missing");
-            else if (zmq_msg_recv (&self->payload, handle, 0) < 0) {
-                zmq_msg_close (&frame);
-                return -1;
-            }
-            else {
-                self->has_payload = true;
-                if (zmq_msg_more (&self->payload))
-                    rc = s_malformed (self, "too many frames");
-                else if (zmq_msg_size (&self->payload) == 0)
-                    rc = s_malformed (self, "payload frame is empty");
-            }
-        }
-        else if (more)
-            rc = s_malformed (self, "too many frames");
+        rc = s_decode (self, frames, count);
+        if (more)
+            s_drain (handle);    //  Too many frames: the rest of the message
+        if (rc != 0)
+            zhive_proto_clear_payload (self);
     }
-    if (rc != 0) {
-        s_drain (handle);
-        zhive_proto_clear_payload (self);
-    }
+    for (size_t i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
     zmq_msg_close (&frame);
     return rc;
 }
@@ -400,10 +425,10 @@ s_send_frame (void *handle, const void *data, size_t size, int flags)
 }
 
 int
-zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
+zhive_proto_encode (zhive_proto_t *self, uint8_t signature [5], const void **header,
+                    size_t *header_size)
 {
     s_proto_full_t *full = (s_proto_full_t *) self;
-    void *handle = zsock_resolve (sock);
     zhive_pack_reset (full->header);
     msgpack_packer *pk = zhive_pack_packer (full->header);
 
@@ -466,18 +491,32 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             break;
         default: errno = EINVAL; return -1;
     }
-    bool payload = s_has_payload (self->command);
-    if (payload && !self->has_payload) {
+    if (s_has_payload (self->command) && !self->has_payload) {
         errno = EINVAL;    //  Programming error: caller forgot the payload
         return -1;
     }
-    uint8_t sig [5] = { s_signature [0], s_signature [1], s_signature [2], ZHIVE_PROTO_VERSION,
-                        (uint8_t) self->command };
+    memcpy (signature, s_signature, sizeof s_signature);
+    signature [3] = ZHIVE_PROTO_VERSION;
+    signature [4] = (uint8_t) self->command;
+    *header = zhive_pack_data (full->header);
+    *header_size = zhive_pack_size (full->header);
+    return 0;
+}
+
+int
+zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
+{
+    void *handle = zsock_resolve (sock);
+    uint8_t sig [5];
+    const void *header;
+    size_t header_size;
+    if (zhive_proto_encode (self, sig, &header, &header_size))
+        return -1;
+    bool payload = s_has_payload (self->command);
     if (self->routing_size && s_send_frame (handle, self->routing, self->routing_size, ZMQ_SNDMORE))
         return -1;
     if (s_send_frame (handle, sig, sizeof sig, ZMQ_SNDMORE) ||
-        s_send_frame (handle, zhive_pack_data (full->header), zhive_pack_size (full->header),
-                      payload ? ZMQ_SNDMORE : 0))
+        s_send_frame (handle, header, header_size, payload ? ZMQ_SNDMORE : 0))
         return -1;
     if (payload) {
         if (zmq_msg_send (&self->payload, handle, 0) < 0)

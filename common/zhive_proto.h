@@ -91,6 +91,21 @@ int zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags);
 //  Returns 0, or -1 if the socket refused (errno tells).
 int zhive_proto_send (zhive_proto_t *self, zsock_t *sock);
 
+//  Decode a message from its frames after the routing id (frames [0] the
+//  signature, [1] the header, [2] the payload); zhive_proto_recv uses it.
+//  A count above 3 is "too many frames" (only the first three are read).
+//  The payload frame is moved into self (left empty in frames). Returns 0,
+//  or -2 if malformed (error says why); the routing fields are cleared.
+int zhive_proto_decode (zhive_proto_t *self, zmq_msg_t *frames, size_t count);
+
+//  Encode the message as zhive_proto_send sends it: the signature frame
+//  into signature, the header frame's bytes in *header (borrowed, valid
+//  until the next encode or send). The payload is not touched. Returns 0,
+//  or -1 with errno EINVAL (unknown command, or a payload command
+//  without a payload).
+int zhive_proto_encode (zhive_proto_t *self, uint8_t signature [5], const void **header,
+                        size_t *header_size);
+
 //  Set the payload to a copy of size bytes.
 int zhive_proto_set_payload (zhive_proto_t *self, const void *data, size_t size);
 

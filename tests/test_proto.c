@@ -267,6 +267,120 @@ test_random_garbage_never_crashes (void **state)
     assert_int_equal (s_roundtrip (f), 0);
 }
 
+//  Frames for zhive_proto_decode: count of them, each a copy of (data, size)
+static void
+s_frames (zmq_msg_t *frames, int count, ...)
+{
+    va_list args;
+    va_start (args, count);
+    for (int i = 0; i < count; i++) {
+        const char *data = va_arg (args, const char *);
+        size_t size = va_arg (args, size_t);
+        zmq_msg_init_size (&frames [i], size);
+        if (size)
+            memcpy (zmq_msg_data (&frames [i]), data, size);
+    }
+    va_end (args);
+}
+
+static void
+s_close_frames (zmq_msg_t *frames, int count)
+{
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
+}
+
+static void
+test_encode_then_decode_without_socket (void **state)
+{
+    fixture_t *f = (fixture_t *) *state;
+    f->out->command = ZHIVE_TASK;
+    f->out->id = 77;
+    zhive_proto_set_name (f->out->function, "fib");
+    f->out->timeout_ms = 1500;
+    f->out->chunk = 3;
+    assert_int_equal (zhive_proto_set_payload (f->out, "\x91\x05", 2), 0);
+    uint8_t sig [5];
+    const void *header;
+    size_t header_size;
+    assert_int_equal (zhive_proto_encode (f->out, sig, &header, &header_size), 0);
+    assert_memory_equal (sig, "ZHV\x01\x40", 5);
+    //  The encoder leaves the payload where it is
+    assert_true (f->out->has_payload);
+    zmq_msg_t frames [3];
+    s_frames (frames, 3, (const char *) sig, sizeof sig, (const char *) header, header_size,
+              "\x91\x05", (size_t) 2);
+    f->in->routing_size = 9;
+    assert_int_equal (zhive_proto_decode (f->in, frames, 3), 0);
+    assert_int_equal (f->in->routing_size, 0);
+    assert_int_equal (f->in->command, ZHIVE_TASK);
+    assert_int_equal (f->in->id, 77);
+    assert_string_equal (f->in->function, "fib");
+    assert_int_equal (f->in->timeout_ms, 1500);
+    assert_int_equal (f->in->chunk, 3);
+    assert_true (f->in->has_payload);
+    assert_memory_equal (zmq_msg_data (&f->in->payload), "\x91\x05", 2);
+    //  The payload frame was moved out
+    assert_int_equal (zmq_msg_size (&frames [2]), 0);
+    s_close_frames (frames, 3);
+    //  Unknown commands and payload commands without a payload do not encode
+    f->out->command = 0x77;
+    assert_int_equal (zhive_proto_encode (f->out, sig, &header, &header_size), -1);
+    assert_int_equal (errno, EINVAL);
+    f->out->command = ZHIVE_DONE;
+    zhive_proto_clear_payload (f->out);
+    assert_int_equal (zhive_proto_encode (f->out, sig, &header, &header_size), -1);
+    assert_int_equal (errno, EINVAL);
+}
+
+static void
+test_decode_checks_the_frame_count (void **state)
+{
+    fixture_t *f = (fixture_t *) *state;
+    zmq_msg_t frames [4];
+    assert_int_equal (zhive_proto_decode (f->in, frames, 0), -2);
+    assert_non_null (strstr (f->in->error, "no frames"));
+    s_frames (frames, 1, "ZHV\x01\x01", (size_t) 5);
+    assert_int_equal (zhive_proto_decode (f->in, frames, 1), -2);
+    assert_non_null (strstr (f->in->error, "header frame is missing"));
+    s_close_frames (frames, 1);
+    s_frames (frames, 3, "ZHV\x01\x01", (size_t) 5, "\x90", (size_t) 1, "x", (size_t) 1);
+    assert_int_equal (zhive_proto_decode (f->in, frames, 3), -2);
+    assert_non_null (strstr (f->in->error, "too many"));
+    s_close_frames (frames, 3);
+    s_frames (frames, 2, "ZHV\x01\x20", (size_t) 5, "\x91\x01", (size_t) 2);
+    assert_int_equal (zhive_proto_decode (f->in, frames, 2), -2);
+    assert_non_null (strstr (f->in->error, "payload frame is missing"));
+    s_close_frames (frames, 2);
+    //  A fourth frame is too many, and the payload is not kept
+    s_frames (frames, 4, "ZHV\x01\x20", (size_t) 5, "\x91\x01", (size_t) 2, "\xc0", (size_t) 1, "x",
+              (size_t) 1);
+    assert_int_equal (zhive_proto_decode (f->in, frames, 4), -2);
+    assert_non_null (strstr (f->in->error, "too many"));
+    assert_false (f->in->has_payload);
+    s_close_frames (frames, 4);
+    s_frames (frames, 3, "ZHV\x01\x20", (size_t) 5, "\x91\x01", (size_t) 2, "\xc0", (size_t) 1);
+    assert_int_equal (zhive_proto_decode (f->in, frames, 3), 0);
+    assert_int_equal (f->in->id, 1);
+    assert_true (f->in->has_payload);
+    s_close_frames (frames, 3);
+}
+
+//  recv reads at most four frames after the routing id and drains the rest
+static void
+test_recv_drains_many_extra_frames (void **state)
+{
+    fixture_t *f = (fixture_t *) *state;
+    s_send_raw (f->dealer, 7, "ZHV\x01\x20", (size_t) 5, "\x91\x01", (size_t) 2, "\xc0", (size_t) 1,
+                "a", (size_t) 1, "b", (size_t) 1, "c", (size_t) 1, "d", (size_t) 1);
+    s_expect_malformed_then_ok (f, "too many");
+    assert_false (f->in->has_payload);
+    //  A bad signature followed by many frames: the signature is what is wrong
+    s_send_raw (f->dealer, 6, "nope!", (size_t) 5, "1", (size_t) 1, "2", (size_t) 1, "3",
+                (size_t) 1, "4", (size_t) 1, "5", (size_t) 1);
+    s_expect_malformed_then_ok (f, "signature");
+}
+
 int
 main (void)
 {
@@ -278,6 +392,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_send_without_payload_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_messages, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_random_garbage_never_crashes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_encode_then_decode_without_socket, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_decode_checks_the_frame_count, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_recv_drains_many_extra_frames, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
