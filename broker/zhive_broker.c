@@ -12,6 +12,7 @@
 #include "zhive_clock.h"
 #include "zhive_log.h"
 #include "zhive_procs.h"
+#include "zhive_signals.h"
 #include <errno.h>
 #include <stdarg.h>
 
@@ -30,6 +31,7 @@ struct _zhive_broker_t {
 zhive_broker_t *
 zhive_broker_new (void)
 {
+    zhive_signals_init ();    //  Before czmq's first socket: SIGINT and SIGTERM stay the host's
     zhive_broker_t *self = (zhive_broker_t *) calloc (1, sizeof (zhive_broker_t));
     if (!self)
         return NULL;

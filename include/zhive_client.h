@@ -89,6 +89,17 @@ typedef struct {
 //  queue (a worker offering it may join later) until its deadline: give
 //  such calls a deadline. The broker has no fail-fast option for it yet.
 
+//  Signals. libzhive installs no signal handler: SIGINT (Ctrl-C) and
+//  SIGTERM do to a service what they do to any C program (by default they
+//  end it), and a handler the program sets, before or after its first
+//  zhive object, is left in place. (czmq, which zhive is built on, would
+//  otherwise catch both at its first socket, only to set zsys_interrupted:
+//  every zhive constructor, client, broker and worker, turns that off
+//  first, and leaves SIGINT and SIGTERM as they were.) A program that
+//  wants czmq's handler calls zsys_catch_interrupts (), or zsys_init (),
+//  itself before its first zhive object; zhive_client_apply then returns
+//  a Cancelled error ("interrupted by a signal") once zsys_interrupted is set.
+
 //  ---------------------------------------------------------------------
 //  Connect to a broker's client endpoint and check, within timeout_ms,
 //  that a broker answers. Returns NULL with errno EINVAL if the endpoint is
