@@ -234,6 +234,13 @@ zhive_broker_set_max_retries (zhive_broker_t *self, int retries)
 }
 
 void
+zhive_broker_set_unknown_function_timeout (zhive_broker_t *self, int timeout_ms)
+{
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_UNOFFERED,
+                       (uint32_t) (timeout_ms > 0 ? timeout_ms : 0));
+}
+
+void
 zhive_broker_set_prefetch (zhive_broker_t *self, int prefetch_ms)
 {
     ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_PREFETCH,
