@@ -71,6 +71,10 @@ s_usage (FILE *stream)
              "      --max-retries N          times a task runs again after losing its worker\n"
              "                               (default 3)\n"
              "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
+             "      --unknown-function-timeout MS\n"
+             "                               a task whose function no worker offers gets\n"
+             "                               UnknownFunction after waiting MS (default 30000;\n"
+             "                               0: it waits for a worker until its deadline)\n"
              "      --prefetch-ms MS         besides a task per slot, a worker may hold tasks\n"
              "                               queued while its answers come back within MS\n"
              "                               (default 50; 0: one task per slot)\n"
@@ -122,6 +126,7 @@ enum {
     S_OPT_MAX_RETRIES,
     S_OPT_DRAIN_TIMEOUT,
     S_OPT_PREFETCH,
+    S_OPT_UNKNOWN_FUNCTION,
     S_OPT_CURVE_SECRET,
     S_OPT_CURVE_ALLOW
 };
@@ -139,6 +144,7 @@ static const s_numeric_t s_numerics [] = {
     { "max-retries", S_OPT_MAX_RETRIES, 0, 1000000 },
     { "drain-timeout", S_OPT_DRAIN_TIMEOUT, 0, INT_MAX },
     { "prefetch-ms", S_OPT_PREFETCH, 0, 3600000 },
+    { "unknown-function-timeout", S_OPT_UNKNOWN_FUNCTION, 0, INT_MAX },
 };
 
 //  Settings from the command line
@@ -161,6 +167,7 @@ typedef struct {
     long long max_retries;           //  Default retries
     long long drain_timeout;         //  Drain time on the first SIGTERM
     long long prefetch;              //  Queued work per worker beyond its slots, ms
+    long long unknown_function;      //  Wait for a function nobody offers, ms (0: for ever)
     bool verbose;                    //  Log to stderr
     const char *curve_secret;        //  CURVE: the broker's secret certificate, or NULL
     const char *curve_allow;         //  CURVE: directory of allowed public keys, or NULL
@@ -188,6 +195,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "max-retries", required_argument, NULL, S_OPT_MAX_RETRIES },
         { "drain-timeout", required_argument, NULL, S_OPT_DRAIN_TIMEOUT },
         { "prefetch-ms", required_argument, NULL, S_OPT_PREFETCH },
+        { "unknown-function-timeout", required_argument, NULL, S_OPT_UNKNOWN_FUNCTION },
         { "curve-secret", required_argument, NULL, S_OPT_CURVE_SECRET },
         { "curve-allow", required_argument, NULL, S_OPT_CURVE_ALLOW },
         { "verbose", no_argument, NULL, 'v' },
@@ -218,6 +226,7 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
                 case S_OPT_MAX_QUEUE_BYTES: args->max_queue_bytes = value; break;
                 case S_OPT_MAX_RETRIES: args->max_retries = value; break;
                 case S_OPT_PREFETCH: args->prefetch = value; break;
+                case S_OPT_UNKNOWN_FUNCTION: args->unknown_function = value; break;
                 default: args->drain_timeout = value; break;
             }
         }
@@ -321,6 +330,7 @@ main (int argc, char *argv [])
         .max_retries = 3,
         .drain_timeout = 10000,
         .prefetch = 50,
+        .unknown_function = ZHIVE_BROKER_UNKNOWN_FUNCTION_MS,
     };
     args.loads = (const char **) calloc ((size_t) argc + 1, sizeof (char *));
     if (!args.loads)
@@ -347,6 +357,7 @@ main (int argc, char *argv [])
     zhive_broker_set_max_queue_bytes (broker, (uint64_t) args.max_queue_bytes);
     zhive_broker_set_max_retries (broker, (int) args.max_retries);
     zhive_broker_set_prefetch (broker, (int) args.prefetch);
+    zhive_broker_set_unknown_function_timeout (broker, (int) args.unknown_function);
     zhive_broker_set_worker_max_tasks (broker, (uint64_t) args.max_tasks);
     if (args.start_method)
         zhive_broker_set_start_method (broker, args.start_method);

@@ -12,6 +12,7 @@
 #include "zhive_clock.h"
 #include "zhive_log.h"
 #include "zhive_procs.h"
+#include "zhive_signals.h"
 #include <errno.h>
 #include <stdarg.h>
 
@@ -30,6 +31,7 @@ struct _zhive_broker_t {
 zhive_broker_t *
 zhive_broker_new (void)
 {
+    zhive_signals_init ();    //  Before czmq's first socket: SIGINT and SIGTERM stay the host's
     zhive_broker_t *self = (zhive_broker_t *) calloc (1, sizeof (zhive_broker_t));
     if (!self)
         return NULL;
@@ -229,6 +231,13 @@ void
 zhive_broker_set_max_retries (zhive_broker_t *self, int retries)
 {
     ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_MAX_RETRIES, (uint32_t) retries);
+}
+
+void
+zhive_broker_set_unknown_function_timeout (zhive_broker_t *self, int timeout_ms)
+{
+    ZHIVE_BROKER_SEND (self->actor, ZHIVE_BROKER_UNOFFERED,
+                       (uint32_t) (timeout_ms > 0 ? timeout_ms : 0));
 }
 
 void

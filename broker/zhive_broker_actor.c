@@ -291,6 +291,13 @@ s_cmd_max_retries (s_server_t *self, s_arg_t *args, char *value, size_t size, in
 }
 
 static void
+s_cmd_unoffered (s_server_t *self, s_arg_t *args, char *value, size_t size, int *rc)
+{
+    (void) value, (void) size, (void) rc;
+    zhive_pool_set_unoffered (self->pool, (int64_t) args [0].u4);
+}
+
+static void
 s_cmd_prefetch (s_server_t *self, s_arg_t *args, char *value, size_t size, int *rc)
 {
     (void) value, (void) size, (void) rc;
@@ -442,6 +449,7 @@ static const s_command_t s_commands [] = {
     { ZHIVE_BROKER_MAX_BYTES, false, s_cmd_max_bytes },
     { ZHIVE_BROKER_MAX_RETRIES, false, s_cmd_max_retries },
     { ZHIVE_BROKER_PREFETCH, false, s_cmd_prefetch },
+    { ZHIVE_BROKER_UNOFFERED, false, s_cmd_unoffered },
     { ZHIVE_BROKER_WORKER_MAX_TASKS, false, s_cmd_worker_max_tasks },
     { ZHIVE_BROKER_START_METHOD, false, s_cmd_start_method },
     { ZHIVE_BROKER_DRAIN, false, s_cmd_drain },

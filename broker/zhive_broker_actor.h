@@ -24,6 +24,7 @@
 #define ZHIVE_BROKER_MAX_BYTES        "MAX-BYTES", "8"           //  waiting argument bytes
 #define ZHIVE_BROKER_MAX_RETRIES      "MAX-RETRIES", "4"         //  retries (int)
 #define ZHIVE_BROKER_PREFETCH         "PREFETCH", "4"            //  prefetch ms
+#define ZHIVE_BROKER_UNOFFERED        "UNOFFERED", "4"           //  unknown-function bound ms
 #define ZHIVE_BROKER_WORKER_MAX_TASKS "WORKER-MAX-TASKS", "8"    //  --max-tasks
 #define ZHIVE_BROKER_START_METHOD     "START-METHOD", "s"        //  exec | zygote
 #define ZHIVE_BROKER_DRAIN            "DRAIN", "4"               //  timeout ms (int)

@@ -58,6 +58,7 @@ struct _zhive_pool_t {
     uint64_t max_bytes;                //  Limit of waiting args bytes, 0 = none
     int64_t retries;                   //  Default redispatches after losing a worker
     int64_t prefetch_us;               //  Prefetch time, 0 = none
+    int64_t unoffered_us;              //  Wait for a function nobody offers, 0 = for ever
     bool verbose;                      //  Log debug lines
     bool draining;                     //  Refusing new tasks
     int64_t drain_until;               //  When the drain gives up
@@ -509,6 +510,8 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
         queue = zhive_pool_queue_new (function);
         if (queue && zhashx_insert (self->queues, function, queue))
             zhive_pool_queue_destroy (&queue);
+        if (queue)
+            queue->unoffered_since = now;    //  No worker offers it yet
     }
     zhive_pool_task_t *task =
         queue ? zhive_pool_tasks_add (self->tasks, client, queue, id, &args) : NULL;
@@ -627,6 +630,20 @@ zhive_pool_tick (zhive_pool_t *self, int64_t now)
             s_task_overran (self, task);
         else
             zhive_pool_task_timeout (self, task);
+    }
+    for (zhive_pool_queue_t *queue = (zhive_pool_queue_t *) zhashx_first (self->queues);
+         queue && self->unoffered_us; queue = (zhive_pool_queue_t *) zhashx_next (self->queues)) {
+        if (queue->workers_count || queue->offered) {
+            queue->offered = false;
+            queue->unoffered_since = now;
+        }
+        else if (!zhive_list_empty (&queue->waiting) &&
+                 now - queue->unoffered_since >= self->unoffered_us) {
+            size_t expired =
+                zhive_pool_tasks_expire_unoffered (self->tasks, queue, self->unoffered_us);
+            queue->stats.unoffered += expired;
+            self->counters.tasks.unoffered += expired;
+        }
     }
     zhive_kept_expire (self->tasks->kept, now);
     if (self->blocked) {
@@ -773,6 +790,7 @@ zhive_pool_new (const zhive_pool_ops_t *ops, void *arg, uint32_t incarnation)
     self->max_bytes = ZHIVE_POOL_MAX_BYTES;
     self->retries = ZHIVE_POOL_RETRIES;
     self->prefetch_us = ZHIVE_POOL_PREFETCH_US;
+    self->unoffered_us = ZHIVE_POOL_UNOFFERED_MS * 1000LL;
     self->queues = zhashx_new ();
     self->workers = zhashx_new ();
     self->tasks = zhive_pool_tasks_new (&self->ops, arg, &self->counters);
@@ -855,6 +873,12 @@ void
 zhive_pool_set_prefetch (zhive_pool_t *self, int64_t prefetch_us)
 {
     self->prefetch_us = prefetch_us > 0 ? prefetch_us : 0;
+}
+
+void
+zhive_pool_set_unoffered (zhive_pool_t *self, int64_t timeout_ms)
+{
+    self->unoffered_us = timeout_ms > 0 ? timeout_ms * 1000 : 0;
 }
 
 void

@@ -40,6 +40,8 @@
 #define ZHIVE_POOL_MAX_BYTES      (1024LL * 1024 * 1024)    //  Default limit of waiting args bytes
 #define ZHIVE_POOL_PREFETCH_US    50000                     //  Default prefetch time
 #define ZHIVE_POOL_TIMEOUT_MAX    (3650LL * 86400000)       //  Deadlines past ten years mean none
+#define ZHIVE_POOL_UNOFFERED_MS                                                                    \
+    30000    //  Default wait for an unoffered function (as the broker's)
 
 typedef struct _zhive_pool_t zhive_pool_t;
 
@@ -127,6 +129,10 @@ void zhive_pool_set_prefetch (zhive_pool_t *self, int64_t prefetch_us);
 //  killed (zhive_grace_ms of the heartbeat settings).
 void zhive_pool_set_grace (zhive_pool_t *self, int64_t grace_ms);
 
+//  How long a task may wait while no worker offers its function before it
+//  is answered UnknownFunction, in ms (0: for ever, until its deadline).
+void zhive_pool_set_unoffered (zhive_pool_t *self, int64_t timeout_ms);
+
 //  Bounds of the kept answers (defaults ZHIVE_KEPT_*). Call before any
 //  answer is kept; returns 0 or -1 (out of memory).
 int zhive_pool_set_kept (zhive_pool_t *self, size_t max_count, size_t max_bytes, int64_t keep_ms);
@@ -182,8 +188,9 @@ void zhive_pool_local_exited (zhive_pool_t *self, int64_t now, uint64_t pid, con
 //  Time and stopping
 
 //  Time out tasks past their deadline (Timeout, CANCEL at the worker),
-//  kill local workers still running a task past deadline + grace, and
-//  drop kept answers past their time.
+//  kill local workers still running a task past deadline + grace, answer
+//  UnknownFunction to tasks that waited the unoffered bound while no
+//  worker offered their function, and drop kept answers past their time.
 void zhive_pool_tick (zhive_pool_t *self, int64_t now);
 
 //  Forget queues nobody uses (their counters stay in the totals).

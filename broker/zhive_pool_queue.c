@@ -59,6 +59,7 @@ zhive_pool_queue_add_worker (zhive_pool_queue_t *self, zhive_pool_member_t *work
         self->workers_max = max;
     }
     self->workers [self->workers_count++] = worker;
+    self->offered = true;
     return 0;
 }
 

@@ -29,6 +29,7 @@ typedef struct {
     uint64_t worker_lost;     //  Answered WorkerLost (retries exhausted)
     uint64_t queue_full;      //  SUBMITs refused with QueueFull
     uint64_t redispatches;    //  Tasks put back in the queue after losing a worker
+    uint64_t unoffered;       //  Answered UnknownFunction: no worker offered it for too long
 } zhive_pool_stats_t;
 
 typedef struct {
@@ -39,6 +40,8 @@ typedef struct {
     size_t workers_count;             //  Entries in workers
     size_t workers_max;               //  Allocated entries in workers
     size_t next_worker;               //  Round-robin position in workers
+    bool offered;                     //  A worker offered it since the tick last looked
+    int64_t unoffered_since;          //  Since when no worker offers it, µs (the tick's view)
     zhive_pool_stats_t stats;         //  Its counters
 } zhive_pool_queue_t;
 

@@ -78,6 +78,7 @@ zhive_pool_tasks_add (zhive_pool_tasks_t *self, zhive_pool_client_t *client,
     task->id = id;
     task->client = client;
     task->queue = queue;
+    task->queued_us = self->now;
     zmq_msg_init (&task->args);
     task->args_size = zmq_msg_size (args);
     zmq_msg_move (&task->args, args);
@@ -222,6 +223,31 @@ zhive_pool_tasks_cancel (zhive_pool_tasks_t *self, zhive_pool_task_t *task, cons
         task->deadline.key += self->grace_ms * 1000;
         zhive_heap_push (&self->heap, &task->deadline);
     }
+}
+
+//  ---------------------------------------------------------------------
+//  Answer the tasks that waited too long for a function nobody offers
+
+size_t
+zhive_pool_tasks_expire_unoffered (zhive_pool_tasks_t *self, zhive_pool_queue_t *queue,
+                                   int64_t bound_us)
+{
+    size_t expired = 0;
+    zhive_link_t *link;
+    //  Oldest first: the first that has not waited long enough ends it
+    while ((link = zhive_list_first (&queue->waiting))) {
+        zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
+        int64_t since =
+            task->queued_us > queue->unoffered_since ? task->queued_us : queue->unoffered_since;
+        if (self->now - since < bound_us)
+            break;
+        char message [ZHIVE_NAME_MAX + 96];
+        snprintf (message, sizeof message, "no worker offers '%s' (the task waited %" PRId64 " ms)",
+                  queue->function, (self->now - task->queued_us) / 1000);
+        zhive_pool_tasks_cancel (self, task, ZHIVE_ERR_UNKNOWN_FN, message);
+        expired++;
+    }
+    return expired;
 }
 
 void

@@ -38,6 +38,7 @@ typedef struct {
     int64_t attempts;               //  Dispatches that lost their worker so far
     uint32_t chunk;                 //  Items in a chunked payload, 0 = one task
     int64_t sent_us;                //  When it was dispatched
+    int64_t queued_us;              //  When it was submitted
     zhive_pool_member_t *worker;    //  Worker holding it; NULL while queued
     zhive_link_t link;              //  In its queue's waiting list or its worker's held list
 } zhive_pool_task_t;
@@ -104,6 +105,12 @@ void zhive_pool_tasks_unhold (zhive_pool_tasks_t *self, zhive_pool_task_t *task)
 //  for a kill (overdue, in the heap again).
 void zhive_pool_tasks_cancel (zhive_pool_tasks_t *self, zhive_pool_task_t *task, const char *type,
                               const char *message);
+
+//  Answer UnknownFunction to the tasks, oldest first, that have waited in
+//  the queue bound_us while no worker offered its function (since
+//  queue->unoffered_since). Returns how many.
+size_t zhive_pool_tasks_expire_unoffered (zhive_pool_tasks_t *self, zhive_pool_queue_t *queue,
+                                          int64_t bound_us);
 
 //  An idmap visitor that adds each task to the zlistx_t arg.
 void zhive_pool_tasks_collect (uint64_t key, void *value, void *arg);

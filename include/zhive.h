@@ -2,6 +2,9 @@
     zhive.h - umbrella header: a task pool for C programs over ZeroMQ
 
     #include <zhive.h> and link libzhive (pkg-config --cflags --libs zhive).
+
+    The library installs no signal handler: SIGINT and SIGTERM stay the
+    program's (see "Signals" in zhive_client.h).
     =========================================================================
 */
 #ifndef ZHIVE_H_INCLUDED

@@ -89,6 +89,19 @@ ZHIVE_EXPORT void zhive_broker_set_max_queue_bytes (zhive_broker_t *self, uint64
 //  SUBMIT may carry its own.
 ZHIVE_EXPORT void zhive_broker_set_max_retries (zhive_broker_t *self, int retries);
 
+//  How long a task may wait while no worker offers its function (a
+//  misspelled name, or a plugin not loaded anywhere) before it is answered
+//  ERROR UnknownFunction ("no worker offers 'fibb' ..."), in ms. It counts
+//  from the task's arrival, or from when the last worker offering the
+//  function went, whichever is later; a worker that offers it meanwhile
+//  takes the task. Checked every 50 ms. Default 30000
+//  (ZHIVE_BROKER_UNKNOWN_FUNCTION_MS); 0 = wait for a worker for ever
+//  (until the task's own deadline). A task's deadline, if shorter, still
+//  ends it first (Timeout). Clients have no fail-fast option for it (the
+//  protocol's SUBMIT has no field for one): the bound is the broker's.
+#define ZHIVE_BROKER_UNKNOWN_FUNCTION_MS 30000
+ZHIVE_EXPORT void zhive_broker_set_unknown_function_timeout (zhive_broker_t *self, int timeout_ms);
+
 //  Prefetch: besides a task per slot (its concurrency), a worker may hold
 //  tasks queued, one more for each answer that comes back within
 //  prefetch_ms of its dispatch and one less for each that does not (at

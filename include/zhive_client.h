@@ -86,8 +86,23 @@ typedef struct {
 //  broker is stopped or unreachable), at the deadline and not later. The
 //  client then tells the broker to drop the task.
 //  A task for a function that no worker offers waits in the broker's
-//  queue (a worker offering it may join later) until its deadline: give
-//  such calls a deadline. The broker has no fail-fast option for it yet.
+//  queue (a worker offering it may join later), but not for ever: after
+//  the broker's bound (30 s by default, zhive-broker
+//  --unknown-function-timeout, zhive_broker_set_unknown_function_timeout)
+//  its result is an UnknownFunction error, "no worker offers 'NAME'". Its
+//  own deadline, if shorter, comes first (Timeout). There is no per-task
+//  fail-fast option: the bound is the broker's.
+
+//  Signals. libzhive installs no signal handler: SIGINT (Ctrl-C) and
+//  SIGTERM do to a service what they do to any C program (by default they
+//  end it), and a handler the program sets, before or after its first
+//  zhive object, is left in place. (czmq, which zhive is built on, would
+//  otherwise catch both at its first socket, only to set zsys_interrupted:
+//  every zhive constructor, client, broker and worker, turns that off
+//  first, and leaves SIGINT and SIGTERM as they were.) A program that
+//  wants czmq's handler calls zsys_catch_interrupts (), or zsys_init (),
+//  itself before its first zhive object; zhive_client_apply then returns
+//  a Cancelled error ("interrupted by a signal") once zsys_interrupted is set.
 
 //  ---------------------------------------------------------------------
 //  Connect to a broker's client endpoint and check, within timeout_ms,

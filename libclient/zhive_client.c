@@ -15,6 +15,7 @@
 #include "zhive_idmap.h"
 #include "zhive_late.h"
 #include "zhive_log.h"
+#include "zhive_signals.h"
 #include "zhive_socket.h"
 
 #define S_QUEUE_MIN 64    //  First allocation of the send queue and the later list
@@ -494,6 +495,7 @@ zhive_client_pump (zhive_client_t *self, int64_t timeout_ms)
 static zhive_client_t *
 s_client_new (const char *endpoint, int timeout_ms, zcert_t *cert, const char *server_key, int hwm)
 {
+    zhive_signals_init ();    //  Before czmq's first socket: SIGINT and SIGTERM stay the host's
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
         return NULL;
@@ -599,6 +601,7 @@ zhive_client_t *
 zhive_client_new_curve (const char *endpoint, int timeout_ms, const char *secret_cert_path,
                         const char *broker_cert_path)
 {
+    zhive_signals_init ();    //  Before czmq logs or makes a socket
     char error [512];
     char server_key [ZHIVE_CURVE_KEY_SIZE];
     zcert_t *cert =

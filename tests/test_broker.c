@@ -859,16 +859,77 @@ test_local_workers_bad_program (void **state)
     zsock_destroy (&client);
 }
 
+static void
+s_set_interrupted (int sig)
+{
+    (void) sig;
+    zsys_interrupted = 1;
+}
+
+//  The fixture with a short unknown-function bound: 300 ms
+static void
+s_configure_unknown (zhive_broker_t *broker, const void *arg)
+{
+    s_configure (broker, arg);
+    zhive_broker_set_unknown_function_timeout (broker, 300);
+}
+
+static int
+s_setup_unknown (void **state)
+{
+    testkit_pool_opts_t opts = { .configure = s_configure_unknown };
+    *state = testkit_pool_new (&opts);
+    return 0;
+}
+
+//  A task for a function no worker offers (a misspelled name) gets
+//  UnknownFunction once it has waited the broker's bound, here 300 ms,
+//  even without a deadline of its own; a function a worker offers is not
+//  touched
+static void
+test_unknown_function (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w", 1, 1, "fib", NULL);
+    zhive_client_t *client =
+        zhive_client_new (zhive_broker_clients_endpoint (fixture->broker), TESTKIT_TIMEOUT);
+    assert_non_null (client);
+    zhive_pack_t *args = testkit_pool_args_int (1);
+    zhive_opts_t opts = { .timeout_ms = TESTKIT_TIMEOUT };
+    zhive_task_t *offered = zhive_client_submit (client, "fib", args, &opts);
+    int64_t start = zclock_mono ();
+    zhive_result_t *result = zhive_client_apply (client, "fibb", args, &opts);
+    int64_t took = zclock_mono () - start;
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_UNKNOWN_FN);
+    assert_non_null (strstr (zhive_result_error_message (result), "no worker offers 'fibb'"));
+    assert_true (took >= 250);
+    assert_true (took < TESTKIT_TIMEOUT / 2);
+    zhive_result_destroy (&result);
+    //  The task for fib, held by the worker, is still running
+    uint64_t ticket = testkit_peer_expect_task (worker, "fib", NULL);
+    assert_false (zhive_task_done (offered));
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    assert_non_null (zhive_task_wait (offered, TESTKIT_TIMEOUT));
+    assert_true (zhive_result_ok (zhive_task_wait (offered, 0)));
+    zhive_task_destroy (&offered);
+    zhive_pack_destroy (&args);
+    zhive_client_destroy (&client);
+    zsock_destroy (&worker);
+}
+
 //  Embedded, the broker keeps serving when the program gets SIGINT: the
 //  program decides when to destroy it
 static void
 test_survives_interrupt (void **state)
 {
     testkit_pool_t *fixture = (testkit_pool_t *) *state;
-    struct sigaction action;
-    sigaction (SIGINT, NULL, &action);
-    if (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN)
-        skip ();    //  czmq's handler is not installed: SIGINT would end the test
+    //  A handler such as a program sets (libzhive leaves signals alone)
+    struct sigaction action, saved;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_set_interrupted;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, &saved);
     raise (SIGINT);
     assert_true (zsys_interrupted);
     zclock_sleep (200);
@@ -883,6 +944,7 @@ test_survives_interrupt (void **state)
     zhive_proto_t *error = testkit_peer_expect_error (client, 2, "Timeout", NULL);
     zhive_proto_destroy (&error);
     zsys_interrupted = 0;
+    sigaction (SIGINT, &saved, NULL);
     zsock_destroy (&client);
     zsock_destroy (&worker);
 }
@@ -1747,6 +1809,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_setup_teardown (test_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bind_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_survives_interrupt, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unknown_function, s_setup_unknown, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_local_workers_bad_program, s_setup, s_teardown),
         cmocka_unit_test_prestate_setup_teardown (test_prefetch_fast_tasks, s_setup, s_teardown,

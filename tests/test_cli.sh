@@ -179,8 +179,11 @@ assert len(status["workers"]) == 1 and status["workers"][0]["concurrency"] == 3,
 ' "$TMP/out" || fail "status --json --local: $(cat "$TMP/out")"
 
 echo "--- a plugin that refuses to load"
+#  --local runs the plugin's init once itself first: a refusal is exit 2 at
+#  once, with the plugin's own message (was: exit 3 after ~10 s of workers
+#  exiting before READY)
 run "$ZHIVE" call echo '[1]' --local 1 --load "$ZHIVE_PLUGIN:bad-args"
-[[ "$RC" == 3 ]] || fail "refusing plugin: exit $RC, expected 3: $(tail -c 1000 "$TMP/err")"
+expect_rc 2 "refusing plugin" && expect_err "takes no arguments" "refusing plugin"
 
 echo "--- progress bar on a terminal"
 seq 1 200 >"$TMP/in"
@@ -203,7 +206,7 @@ run "$ZHIVE" call echo '[1,"a:b"]' --local 1 --load "$COLON_DIR/libzhive-example
 expect_rc 0 "plugin under a ':' folder" && expect_out '[1,"a:b"]' "plugin under a ':' folder"
 #  The examples plugin takes no arguments: given some, it refuses, naming them
 run "$ZHIVE" call echo '[1]' --local 1 --load "$COLON_DIR/libzhive-examples.so:bad-args"
-expect_rc 3 "plugin under a ':' folder with ARGS" &&
+expect_rc 2 "plugin under a ':' folder with ARGS" &&
     expect_err "takes no arguments, got 'bad-args'" "plugin under a ':' folder with ARGS"
 rm -rf "$COLON_DIR"
 
@@ -277,6 +280,58 @@ run env -u ZHIVE_PLUGIN_PATH LD_LIBRARY_PATH="$TMP/plugins" "$ZHIVE" call fib '[
 expect_rc 0 "bare name by dlopen's search" && expect_out 144 "bare name by dlopen's search"
 run env -u ZHIVE_PLUGIN_PATH "$ZHIVE" call fib '[12]' --local 1 --load libzhive-nowhere.so
 expect_rc 2 "bare name found nowhere" && expect_err "libzhive-nowhere.so: cannot open shared object file" "bare name found nowhere"
+
+echo "--- a plugin whose init fails is reported at once, with its own message"
+start=$(date +%s%N)
+run "$ZHIVE" call echo '[1]' --local 1 --load "$ZHIVE_PLUGIN:bad-args"
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 2 "plugin init fails" && expect_err "takes no arguments, got 'bad-args'" "plugin init fails" &&
+    expect_err "refused to initialise" "plugin init fails"
+((elapsed < 3000)) || fail "plugin init fails: reported after $elapsed ms"
+start=$(date +%s%N)
+run "$ZHIVE" map echo --local 2 --load "$ZHIVE_PLUGIN" --load "$ZHIVE_PLUGIN:bad-args" </dev/null
+elapsed=$((($(date +%s%N) - start) / 1000000))
+expect_rc 2 "second plugin's init fails" && expect_err "takes no arguments" "second plugin's init fails"
+((elapsed < 3000)) || fail "second plugin's init fails: reported after $elapsed ms"
+
+echo "--- a misspelled function: UnknownFunction within the broker's bound"
+: >"$TMP/ubroker.log"
+"$ZHIVE_BIN/zhive-broker" --clients 'tcp://127.0.0.1:*' --workers 'tcp://127.0.0.1:*' \
+    --local-workers 1 --load "$ZHIVE_PLUGIN" --unknown-function-timeout 1000 >"$TMP/ubroker.log" 2>&1 &
+UBROKER=$!
+PIDS+=("$UBROKER")
+UENDPOINT=""
+for _ in $(seq 100); do
+    UENDPOINT=$(sed -n 's/^zhive-broker: clients \(tcp:[^,]*\), workers tcp:.*/\1/p' "$TMP/ubroker.log")
+    [[ -z "$UENDPOINT" ]] || break
+    sleep 0.1
+done
+if [[ -z "$UENDPOINT" ]]; then
+    fail "broker with --unknown-function-timeout: no endpoint: $(head -c 1000 "$TMP/ubroker.log")"
+else
+    #  The bound counts for tasks that come before any worker too: wait for ours
+    for _ in $(seq 100); do
+        run "$ZHIVE" --broker "$UENDPOINT" status --json
+        python3 -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["workers"] else 1)' \
+            "$TMP/out" 2>/dev/null && break
+        sleep 0.1
+    done
+    run "$ZHIVE" --broker "$UENDPOINT" call fib '[10]' --timeout 20000
+    expect_rc 0 "known function" && expect_out 55 "known function"
+    start=$(date +%s%N)
+    run "$ZHIVE" --broker "$UENDPOINT" call fibb '[1]' --timeout 20000
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    expect_rc 1 "misspelled function" && expect_err "UnknownFunction" "misspelled function" &&
+        expect_err "no worker offers 'fibb'" "misspelled function"
+    ((elapsed >= 900 && elapsed < 10000)) || fail "misspelled function: answered after $elapsed ms"
+fi
+kill -TERM "$UBROKER" 2>/dev/null || true
+wait "$UBROKER" 2>/dev/null || true
+run "$ZHIVE_BIN/zhive-broker" --unknown-function-timeout soon
+expect_rc 2 "bad --unknown-function-timeout"
+run "$ZHIVE_BIN/zhive-broker" --help
+expect_rc 0 "broker --help"
+grep -q -- "--unknown-function-timeout MS" "$TMP/out" || fail "broker --help lacks --unknown-function-timeout"
 
 if ((FAILURES)); then
     echo "$FAILURES check(s) failed" >&2

@@ -681,6 +681,83 @@ test_status (void **state)
     zhive_pack_destroy (&pack);
 }
 
+//  A task whose function no worker offers waits at most the unoffered
+//  bound (default ZHIVE_POOL_UNOFFERED_MS), then gets UnknownFunction;
+//  0 turns it off
+static void
+test_unknown_function_default (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    s_submit (fixture, 0, "c1", 1, "fibb", "a1", -1, -1);
+    zhive_pool_tick (fixture->pool, ZHIVE_POOL_UNOFFERED_MS * S_MS - 1);
+    s_quiet (fixture);
+    zhive_pool_tick (fixture->pool, ZHIVE_POOL_UNOFFERED_MS * S_MS);
+    s_call_t *error = s_take_error (fixture, "c1", 1, ZHIVE_ERR_UNKNOWN_FN);
+    assert_non_null (strstr (error->message, "no worker offers 'fibb'"));
+    s_quiet (fixture);
+    assert_int_equal (zhive_pool_waiting (fixture->pool), 0);
+    assert_int_equal (zhive_pool_unanswered (fixture->pool), 0);
+    assert_int_equal (zhive_pool_function_stats (fixture->pool, "fibb")->unoffered, 1);
+    assert_int_equal (zhive_pool_counters (fixture->pool)->tasks.unoffered, 1);
+    //  Off: it waits (until its deadline, if it has one)
+    zhive_pool_set_unoffered (fixture->pool, 0);
+    s_submit (fixture, 40000 * S_MS, "c1", 2, "fibb", "a2", -1, -1);
+    zhive_pool_tick (fixture->pool, 3600000LL * S_MS);
+    s_quiet (fixture);
+    assert_int_equal (zhive_pool_waiting (fixture->pool), 1);
+}
+
+//  The bound counts from when the task came, or from when the last worker
+//  offering the function went, whichever is later; a worker that offers
+//  it in time saves the task
+static void
+test_unknown_function_bound (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    zhive_pool_set_unoffered (fixture->pool, 1000);
+    s_submit (fixture, 0, "c1", 1, "fibb", "a1", -1, -1);
+    s_submit (fixture, 600 * S_MS, "c1", 2, "fibb", "a2", -1, -1);
+    zhive_pool_tick (fixture->pool, 999 * S_MS);
+    s_quiet (fixture);
+    zhive_pool_tick (fixture->pool, 1000 * S_MS);
+    s_take_error (fixture, "c1", 1, ZHIVE_ERR_UNKNOWN_FN);
+    s_quiet (fixture);    //  The second has waited 400 ms only
+    zhive_pool_tick (fixture->pool, 1599 * S_MS);
+    s_quiet (fixture);
+    zhive_pool_tick (fixture->pool, 1600 * S_MS);
+    s_take_error (fixture, "c1", 2, ZHIVE_ERR_UNKNOWN_FN);
+
+    //  A worker offers "f" and holds a3; a4 waits; the worker goes at 3500
+    s_ready (fixture, 0, "w1", 1, 1, 0, false, "f");
+    s_take (fixture, S_WELCOME, "w1");
+    s_submit (fixture, 2000 * S_MS, "c1", 3, "f", "a3", -1, -1);
+    s_take_task (fixture, "w1", "a3");
+    s_submit (fixture, 2000 * S_MS, "c1", 4, "f", "a4", -1, -1);
+    zhive_pool_tick (fixture->pool, 3500 * S_MS);    //  Offered: nothing times out
+    s_quiet (fixture);
+    s_lost (fixture, 3500 * S_MS, "w1");
+    zhive_pool_tick (fixture->pool, 4499 * S_MS);
+    s_quiet (fixture);
+    zhive_pool_tick (fixture->pool, 4500 * S_MS);
+    s_take_error (fixture, "c1", 3, ZHIVE_ERR_UNKNOWN_FN);
+    s_take_error (fixture, "c1", 4, ZHIVE_ERR_UNKNOWN_FN);
+    s_quiet (fixture);
+
+    //  A worker that comes (even for a moment) within the bound saves the task
+    s_submit (fixture, 5000 * S_MS, "c1", 5, "g", "a5", -1, -1);
+    s_ready (fixture, 5500 * S_MS, "w2", 2, 1, 0, false, "g");
+    s_take (fixture, S_WELCOME, "w2");
+    s_take_task (fixture, "w2", "a5");
+    s_submit (fixture, 5500 * S_MS, "c1", 6, "g", "a6", -1, -1);
+    s_lost (fixture, 5600 * S_MS, "w2");
+    zhive_pool_tick (fixture->pool, 6000 * S_MS);
+    s_quiet (fixture);
+    zhive_pool_tick (fixture->pool, 7000 * S_MS);
+    s_take_error (fixture, "c1", 5, ZHIVE_ERR_UNKNOWN_FN);
+    s_take_error (fixture, "c1", 6, ZHIVE_ERR_UNKNOWN_FN);
+    assert_int_equal (zhive_pool_function_stats (fixture->pool, "g")->unoffered, 2);
+}
+
 int
 main (void)
 {
@@ -700,6 +777,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_send_full_and_gone, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_sequence_wrap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_status, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unknown_function_default, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unknown_function_bound, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

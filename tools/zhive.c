@@ -147,9 +147,25 @@ s_main (const zhive_cli_options_t *options)
     return rc;
 }
 
+//  SIGINT and SIGTERM stop the run: the loops look at zsys_interrupted
+//  (libzhive leaves signals to the program, so we catch them ourselves)
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    zsys_interrupted = 1;
+}
+
 int
 main (int argc, char *argv [])
 {
+    //  Before any zhive object; no SA_RESTART: a blocking read ends (EINTR)
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
     //  A closed output pipe is a write error we report, not a signal that
     //  would kill us before the local pool is stopped
     signal (SIGPIPE, SIG_IGN);

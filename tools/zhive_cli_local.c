@@ -75,6 +75,27 @@ s_try_plugin (const char *path)
     return rc;
 }
 
+//  Run the plugin's zhive_plugin_init with its ARGS, as each worker will,
+//  against a worker of our own that never connects to anything (an
+//  inproc endpoint nobody binds) and is destroyed at once. A plugin that
+//  refuses (bad arguments, a missing resource) says why on stderr itself;
+//  a pool of workers that all refuse would only be restarted and refuse
+//  again. Returns ZHIVE_CLI_OK, or ZHIVE_CLI_USAGE after a message.
+static int
+s_try_init (const char *spec)
+{
+    zhive_worker_t *worker = zhive_worker_new ("inproc://zhive-cli-plugin-check");
+    if (!worker)
+        return zhive_cli_usage_error ("--load: cannot check plugin '%s': %s", spec,
+                                      strerror (errno));
+    int rc = ZHIVE_CLI_OK;
+    if (zhive_worker_load_spec (worker, spec))
+        rc = zhive_cli_usage_error ("--load: plugin '%s' refused to initialise: its %s failed",
+                                    spec, ZHIVE_PLUGIN_INIT);
+    zhive_worker_destroy (&worker);
+    return rc;
+}
+
 //  Resolve a --load value's PLUGIN as zhive-worker does (zhive_plugin_path:
 //  a path as it is, a bare name searched in $ZHIVE_PLUGIN_PATH and the
 //  installed plugin folder, else left to dlopen), make a path absolute
@@ -109,6 +130,8 @@ s_resolve_load (const char *load)
     }
     else if (s_try_plugin (path) == ZHIVE_CLI_OK)
         resolved = zsys_sprintf ("%s%s", path, colon ? colon : "");
+    if (resolved && s_try_init (resolved) != ZHIVE_CLI_OK)
+        zstr_free (&resolved);
     free (path);
     free (name);
     return resolved;

@@ -10,7 +10,11 @@
     since the workers may not share our current directory. Before any
     worker starts, the plugin is loaded here once (dlopen, then its
     zhive_plugin_init looked up, then dlclose): one that cannot load is a
-    usage error at once, with the loader's reason. With
+    usage error at once, with the loader's reason. Then its
+    zhive_plugin_init runs once here with its ARGS, against a throwaway
+    worker that connects nowhere: a plugin that refuses to initialise
+    (e.g. bad ARGS) is a usage error at once too, after its own message,
+    instead of a pool whose every worker exits before READY. With
     --curve-secret the pool runs CURVE with that key as the broker's own
     and only allowed one. Destroying the pool stops the broker and its
     workers.
@@ -37,7 +41,7 @@ void zhive_cli_local_destroy (zhive_cli_local_t **self_p);
 
 //  Start the broker and options->local workers loading options->loads.
 //  Returns ZHIVE_CLI_OK, ZHIVE_CLI_USAGE (a plugin that cannot be read or
-//  loaded, or has no zhive_plugin_init)
+//  loaded, has no zhive_plugin_init, or whose zhive_plugin_init fails)
 //  or ZHIVE_CLI_INTERNAL, after a message.
 int zhive_cli_local_start (zhive_cli_local_t *self, const zhive_cli_options_t *options);
 

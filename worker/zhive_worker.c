@@ -40,6 +40,7 @@
 #include "zhive_proto.h"
 #include "zhive_registry.h"
 #include "zhive_slots.h"
+#include "zhive_signals.h"
 #include "zhive_socket.h"
 #include "zhive_uplink.h"
 #include "zhive_zygote.h"
@@ -448,6 +449,7 @@ s_loop_clear (zhive_worker_t *self)
 static zhive_worker_t *
 s_worker_new (const char *endpoint, const char *secret_cert_path, const char *broker_cert_path)
 {
+    zhive_signals_init ();    //  Before czmq's first socket: SIGINT and SIGTERM stay the host's
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
         return NULL;
