@@ -12,6 +12,7 @@
 
 #include "zhive_list.h"
 #include "zhive_pack.h"
+#include "zhive_pool_histogram.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,14 +33,16 @@ typedef struct {
 } zhive_pool_stats_t;
 
 typedef struct {
-    char *function;                   //  Function name: the key in the pool's table
-    zhive_list_t waiting;             //  Tasks waiting for a worker, oldest first
-    size_t in_flight;                 //  Its tasks that workers hold
-    zhive_pool_member_t **workers;    //  Workers that offer the function
-    size_t workers_count;             //  Entries in workers
-    size_t workers_max;               //  Allocated entries in workers
-    size_t next_worker;               //  Round-robin position in workers
-    zhive_pool_stats_t stats;         //  Its counters
+    char *function;                     //  Function name: the key in the pool's table
+    zhive_list_t waiting;               //  Tasks waiting for a worker, oldest first
+    size_t in_flight;                   //  Its tasks that workers hold
+    zhive_pool_member_t **workers;      //  Workers that offer the function
+    size_t workers_count;               //  Entries in workers
+    size_t workers_max;                 //  Allocated entries in workers
+    size_t next_worker;                 //  Round-robin position in workers
+    zhive_pool_stats_t stats;           //  Its counters
+    zhive_pool_histogram_t wait;        //  Times from entering the queue to dispatch
+    zhive_pool_histogram_t duration;    //  Times from dispatch to the worker's answer
 } zhive_pool_queue_t;
 
 //  ---------------------------------------------------------------------
@@ -58,6 +61,9 @@ void zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_member
 
 //  True if nothing waits, runs or offers: the queue may go.
 bool zhive_pool_queue_unused (const zhive_pool_queue_t *self);
+
+//  Add other's counters and histograms to self's (a pruned queue's kept).
+void zhive_pool_queue_absorb (zhive_pool_queue_t *self, const zhive_pool_queue_t *other);
 
 //  Pack its STATUS_REPLY entry: a map of function, waiting, in_flight.
 void zhive_pool_queue_pack (zhive_pool_queue_t *self, zhive_pack_t *pack);
