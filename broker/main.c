@@ -38,55 +38,62 @@ s_on_signal (int sig)
 static void
 s_usage (FILE *stream)
 {
-    fprintf (stream,
-             "usage: zhive-broker [OPTION]...\n"
-             "Run a zhive broker: clients submit tasks, workers run them.\n"
-             "\n"
-             "  -c, --clients ENDPOINT       bind for clients (default tcp://*:5555)\n"
-             "  -w, --workers ENDPOINT       bind for workers (default tcp://*:5556)\n"
-             "                               A port of * (tcp://127.0.0.1:*) binds a free\n"
-             "                               port; the endpoints bound are printed on stdout\n"
-             "                               (\"zhive-broker: clients ENDPOINT, workers ...\")\n"
-             "  -n, --local-workers N        start and supervise N local zhive-worker processes\n"
-             "  -l, --load PLUGIN[:ARGS]     plugin for local workers (repeatable)\n"
-             "  -C, --concurrency N          tasks at once per local worker (default: worker's)\n"
-             "  -p, --worker-program PATH    zhive-worker program for local workers\n"
-             "      --start-method exec|zygote\n"
-             "                               start local workers with fork+exec each (default),\n"
-             "                               or fork them from one process that loaded the\n"
-             "                               plugins already\n"
-             "      --max-tasks N            local workers are replaced after N tasks (0: never)\n"
-             "      --heartbeat MS           heartbeat interval, 1..3600000 (default 1000)\n"
-             "      --liveness N             silent intervals before a peer is dead, 1..1000\n"
-             "                               (default 3)\n"
-             "      --max-queue N            tasks waiting in all queues before SUBMIT gets\n"
-             "                               QueueFull (default 1000000, 0: no limit)\n"
-             "      --max-queue-per-function N\n"
-             "                               the same for each function's queue (default 0: none)\n"
-             "      --max-queue-per-client N tasks one client may have waiting before its SUBMIT\n"
-             "                               gets QueueFull (default 100000, 0: no limit)\n"
-             "      --max-queue-bytes BYTES  bytes of arguments waiting tasks may hold in all\n"
-             "                               before SUBMIT gets QueueFull (default 1073741824,\n"
-             "                               0: no limit)\n"
-             "      --max-retries N          times a task runs again after losing its worker\n"
-             "                               (default 3)\n"
-             "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
-             "      --prefetch-ms MS         besides a task per slot, a worker may hold tasks\n"
-             "                               queued while its answers come back within MS\n"
-             "                               (default 50; 0: one task per slot)\n"
-             "      --curve-secret FILE      CURVE security: encrypt both endpoints with this\n"
-             "                               secret certificate (NAME_secret of zhive keygen)\n"
-             "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
-             "                               certificates are in DIR (and local workers);\n"
-             "                               needs --curve-secret. SIGHUP reads DIR again\n"
-             "  -v, --verbose                log joins, losses and bad input to stderr\n"
-             "  -h, --help                   show this help\n"
-             "\n"
-             "The first SIGTERM drains: new tasks get BrokerShutdown, accepted ones finish,\n"
-             "then the broker stops (what is unanswered at --drain-timeout gets BrokerShutdown).\n"
-             "A second SIGTERM, or SIGINT, stops at once.\n"
-             "Without CURVE anyone who reaches the endpoints may submit or run tasks: use\n"
-             "plain mode on trusted networks only, bound to specific addresses.\n");
+    fprintf (
+        stream,
+        "usage: zhive-broker [OPTION]...\n"
+        "Run a zhive broker: clients submit tasks, workers run them.\n"
+        "\n"
+        "  -c, --clients ENDPOINT       bind for clients (default tcp://*:5555)\n"
+        "  -w, --workers ENDPOINT       bind for workers (default tcp://*:5556)\n"
+        "                               A port of * (tcp://127.0.0.1:*) binds a free\n"
+        "                               port; the endpoints bound are printed on stdout\n"
+        "                               (\"zhive-broker: clients ENDPOINT, workers ...\")\n"
+        "  -n, --local-workers N        start and supervise N local zhive-worker processes\n"
+        "  -l, --load PLUGIN[:ARGS]     plugin for local workers (repeatable)\n"
+        "  -C, --concurrency N          tasks at once per local worker (default: worker's)\n"
+        "  -p, --worker-program PATH    zhive-worker program for local workers\n"
+        "      --start-method exec|zygote\n"
+        "                               start local workers with fork+exec each (default),\n"
+        "                               or fork them from one process that loaded the\n"
+        "                               plugins already\n"
+        "      --max-tasks N            local workers are replaced after N tasks (0: never)\n"
+        "      --heartbeat MS           heartbeat interval, 1..3600000 (default 1000)\n"
+        "      --liveness N             silent intervals before a peer is dead, 1..1000\n"
+        "                               (default 3)\n"
+        "      --max-queue N            tasks waiting in all queues before SUBMIT gets\n"
+        "                               QueueFull (default 1000000, 0: no limit)\n"
+        "      --max-queue-per-function N\n"
+        "                               the same for each function's queue (default 0: none)\n"
+        "      --max-queue-per-client N tasks one client may have waiting before its SUBMIT\n"
+        "                               gets QueueFull (default 100000, 0: no limit)\n"
+        "      --max-queue-bytes BYTES  bytes of arguments waiting tasks may hold in all\n"
+        "                               before SUBMIT gets QueueFull (default 1073741824,\n"
+        "                               0: no limit)\n"
+        "      --max-retries N          times a task runs again after losing its worker\n"
+        "                               (default 3)\n"
+        "      --drain-timeout MS       longest drain on the first SIGTERM (default 10000)\n"
+        "      --prefetch-ms MS         besides a task per slot, a worker may hold tasks\n"
+        "                               queued while its answers come back within MS\n"
+        "                               (default 50; 0: one task per slot)\n"
+        "      --curve-secret FILE      CURVE security: encrypt both endpoints with this\n"
+        "                               secret certificate (NAME_secret of zhive keygen)\n"
+        "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
+        "                               certificates are in DIR (and local workers);\n"
+        "                               needs --curve-secret. SIGHUP reads DIR again\n"
+        "      --http [ADDR:]PORT       serve metrics over HTTP: Prometheus text at /metrics,\n"
+        "                               JSON status at /api/status (off by default; PORT or\n"
+        "                               :PORT is 127.0.0.1; port 0 picks a free one, printed\n"
+        "                               on stdout)\n"
+        "      --http-token TOKEN       HTTP requests must carry \"Authorization: Bearer\n"
+        "                               TOKEN\" (default $ZHIVE_HTTP_TOKEN; none if unset)\n"
+        "  -v, --verbose                log joins, losses and bad input to stderr\n"
+        "  -h, --help                   show this help\n"
+        "\n"
+        "The first SIGTERM drains: new tasks get BrokerShutdown, accepted ones finish,\n"
+        "then the broker stops (what is unanswered at --drain-timeout gets BrokerShutdown).\n"
+        "A second SIGTERM, or SIGINT, stops at once.\n"
+        "Without CURVE anyone who reaches the endpoints may submit or run tasks: use\n"
+        "plain mode on trusted networks only, bound to specific addresses.\n");
 }
 
 //  Parses a whole decimal number in [min, max]; returns 0 or -1
@@ -123,7 +130,9 @@ enum {
     S_OPT_DRAIN_TIMEOUT,
     S_OPT_PREFETCH,
     S_OPT_CURVE_SECRET,
-    S_OPT_CURVE_ALLOW
+    S_OPT_CURVE_ALLOW,
+    S_OPT_HTTP,
+    S_OPT_HTTP_TOKEN
 };
 
 static const s_numeric_t s_numerics [] = {
@@ -164,6 +173,8 @@ typedef struct {
     bool verbose;                    //  Log to stderr
     const char *curve_secret;        //  CURVE: the broker's secret certificate, or NULL
     const char *curve_allow;         //  CURVE: directory of allowed public keys, or NULL
+    const char *http;                //  Metrics server address, or NULL for none
+    const char *http_token;          //  Its bearer token, or NULL
 } s_args_t;
 
 //  Returns 0 to run, or the exit code
@@ -190,6 +201,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "prefetch-ms", required_argument, NULL, S_OPT_PREFETCH },
         { "curve-secret", required_argument, NULL, S_OPT_CURVE_SECRET },
         { "curve-allow", required_argument, NULL, S_OPT_CURVE_ALLOW },
+        { "http", required_argument, NULL, S_OPT_HTTP },
+        { "http-token", required_argument, NULL, S_OPT_HTTP_TOKEN },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -229,6 +242,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
             case 'v': args->verbose = true; break;
             case S_OPT_CURVE_SECRET: args->curve_secret = optarg; break;
             case S_OPT_CURVE_ALLOW: args->curve_allow = optarg; break;
+            case S_OPT_HTTP: args->http = optarg; break;
+            case S_OPT_HTTP_TOKEN: args->http_token = optarg; break;
             case S_OPT_START_METHOD:
                 if (strcmp (optarg, "exec") && strcmp (optarg, "zygote")) {
                     fprintf (stderr,
@@ -355,6 +370,12 @@ main (int argc, char *argv [])
         rc = 1;
     else if (args.curve_secret)
         sigaction (SIGHUP, &action, NULL);    //  Reload; without CURVE, SIGHUP ends the broker
+    //  The metrics server before binding (it counts client connections)
+    if (args.http_token || getenv ("ZHIVE_HTTP_TOKEN"))
+        zhive_broker_set_http_token (broker, args.http_token ? args.http_token
+                                                             : getenv ("ZHIVE_HTTP_TOKEN"));
+    if (rc == 0 && args.http && zhive_broker_set_http (broker, args.http))
+        rc = 1;
     //  Each bind prints why it failed
     if (rc == 0 && (zhive_broker_bind_clients (broker, args.clients) ||
                     zhive_broker_bind_workers (broker, args.workers)))
@@ -370,6 +391,8 @@ main (int argc, char *argv [])
             printf (", %lld local worker(s) (%s)", args.local_workers,
                     args.start_method ? args.start_method : "exec");
         }
+        if (args.http)
+            printf (", metrics %s/metrics", zhive_broker_http_endpoint (broker));
         printf ("%s\n", args.curve_secret ? ", CURVE" : "");
         fflush (stdout);
         rc = s_run (broker, &args);
