@@ -25,11 +25,13 @@
                               127.0.0.1, a free port) and a thread here scrapes
                               /metrics every second while the workload runs
                               (the count goes to stderr)
+        ZHIVE_BENCH_HTTP_MS   the scrape interval in ms (default 1000)
 
     Every wait is bounded; every process started here (the embedded
     broker's local workers, the separate broker of `rss`) is stopped by pid.
     =========================================================================
 */
+#include <czmq.h>    //  zsys, zclock: zhive.h does not include it
 #include <zhive.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +70,7 @@ typedef struct {
 //  client of an external broker
 typedef struct {
     int port;            //  The broker's HTTP port
+    int interval_ms;     //  Between scrapes
     pthread_t thread;    //  The scraper
     atomic_bool stop;    //  Set to end it
     long scrapes;        //  Scrapes answered 200
@@ -215,8 +218,8 @@ s_scraper_run (void *arg)
             self->scrapes++;
             self->bytes += (size_t) got;
         }
-        for (int i = 0; i < 20 && !atomic_load (&self->stop); i++)
-            usleep (50000);
+        for (int ms = 0; ms < self->interval_ms && !atomic_load (&self->stop); ms += 10)
+            usleep (10000);
     }
     return NULL;
 }
@@ -240,6 +243,8 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
                 return -1;
             }
             pool->scraper->port = atoi (url + 1);
+            const char *interval = getenv ("ZHIVE_BENCH_HTTP_MS");
+            pool->scraper->interval_ms = interval && atoi (interval) > 0 ? atoi (interval) : 1000;
             atomic_init (&pool->scraper->stop, false);
             if (pthread_create (&pool->scraper->thread, NULL, s_scraper_run, pool->scraper)) {
                 free (pool->scraper);
