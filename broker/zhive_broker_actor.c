@@ -53,26 +53,26 @@
     } while (0)
 
 typedef struct {
-    zsock_t *pipe;                   //  Pipe to the API (zhive_broker_t)
-    zloop_t *loop;                   //  The one event loop
-    zhive_broker_peers_t *peers;     //  The two ROUTERs and the pool behind them
-    zhive_pool_t *pool;              //  The pool model (the peers')
-    zhive_procs_t *procs;            //  Local worker processes
-    zhive_zap_t *zap;                //  CURVE security, or NULL
-    zactor_t *monitor;               //  Disconnects and failed handshakes of the worker socket
-    char *worker_endpoint;           //  Resolved worker endpoint, for local workers
-    int heartbeat_ms;                //  Heartbeat interval
-    int liveness;                    //  Silent intervals before a peer is dead
-    int heartbeat_timer;             //  zloop timer id of the heartbeat
-    bool probe_armed;                //  A probe of every worker is due (a connection closed)
-    char *worker_program;            //  Program set by the API, NULL for the default
-    uint64_t worker_max_tasks;       //  --max-tasks for local workers, 0 = none
-    bool use_zygote;                 //  Start local workers through a zygote
-    bool verbose;                    //  Log joins, losses and bad input
-    bool terminated;                 //  $TERM received
-    int drain_ms;                    //  The drain time asked for
-    bool drained;                    //  Stopped on its own after a drain
-    zhive_metrics_server_t *http;    //  The metrics server, or NULL
+    zsock_t *pipe;                  //  Pipe to the API (zhive_broker_t)
+    zloop_t *loop;                  //  The one event loop
+    zhive_broker_peers_t *peers;    //  The two ROUTERs and the pool behind them
+    zhive_pool_t *pool;             //  The pool model (the peers')
+    zhive_procs_t *procs;           //  Local worker processes
+    zhive_zap_t *zap;               //  CURVE security, or NULL
+    zactor_t *monitor;              //  Disconnects and failed handshakes of the worker socket
+    char *worker_endpoint;          //  Resolved worker endpoint, for local workers
+    int heartbeat_ms;               //  Heartbeat interval
+    int liveness;                   //  Silent intervals before a peer is dead
+    int heartbeat_timer;            //  zloop timer id of the heartbeat
+    bool probe_armed;               //  A probe of every worker is due (a connection closed)
+    char *worker_program;           //  Program set by the API, NULL for the default
+    uint64_t worker_max_tasks;      //  --max-tasks for local workers, 0 = none
+    bool use_zygote;                //  Start local workers through a zygote
+    bool verbose;                   //  Log joins, losses and bad input
+    bool terminated;                //  $TERM received
+    int drain_ms;                   //  The drain time asked for
+    bool drained;                   //  Stopped on its own after a drain
+    zhive_metrics_server_t *web;    //  The metrics server, or NULL
 } s_server_t;
 
 static int
@@ -444,13 +444,13 @@ s_cmd_http (s_server_t *self, s_arg_t *args, char *value, size_t size, int *rc)
     bool is_bound = bound && *bound;
     free (bound);
     *rc = -1;
-    if (self->http)
+    if (self->web)
         snprintf (value, size, "the HTTP server is set already");
     else if (is_bound)
         snprintf (value, size, "set HTTP before binding the client endpoint");
-    else if ((self->http = zhive_metrics_server_new (self->loop, self->pool, client_sock,
-                                                     args [0].s, args [1].s, value, size))) {
-        snprintf (value, size, "%s", zhive_metrics_server_endpoint (self->http));
+    else if ((self->web = zhive_metrics_server_new (self->loop, self->pool, client_sock, args [0].s,
+                                                    args [1].s, value, size))) {
+        snprintf (value, size, "%s", zhive_metrics_server_endpoint (self->web));
         S_LOG (self, "metrics served at %s/metrics", value);
         *rc = 0;
     }
@@ -575,7 +575,7 @@ s_server_destroy (s_server_t **self_p)
     s_server_t *self = *self_p;
     if (!self)
         return;
-    zhive_metrics_server_destroy (&self->http);    //  Before the client socket it monitors
+    zhive_metrics_server_destroy (&self->web);    //  Before the client socket it monitors
     zhive_procs_destroy (&self->procs);
     zactor_destroy (&self->monitor);              //  Before its socket
     zhive_zap_stop_monitor (self->zap);           //  Before its socket

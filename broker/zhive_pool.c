@@ -379,7 +379,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         return;
     }
     zhive_pool_member_measure (worker, now - task->sent_us, self->prefetch_us);
-    zhive_pool_histogram_observe (&task->queue->duration, now - task->sent_us);
+    zhive_pool_histogram_observe (&task->queue->run, now - task->sent_us);
     worker->seen = now;
     zhive_pool_tasks_unhold (self->tasks, task);
     worker->done++;
@@ -791,7 +791,7 @@ s_function_view (zhive_pool_queue_t *queue, zhive_pool_queue_t *retired, int64_t
     view->function = queue ? queue->function : retired->function;
     view->stats = sum.stats;
     view->wait = sum.wait;
-    view->duration = sum.duration;
+    view->duration = sum.run;
 }
 
 void

@@ -102,7 +102,7 @@ zhive_pool_queue_absorb (zhive_pool_queue_t *self, const zhive_pool_queue_t *oth
     self->stats.queue_full += other->stats.queue_full;
     self->stats.redispatches += other->stats.redispatches;
     zhive_pool_histogram_add (&self->wait, &other->wait);
-    zhive_pool_histogram_add (&self->duration, &other->duration);
+    zhive_pool_histogram_add (&self->run, &other->run);
 }
 
 //  ---------------------------------------------------------------------

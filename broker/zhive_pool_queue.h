@@ -33,16 +33,16 @@ typedef struct {
 } zhive_pool_stats_t;
 
 typedef struct {
-    char *function;                     //  Function name: the key in the pool's table
-    zhive_list_t waiting;               //  Tasks waiting for a worker, oldest first
-    size_t in_flight;                   //  Its tasks that workers hold
-    zhive_pool_member_t **workers;      //  Workers that offer the function
-    size_t workers_count;               //  Entries in workers
-    size_t workers_max;                 //  Allocated entries in workers
-    size_t next_worker;                 //  Round-robin position in workers
-    zhive_pool_stats_t stats;           //  Its counters
-    zhive_pool_histogram_t wait;        //  Times from entering the queue to dispatch
-    zhive_pool_histogram_t duration;    //  Times from dispatch to the worker's answer
+    char *function;                   //  Function name: the key in the pool's table
+    zhive_list_t waiting;             //  Tasks waiting for a worker, oldest first
+    size_t in_flight;                 //  Its tasks that workers hold
+    zhive_pool_member_t **workers;    //  Workers that offer the function
+    size_t workers_count;             //  Entries in workers
+    size_t workers_max;               //  Allocated entries in workers
+    size_t next_worker;               //  Round-robin position in workers
+    zhive_pool_stats_t stats;         //  Its counters
+    zhive_pool_histogram_t wait;      //  Times from entering the queue to dispatch
+    zhive_pool_histogram_t run;       //  Times from dispatch to the worker's answer
 } zhive_pool_queue_t;
 
 //  ---------------------------------------------------------------------
