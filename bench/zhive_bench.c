@@ -21,22 +21,32 @@
         ZHIVE_BENCH_LIMIT_S   time limit per workload in seconds (default 120)
         ZHIVE_BENCH_CONCURRENCY  worker concurrency for echo workloads (0: default)
         ZHIVE_BENCH_PREFETCH_MS  the embedded broker's prefetch (default: the broker's)
+        ZHIVE_BENCH_HTTP      1: the embedded broker serves metrics (--http on
+                              127.0.0.1, a free port) and a thread here scrapes
+                              /metrics every second while the workload runs
+                              (the count goes to stderr)
+        ZHIVE_BENCH_HTTP_MS   the scrape interval in ms (default 1000)
 
     Every wait is bounded; every process started here (the embedded
     broker's local workers, the separate broker of `rss`) is stopped by pid.
     =========================================================================
 */
-#include <czmq.h>
+#include <czmq.h>    //  zsys, zclock: zhive.h does not include it
 #include <zhive.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,8 +69,19 @@ typedef struct {
 //  A pool to run against: an embedded broker with local workers, or a
 //  client of an external broker
 typedef struct {
+    int port;            //  The broker's HTTP port
+    int interval_ms;     //  Between scrapes
+    pthread_t thread;    //  The scraper
+    atomic_bool stop;    //  Set to end it
+    long scrapes;        //  Scrapes answered 200
+    long failures;       //  Scrapes that were not
+    size_t bytes;        //  Bytes read
+} s_scraper_t;
+
+typedef struct {
     zhive_broker_t *broker;    //  Embedded broker, NULL if external
     zhive_client_t *client;    //  Connected client
+    s_scraper_t *scraper;      //  Scraping its metrics (ZHIVE_BENCH_HTTP), or NULL
 } s_pool_t;
 
 static double
@@ -149,6 +170,60 @@ s_status (zhive_client_t *client, const char *function, size_t *workers, uint64_
     return 0;
 }
 
+//  One GET /metrics over HTTP/1.0: bytes read, or -1 if it was not 200
+static long
+s_scrape_once (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (fd < 0 || connect (fd, (struct sockaddr *) &addr, sizeof addr)) {
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    const char *request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    long total = 0;
+    char buffer [65536];
+    char status [16] = "";
+    if (write (fd, request, strlen (request)) == (ssize_t) strlen (request)) {
+        while (true) {
+            struct pollfd item = { fd, POLLIN, 0 };
+            if (poll (&item, 1, 5000) <= 0)
+                break;
+            ssize_t got = read (fd, buffer, sizeof buffer);
+            if (got <= 0)
+                break;
+            if (total == 0)
+                snprintf (status, sizeof status, "%.12s", buffer);
+            total += got;
+        }
+    }
+    close (fd);
+    return strncmp (status, "HTTP/1.1 200", 12) == 0 || strncmp (status, "HTTP/1.0 200", 12) == 0
+               ? total
+               : -1;
+}
+
+//  The scraper thread: a scrape every second until stopped
+static void *
+s_scraper_run (void *arg)
+{
+    s_scraper_t *self = (s_scraper_t *) arg;
+    while (!atomic_load (&self->stop)) {
+        long got = s_scrape_once (self->port);
+        if (got < 0)
+            self->failures++;
+        else {
+            self->scrapes++;
+            self->bytes += (size_t) got;
+        }
+        for (int ms = 0; ms < self->interval_ms && !atomic_load (&self->stop); ms += 10)
+            usleep (10000);
+    }
+    return NULL;
+}
+
 //  Start an embedded broker with `workers` local workers (or connect to
 //  ZHIVE_BENCH_CONNECT) and wait until that many workers are ready.
 static int
@@ -158,6 +233,26 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
     const char *endpoint = env->connect;
     if (!endpoint) {
         pool->broker = zhive_broker_new ();
+        const char *http = getenv ("ZHIVE_BENCH_HTTP");
+        if (pool->broker && http && atoi (http) > 0) {
+            const char *url;
+            pool->scraper = (s_scraper_t *) calloc (1, sizeof (s_scraper_t));
+            if (!pool->scraper || zhive_broker_set_http (pool->broker, "127.0.0.1:0") ||
+                !(url = strrchr (zhive_broker_http_endpoint (pool->broker), ':'))) {
+                fprintf (stderr, "zhive_bench: cannot serve metrics\n");
+                return -1;
+            }
+            pool->scraper->port = atoi (url + 1);
+            const char *interval = getenv ("ZHIVE_BENCH_HTTP_MS");
+            pool->scraper->interval_ms = interval && atoi (interval) > 0 ? atoi (interval) : 1000;
+            atomic_init (&pool->scraper->stop, false);
+            if (pthread_create (&pool->scraper->thread, NULL, s_scraper_run, pool->scraper)) {
+                free (pool->scraper);
+                pool->scraper = NULL;
+                fprintf (stderr, "zhive_bench: cannot start the scraper\n");
+                return -1;
+            }
+        }
         if (!pool->broker || zhive_broker_bind_clients (pool->broker, "tcp://127.0.0.1:*") ||
             zhive_broker_bind_workers (pool->broker, "tcp://127.0.0.1:*")) {
             fprintf (stderr, "zhive_bench: cannot start an embedded broker\n");
@@ -199,6 +294,14 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
 static void
 s_pool_stop (s_pool_t *pool)
 {
+    if (pool->scraper) {
+        atomic_store (&pool->scraper->stop, true);
+        pthread_join (pool->scraper->thread, NULL);
+        fprintf (stderr, "zhive_bench: metrics scraped %ld time(s) (%zu bytes), %ld failed\n",
+                 pool->scraper->scrapes, pool->scraper->bytes, pool->scraper->failures);
+        free (pool->scraper);
+        pool->scraper = NULL;
+    }
     zhive_client_destroy (&pool->client);
     zhive_broker_destroy (&pool->broker);    //  Stops its local workers by pid
 }
@@ -612,7 +715,8 @@ s_usage (void)
                      "       zhive_bench rss N SIZE [BATCH]\n"
                      "       zhive_bench scale WORKERS N CONCURRENCY SLEEP_MS\n"
                      "environment: ZHIVE_BENCH_BUILD (required), ZHIVE_BENCH_CONNECT, "
-                     "ZHIVE_BENCH_LIMIT_S, ZHIVE_BENCH_CONCURRENCY\n");
+                     "ZHIVE_BENCH_LIMIT_S, ZHIVE_BENCH_CONCURRENCY, ZHIVE_BENCH_PREFETCH_MS, "
+                     "ZHIVE_BENCH_HTTP\n");
 }
 
 int

@@ -83,6 +83,12 @@ s_usage (FILE *stream)
              "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
              "                               certificates are in DIR (and local workers);\n"
              "                               needs --curve-secret. SIGHUP reads DIR again\n"
+             "      --http [ADDR:]PORT       serve metrics over HTTP: Prometheus text at\n"
+             "                               /metrics, JSON status at /api/status (off by\n"
+             "                               default; PORT alone is 127.0.0.1; port 0 binds a\n"
+             "                               free one, printed on stdout)\n"
+             "      --http-token TOKEN       HTTP requests need the header Authorization:\n"
+             "                               Bearer TOKEN (default $ZHIVE_HTTP_TOKEN, if set)\n"
              "  -v, --verbose                log joins, losses and bad input to stderr\n"
              "  -h, --help                   show this help\n"
              "\n"
@@ -128,7 +134,9 @@ enum {
     S_OPT_PREFETCH,
     S_OPT_UNKNOWN_FUNCTION,
     S_OPT_CURVE_SECRET,
-    S_OPT_CURVE_ALLOW
+    S_OPT_CURVE_ALLOW,
+    S_OPT_HTTP,
+    S_OPT_HTTP_TOKEN
 };
 
 static const s_numeric_t s_numerics [] = {
@@ -171,6 +179,8 @@ typedef struct {
     bool verbose;                    //  Log to stderr
     const char *curve_secret;        //  CURVE: the broker's secret certificate, or NULL
     const char *curve_allow;         //  CURVE: directory of allowed public keys, or NULL
+    const char *http;                //  Metrics server address, or NULL for none
+    const char *http_token;          //  Its bearer token, or NULL
 } s_args_t;
 
 //  Returns 0 to run, or the exit code
@@ -198,6 +208,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
         { "unknown-function-timeout", required_argument, NULL, S_OPT_UNKNOWN_FUNCTION },
         { "curve-secret", required_argument, NULL, S_OPT_CURVE_SECRET },
         { "curve-allow", required_argument, NULL, S_OPT_CURVE_ALLOW },
+        { "http", required_argument, NULL, S_OPT_HTTP },
+        { "http-token", required_argument, NULL, S_OPT_HTTP_TOKEN },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -238,6 +250,8 @@ s_parse_args (int argc, char *argv [], s_args_t *args)
             case 'v': args->verbose = true; break;
             case S_OPT_CURVE_SECRET: args->curve_secret = optarg; break;
             case S_OPT_CURVE_ALLOW: args->curve_allow = optarg; break;
+            case S_OPT_HTTP: args->http = optarg; break;
+            case S_OPT_HTTP_TOKEN: args->http_token = optarg; break;
             case S_OPT_START_METHOD:
                 if (strcmp (optarg, "exec") && strcmp (optarg, "zygote")) {
                     fprintf (stderr,
@@ -366,6 +380,12 @@ main (int argc, char *argv [])
         rc = 1;
     else if (args.curve_secret)
         sigaction (SIGHUP, &action, NULL);    //  Reload; without CURVE, SIGHUP ends the broker
+    //  The metrics server before binding (it counts client connections)
+    const char *token = args.http_token ? args.http_token : getenv ("ZHIVE_HTTP_TOKEN");
+    if (token)
+        zhive_broker_set_http_token (broker, token);
+    if (rc == 0 && args.http && zhive_broker_set_http (broker, args.http))
+        rc = 1;
     //  Each bind prints why it failed
     if (rc == 0 && (zhive_broker_bind_clients (broker, args.clients) ||
                     zhive_broker_bind_workers (broker, args.workers)))
@@ -381,6 +401,8 @@ main (int argc, char *argv [])
             printf (", %lld local worker(s) (%s)", args.local_workers,
                     args.start_method ? args.start_method : "exec");
         }
+        if (args.http)
+            printf (", metrics %s/metrics", zhive_broker_http_endpoint (broker));
         printf ("%s\n", args.curve_secret ? ", CURVE" : "");
         fflush (stdout);
         rc = s_run (broker, &args);

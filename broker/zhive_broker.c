@@ -25,6 +25,8 @@ struct _zhive_broker_t {
     zactor_t *actor;           //  The broker thread
     char *clients_endpoint;    //  Resolved client endpoint; NULL before binding
     char *workers_endpoint;    //  Resolved worker endpoint; NULL before binding
+    char *http_endpoint;       //  Metrics server's URL; NULL before zhive_broker_set_http
+    char *http_token;          //  Bearer token the metrics server will ask for, or NULL
     uint32_t serial;           //  Numbers requests so a late reply is not mistaken
 };
 
@@ -124,6 +126,8 @@ zhive_broker_destroy (zhive_broker_t **self_p)
     zactor_destroy (&self->actor);
     free (self->clients_endpoint);
     free (self->workers_endpoint);
+    free (self->http_endpoint);
+    free (self->http_token);
     free (self);
     *self_p = NULL;
 }
@@ -308,6 +312,36 @@ zhive_broker_workers_ready (zhive_broker_t *self)
     int count = rc == 0 && value ? atoi (value) : -1;
     free (value);
     return count;
+}
+
+void
+zhive_broker_set_http_token (zhive_broker_t *self, const char *token)
+{
+    free (self->http_token);
+    self->http_token = token && *token ? strdup (token) : NULL;
+}
+
+int
+zhive_broker_set_http (zhive_broker_t *self, const char *address)
+{
+    char *value;
+    uint32_t serial = ++self->serial;
+    if (s_call (self, serial, &value, ZHIVE_BROKER_PICTURE (ZHIVE_BROKER_HTTP),
+                ZHIVE_BROKER_NAME (ZHIVE_BROKER_HTTP), serial, address ? address : "",
+                self->http_token ? self->http_token : "")) {
+        zhive_log_error ("zhive-broker: %s", value ? value : "the broker does not answer");
+        free (value);
+        return -1;
+    }
+    free (self->http_endpoint);
+    self->http_endpoint = value;
+    return 0;
+}
+
+const char *
+zhive_broker_http_endpoint (zhive_broker_t *self)
+{
+    return self->http_endpoint;
 }
 
 zactor_t *

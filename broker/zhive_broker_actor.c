@@ -24,6 +24,7 @@
     =========================================================================
 */
 #include "zhive_broker_actor.h"
+#include "zhive_metrics_server.h"
 #include "zhive_broker_peers.h"
 #include "zhive_clock.h"
 #include "zhive_log.h"
@@ -71,6 +72,7 @@ typedef struct {
     bool terminated;                //  $TERM received
     int drain_ms;                   //  The drain time asked for
     bool drained;                   //  Stopped on its own after a drain
+    zhive_metrics_server_t *web;    //  The metrics server, or NULL
 } s_server_t;
 
 static int
@@ -440,6 +442,27 @@ s_cmd_curve_reload (s_server_t *self, s_arg_t *args, char *value, size_t size, i
     *rc = count < 0 ? -1 : 0;
 }
 
+//  HTTP address token: serve /metrics and /api/status; the endpoint
+static void
+s_cmd_http (s_server_t *self, s_arg_t *args, char *value, size_t size, int *rc)
+{
+    zsock_t *client_sock = zhive_broker_peers_clients (self->peers);
+    char *bound = zsock_last_endpoint (client_sock);
+    bool is_bound = bound && *bound;
+    free (bound);
+    *rc = -1;
+    if (self->web)
+        snprintf (value, size, "the HTTP server is set already");
+    else if (is_bound)
+        snprintf (value, size, "set HTTP before binding the client endpoint");
+    else if ((self->web = zhive_metrics_server_new (self->loop, self->pool, client_sock, args [0].s,
+                                                    args [1].s, value, size))) {
+        snprintf (value, size, "%s", zhive_metrics_server_endpoint (self->web));
+        S_LOG (self, "metrics served at %s/metrics", value);
+        *rc = 0;
+    }
+}
+
 static const s_command_t s_commands [] = {
     { ZHIVE_BROKER_VERBOSE, false, s_cmd_verbose },
     { ZHIVE_BROKER_WORKER_PROGRAM, false, s_cmd_worker_program },
@@ -458,6 +481,7 @@ static const s_command_t s_commands [] = {
     { ZHIVE_BROKER_WORKERS_READY, true, s_cmd_workers_ready },
     { ZHIVE_BROKER_CURVE, true, s_cmd_curve },
     { ZHIVE_BROKER_CURVE_RELOAD, true, s_cmd_curve_reload },
+    { ZHIVE_BROKER_HTTP, true, s_cmd_http },
 };
 #define S_COMMANDS (sizeof s_commands / sizeof s_commands [0])
 
@@ -559,6 +583,7 @@ s_server_destroy (s_server_t **self_p)
     s_server_t *self = *self_p;
     if (!self)
         return;
+    zhive_metrics_server_destroy (&self->web);    //  Before the client socket it monitors
     zhive_procs_destroy (&self->procs);
     zactor_destroy (&self->monitor);              //  Before its socket
     zhive_zap_stop_monitor (self->zap);           //  Before its socket

@@ -33,6 +33,7 @@
 #define ZHIVE_BROKER_WORKERS_READY    "WORKERS-READY", "4"       //  serial
 #define ZHIVE_BROKER_CURVE            "CURVE", "4ss"             //  serial, secret path, allow dir
 #define ZHIVE_BROKER_CURVE_RELOAD     "CURVE-RELOAD", "4"        //  serial
+#define ZHIVE_BROKER_HTTP             "HTTP", "4ss"              //  serial, address, token
 
 //  A command's name, and its whole picture (name included)
 #define ZHIVE_BROKER_NAME(...)         ZHIVE_BROKER_FIRST (__VA_ARGS__)

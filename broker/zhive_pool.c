@@ -63,6 +63,7 @@ struct _zhive_pool_t {
     bool draining;                     //  Refusing new tasks
     int64_t drain_until;               //  When the drain gives up
     zhive_pool_counters_t counters;    //  What happened so far
+    zhashx_t *retired;                 //  Function name -> counters of its pruned queues
 };
 
 static void s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *why);
@@ -93,6 +94,7 @@ s_renew (zhive_pool_t *self)
             uint64_t ticket = task->ticket;
             zhive_pool_tasks_unhold (self->tasks, task);
             self->ops.cancel (self->arg, &worker->peer, ticket);
+            task->queued_us = self->now;
             if (task->client)
                 zhive_pool_tasks_wait_add (self->tasks, task, true);
             else
@@ -139,6 +141,7 @@ s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_member_
     task->ticket = ticket;
     task->worker = worker;
     task->sent_us = self->now;
+    zhive_pool_histogram_observe (&task->queue->wait, self->now - task->queued_us);
     zhive_list_push_back (&worker->held, &task->link);
     task->queue->in_flight++;
     worker->dispatched++;
@@ -258,6 +261,7 @@ s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *wh
         }
         else {
             S_COUNT (self, task->queue, redispatches);
+            task->queued_us = self->now;
             zhive_pool_tasks_wait_add (self->tasks, task, true);
         }
     }
@@ -318,6 +322,7 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
     worker->max_tasks = ready->max_tasks;
     worker->dispatched = 0;    //  max_tasks counts from this READY on
     worker->draining = false;
+    worker->seen = now;
     size_t count = ready->functions_count;
     zhive_pool_queue_t **queues =
         (zhive_pool_queue_t **) calloc (count ? count : 1, sizeof (zhive_pool_queue_t *));
@@ -375,6 +380,8 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         return;
     }
     zhive_pool_member_measure (worker, now - task->sent_us, self->prefetch_us);
+    zhive_pool_histogram_observe (&task->queue->run, now - task->sent_us);
+    worker->seen = now;
     zhive_pool_tasks_unhold (self->tasks, task);
     worker->done++;
     if (!task->client) {
@@ -414,6 +421,8 @@ zhive_pool_worker_draining (zhive_pool_t *self, int64_t now, const zhive_peer_t 
 {
     self->now = self->tasks->now = now;
     zhive_pool_member_t *worker = s_worker_lookup (self, peer);
+    if (worker)
+        worker->seen = now;
     if (worker && !worker->draining) {
         worker->draining = true;
         S_LOG (self, "worker '%s' is draining: %zu task(s) to finish, no new ones", worker->name,
@@ -527,6 +536,7 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
         return;
     }
     S_COUNT (self, queue, submitted);
+    task->queued_us = now;
     task->retries = retries < 0 ? self->retries : retries;
     task->chunk = chunk;
     task->timeout_ms = timeout_ms < 0 || timeout_ms > ZHIVE_POOL_TIMEOUT_MAX ? -1 : timeout_ms;
@@ -653,6 +663,22 @@ zhive_pool_tick (zhive_pool_t *self, int64_t now)
     s_settle (self);
 }
 
+//  Keep a pruned queue's counters, so its function's series never go back
+//  (at most ZHIVE_POOL_RETIRED_MAX functions: past that they stay only in
+//  the totals)
+static void
+s_retire (zhive_pool_t *self, zhive_pool_queue_t *queue)
+{
+    zhive_pool_queue_t *kept =
+        (zhive_pool_queue_t *) zhashx_lookup (self->retired, queue->function);
+    if (kept)
+        zhive_pool_queue_absorb (kept, queue);
+    else if (zhashx_size (self->retired) < ZHIVE_POOL_RETIRED_MAX &&
+             zhashx_insert (self->retired, queue->function, queue) == 0)
+        return;    //  The unused queue itself is kept
+    zhive_pool_queue_destroy (&queue);
+}
+
 void
 zhive_pool_prune (zhive_pool_t *self)
 {
@@ -667,7 +693,7 @@ zhive_pool_prune (zhive_pool_t *self)
     for (zhive_pool_queue_t *queue = (zhive_pool_queue_t *) zlistx_first (unused); queue;
          queue = (zhive_pool_queue_t *) zlistx_next (unused)) {
         zhashx_delete (self->queues, queue->function);
-        zhive_pool_queue_destroy (&queue);
+        s_retire (self, queue);
     }
     zlistx_destroy (&unused);
 }
@@ -759,6 +785,60 @@ zhive_pool_status (zhive_pool_t *self, zhive_pack_t *pack)
         zhive_pool_queue_pack (queue, pack);
 }
 
+//  A function's view: its queue now (may be NULL) and its pruned counters
+//  (may be NULL)
+static void
+s_function_view (zhive_pool_queue_t *queue, zhive_pool_queue_t *retired, int64_t now,
+                 zhive_pool_function_t *view)
+{
+    memset (view, 0, sizeof *view);
+    zhive_pool_queue_t sum;
+    memset (&sum, 0, sizeof sum);
+    if (queue) {
+        zhive_pool_queue_absorb (&sum, queue);
+        view->waiting = zhive_list_size (&queue->waiting);
+        view->in_flight = queue->in_flight;
+        view->workers = queue->workers_count;
+        zhive_link_t *head = zhive_list_first (&queue->waiting);
+        if (head)
+            view->oldest_us = now - ZHIVE_LIST_ITEM (head, zhive_pool_task_t, link)->queued_us;
+    }
+    if (retired)
+        zhive_pool_queue_absorb (&sum, retired);
+    view->function = queue ? queue->function : retired->function;
+    view->stats = sum.stats;
+    view->wait = sum.wait;
+    view->duration = sum.run;
+}
+
+void
+zhive_pool_each_function (zhive_pool_t *self, int64_t now, zhive_pool_function_fn *fn, void *arg)
+{
+    zhive_pool_function_t view;
+    for (zhive_pool_queue_t *queue = (zhive_pool_queue_t *) zhashx_first (self->queues); queue;
+         queue = (zhive_pool_queue_t *) zhashx_next (self->queues)) {
+        s_function_view (queue,
+                         (zhive_pool_queue_t *) zhashx_lookup (self->retired, queue->function), now,
+                         &view);
+        fn (&view, arg);
+    }
+    for (zhive_pool_queue_t *retired = (zhive_pool_queue_t *) zhashx_first (self->retired); retired;
+         retired = (zhive_pool_queue_t *) zhashx_next (self->retired)) {
+        if (!zhashx_lookup (self->queues, retired->function)) {
+            s_function_view (NULL, retired, now, &view);
+            fn (&view, arg);
+        }
+    }
+}
+
+void
+zhive_pool_each_member (zhive_pool_t *self, zhive_pool_member_fn *fn, void *arg)
+{
+    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
+         worker = (zhive_pool_member_t *) zhashx_next (self->workers))
+        fn (worker, arg);
+}
+
 const zhive_pool_stats_t *
 zhive_pool_function_stats (zhive_pool_t *self, const char *function)
 {
@@ -794,7 +874,8 @@ zhive_pool_new (const zhive_pool_ops_t *ops, void *arg, uint32_t incarnation)
     self->queues = zhashx_new ();
     self->workers = zhashx_new ();
     self->tasks = zhive_pool_tasks_new (&self->ops, arg, &self->counters);
-    if (!self->queues || !self->workers || !self->tasks)
+    self->retired = zhashx_new ();
+    if (!self->queues || !self->workers || !self->tasks || !self->retired)
         zhive_pool_destroy (&self);
     return self;
 }
@@ -830,6 +911,11 @@ zhive_pool_destroy (zhive_pool_t **self_p)
         zhashx_delete (self->queues, queue->function);
         zhive_pool_queue_destroy (&queue);
     }
+    while (self->retired && (queue = (zhive_pool_queue_t *) zhashx_first (self->retired))) {
+        zhashx_delete (self->retired, queue->function);
+        zhive_pool_queue_destroy (&queue);
+    }
+    zhashx_destroy (&self->retired);
     zhashx_destroy (&self->workers);
     zhashx_destroy (&self->queues);
     zhive_pool_tasks_destroy (&self->tasks);

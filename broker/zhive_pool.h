@@ -41,7 +41,8 @@
 #define ZHIVE_POOL_PREFETCH_US    50000                     //  Default prefetch time
 #define ZHIVE_POOL_TIMEOUT_MAX    (3650LL * 86400000)       //  Deadlines past ten years mean none
 #define ZHIVE_POOL_UNOFFERED_MS                                                                    \
-    30000    //  Default wait for an unoffered function (as the broker's)
+    30000                              //  Default wait for an unoffered function (as the broker's)
+#define ZHIVE_POOL_RETIRED_MAX 4096    //  Pruned functions whose counters are kept
 
 typedef struct _zhive_pool_t zhive_pool_t;
 
@@ -95,6 +96,19 @@ typedef struct {
     uint64_t kept;               //  Answers kept for a resend
     uint64_t kept_delivered;     //  Kept answers delivered on a resend
 } zhive_pool_counters_t;
+
+//  One function as metrics see it: its queue now, and its counters and
+//  histograms since the pool began (those of its pruned queues added)
+typedef struct {
+    const char *function;               //  Its name
+    size_t waiting;                     //  Tasks waiting in its queue
+    size_t in_flight;                   //  Its tasks that workers hold
+    size_t workers;                     //  Workers offering it
+    int64_t oldest_us;                  //  How long the head of its queue has waited, 0 none
+    zhive_pool_stats_t stats;           //  Its counters
+    zhive_pool_histogram_t wait;        //  Times from entering the queue to dispatch
+    zhive_pool_histogram_t duration;    //  Times from dispatch to a worker's answer
+} zhive_pool_function_t;
 
 //  ---------------------------------------------------------------------
 //  Life and settings
@@ -193,7 +207,8 @@ void zhive_pool_local_exited (zhive_pool_t *self, int64_t now, uint64_t pid, con
 //  worker offered their function, and drop kept answers past their time.
 void zhive_pool_tick (zhive_pool_t *self, int64_t now);
 
-//  Forget queues nobody uses (their counters stay in the totals).
+//  Forget queues nobody uses (their counters stay in the totals, and in
+//  the function's counters that zhive_pool_each_function visits).
 void zhive_pool_prune (zhive_pool_t *self);
 
 //  Start a drain: refuse new tasks (BrokerShutdown), finish accepted ones,
@@ -223,6 +238,15 @@ uint32_t zhive_pool_incarnation (zhive_pool_t *self);
 typedef void (zhive_pool_peer_fn) (const zhive_peer_t *peer, void *arg);
 void zhive_pool_each_worker (zhive_pool_t *self, zhive_pool_peer_fn *fn, void *arg);
 void zhive_pool_each_waiting_client (zhive_pool_t *self, zhive_pool_peer_fn *fn, void *arg);
+
+//  Visit every function the pool has a queue or kept counters for, and
+//  every worker (do not send events to the pool while visiting; what the
+//  visitor gets lasts for the call only).
+typedef void (zhive_pool_function_fn) (const zhive_pool_function_t *function, void *arg);
+void zhive_pool_each_function (zhive_pool_t *self, int64_t now, zhive_pool_function_fn *fn,
+                               void *arg);
+typedef void (zhive_pool_member_fn) (const zhive_pool_member_t *worker, void *arg);
+void zhive_pool_each_member (zhive_pool_t *self, zhive_pool_member_fn *fn, void *arg);
 
 //  Pack the STATUS_REPLY map (docs/protocol.md) into pack (reset first).
 void zhive_pool_status (zhive_pool_t *self, zhive_pack_t *pack);

@@ -24,6 +24,7 @@ zhive_pool_member_new (const zhive_peer_t *peer, int64_t now)
     self->peer = *peer;
     zhive_peer_key (peer, self->key);
     self->joined = now;
+    self->seen = now;
     zhive_list_init (&self->held);
     return self;
 }

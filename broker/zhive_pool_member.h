@@ -33,6 +33,7 @@ struct _zhive_pool_member_t {
     bool draining;                     //  It said DRAINING: send it nothing more
     int64_t joined;                    //  When its first READY came (the pool's clock)
     uint64_t done;                     //  Tasks it answered (DONE or FAILED)
+    int64_t seen;                      //  When it last sent READY, DONE, FAILED or DRAINING
     zhive_list_t held;                 //  Tasks it holds, in dispatch order
     uint32_t prefetch;                 //  Tasks it may hold beyond its slots
     zhive_pool_queue_t **queues;       //  Queues of the functions it offers

@@ -89,6 +89,24 @@ zhive_pool_queue_unused (const zhive_pool_queue_t *self)
 }
 
 //  ---------------------------------------------------------------------
+//  Add another queue's counters and histograms
+
+void
+zhive_pool_queue_absorb (zhive_pool_queue_t *self, const zhive_pool_queue_t *other)
+{
+    self->stats.submitted += other->stats.submitted;
+    self->stats.ok += other->stats.ok;
+    self->stats.error += other->stats.error;
+    self->stats.timeout += other->stats.timeout;
+    self->stats.cancelled += other->stats.cancelled;
+    self->stats.worker_lost += other->stats.worker_lost;
+    self->stats.queue_full += other->stats.queue_full;
+    self->stats.redispatches += other->stats.redispatches;
+    zhive_pool_histogram_add (&self->wait, &other->wait);
+    zhive_pool_histogram_add (&self->run, &other->run);
+}
+
+//  ---------------------------------------------------------------------
 //  Its STATUS_REPLY entry
 
 void

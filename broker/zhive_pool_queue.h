@@ -12,6 +12,7 @@
 
 #include "zhive_list.h"
 #include "zhive_pack.h"
+#include "zhive_pool_histogram.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -43,6 +44,8 @@ typedef struct {
     bool offered;                     //  A worker offered it since the tick last looked
     int64_t unoffered_since;          //  Since when no worker offers it, µs (the tick's view)
     zhive_pool_stats_t stats;         //  Its counters
+    zhive_pool_histogram_t wait;      //  Times from entering the queue to dispatch
+    zhive_pool_histogram_t run;       //  Times from dispatch to the worker's answer
 } zhive_pool_queue_t;
 
 //  ---------------------------------------------------------------------
@@ -61,6 +64,9 @@ void zhive_pool_queue_remove_worker (zhive_pool_queue_t *self, zhive_pool_member
 
 //  True if nothing waits, runs or offers: the queue may go.
 bool zhive_pool_queue_unused (const zhive_pool_queue_t *self);
+
+//  Add other's counters and histograms to self's (a pruned queue's kept).
+void zhive_pool_queue_absorb (zhive_pool_queue_t *self, const zhive_pool_queue_t *other);
 
 //  Pack its STATUS_REPLY entry: a map of function, waiting, in_flight.
 void zhive_pool_queue_pack (zhive_pool_queue_t *self, zhive_pack_t *pack);

@@ -38,7 +38,7 @@ typedef struct {
     int64_t attempts;               //  Dispatches that lost their worker so far
     uint32_t chunk;                 //  Items in a chunked payload, 0 = one task
     int64_t sent_us;                //  When it was dispatched
-    int64_t queued_us;              //  When it was submitted
+    int64_t queued_us;              //  When it entered its queue (submit, or back after a loss)
     zhive_pool_member_t *worker;    //  Worker holding it; NULL while queued
     zhive_link_t link;              //  In its queue's waiting list or its worker's held list
 } zhive_pool_task_t;

@@ -144,6 +144,29 @@ ZHIVE_EXPORT int zhive_broker_set_curve (zhive_broker_t *self, const char *secre
 //  keys allowed before stay).
 ZHIVE_EXPORT int zhive_broker_reload_curve (zhive_broker_t *self);
 
+//  Metrics over HTTP (off by default): serve Prometheus text format 0.0.4
+//  at /metrics and the status as JSON at /api/status (workers: name, host,
+//  functions, concurrency, in flight, done, last seen; queues: waiting, in
+//  flight, oldest age, totals), read-only (GET and HEAD; other methods get
+//  405, other paths 404). address is "PORT" or ":PORT" (127.0.0.1), or
+//  "ADDR:PORT" (an IPv4 address, "[IPv6]:PORT", "*:PORT" for every
+//  interface); port 0 lets the kernel pick one. The server runs in the
+//  broker's thread: a scrape reads counters the broker keeps anyway, and
+//  costs the broker's work nothing between scrapes. Call before binding
+//  the client endpoint (clients are counted from then on). Returns 0, or
+//  -1 with a message on stderr (bad address, cannot bind, set already,
+//  already bound).
+ZHIVE_EXPORT int zhive_broker_set_http (zhive_broker_t *self, const char *address);
+
+//  The metrics server's base URL ("http://127.0.0.1:9090", the port
+//  resolved; add "/metrics"). Borrowed; NULL before zhive_broker_set_http.
+ZHIVE_EXPORT const char *zhive_broker_http_endpoint (zhive_broker_t *self);
+
+//  Ask every HTTP request for "Authorization: Bearer TOKEN" (others get
+//  401); NULL or "" for none (the default). Call before
+//  zhive_broker_set_http.
+ZHIVE_EXPORT void zhive_broker_set_http_token (zhive_broker_t *self, const char *token);
+
 //  Graceful stop: refuse new tasks (BrokerShutdown), finish the accepted
 //  ones, then stop; tasks still unanswered after timeout_ms get
 //  BrokerShutdown. Returns at once; the actor signals (zsock_wait on
