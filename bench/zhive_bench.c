@@ -13,6 +13,7 @@
         zhive_bench scale   WORKERS N CONCURRENCY MS  async sleep tasks
 
     Environment:
+        ZHIVE_BENCH_BROKER_ARGS  more options for workload 5's zhive-broker
         ZHIVE_BENCH_BUILD     zhive build tree (bin/zhive-worker, bin/zhive-broker,
                               lib/libzhive-examples.so); required
         ZHIVE_BENCH_CONNECT   use this running broker instead of an embedded
@@ -554,8 +555,18 @@ s_broker_spawn (const s_env_t *env, char *endpoint, size_t endpoint_size)
         dup2 (fds [1], 1);
         close (fds [0]);
         close (fds [1]);
-        execl (env->broker_program, env->broker_program, "--clients", "tcp://127.0.0.1:*",
-               "--workers", "tcp://127.0.0.1:*", (char *) NULL);
+        //  More broker options from ZHIVE_BENCH_BROKER_ARGS (words split at
+        //  spaces): e.g. "--max-queue-per-client 0" for one client's 1M tasks
+        const char *argv [32] = { env->broker_program, "--clients", "tcp://127.0.0.1:*",
+                                  "--workers", "tcp://127.0.0.1:*" };
+        int argc = 5;
+        char *extra =
+            getenv ("ZHIVE_BENCH_BROKER_ARGS") ? strdup (getenv ("ZHIVE_BENCH_BROKER_ARGS")) : NULL;
+        for (char *word = extra ? strtok (extra, " ") : NULL; word && argc < 31;
+             word = strtok (NULL, " "))
+            argv [argc++] = word;
+        argv [argc] = NULL;
+        execv (env->broker_program, (char *const *) argv);
         _exit (127);
     }
     close (fds [1]);
