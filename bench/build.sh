@@ -20,6 +20,8 @@ if cc -std=gnu11 -c -o "$out/chunk_check.o" "$out/chunk_check.c" $cflags 2>/dev/
   chunk_def=-DZHIVE_HAVE_CHUNKSIZE
 fi
 rm -f "$out/chunk_check.o"
+# The metrics scraper (ZHIVE_BENCH_HTTP) where the library has a metrics server
+grep -q zhive_broker_set_http "$repo/include/zhive_broker.h" && chunk_def="$chunk_def -DZHIVE_HAVE_HTTP"
 # shellcheck disable=SC2086
 { cc -O2 -g -std=gnu11 -Wall -Wextra $chunk_def -o "$zbench" "$here/zhive_bench.c" $cflags $libs \
   && cc -O2 -Wall -Wextra -shared -fPIC -o "$shim" "$here/malloc_count.c" -lpthread; } \

@@ -235,6 +235,7 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
     if (!endpoint) {
         pool->broker = zhive_broker_new ();
         const char *http = getenv ("ZHIVE_BENCH_HTTP");
+#ifdef ZHIVE_HAVE_HTTP
         if (pool->broker && http && atoi (http) > 0) {
             const char *url;
             pool->scraper = (s_scraper_t *) calloc (1, sizeof (s_scraper_t));
@@ -254,6 +255,12 @@ s_pool_start (s_pool_t *pool, const s_env_t *env, int workers, int concurrency)
                 return -1;
             }
         }
+#else
+        if (http && atoi (http) > 0) {
+            fprintf (stderr, "zhive_bench: this zhive has no metrics server (--http)\n");
+            return -1;
+        }
+#endif
         if (!pool->broker || zhive_broker_bind_clients (pool->broker, "tcp://127.0.0.1:*") ||
             zhive_broker_bind_workers (pool->broker, "tcp://127.0.0.1:*")) {
             fprintf (stderr, "zhive_bench: cannot start an embedded broker\n");
