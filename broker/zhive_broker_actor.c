@@ -46,11 +46,7 @@
 #define S_ARGS_MAX 4        //  Most arguments of a pipe command
 
 //  Debug lines only in verbose mode
-#define S_LOG(self, ...)                                                                           \
-    do {                                                                                           \
-        if ((self)->verbose)                                                                       \
-            zhive_log_debug (__VA_ARGS__);                                                         \
-    } while (0)
+#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 typedef struct {
     zsock_t *pipe;                  //  Pipe to the API (zhive_broker_t)

@@ -29,11 +29,7 @@
 #define S_BURST 256    //  Most messages read from one socket per wakeup
 
 //  Debug lines only in verbose mode
-#define S_LOG(self, ...)                                                                           \
-    do {                                                                                           \
-        if ((self)->verbose)                                                                       \
-            zhive_log_debug (__VA_ARGS__);                                                         \
-    } while (0)
+#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 struct _zhive_broker_peers_t {
     zsock_t *client_sock;    //  ROUTER for clients

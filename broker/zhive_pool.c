@@ -17,21 +17,7 @@
 #include <inttypes.h>
 
 //  Debug lines only in verbose mode
-#define S_LOG(self, ...)                                                                           \
-    do {                                                                                           \
-        if ((self)->verbose)                                                                       \
-            zhive_log_debug (__VA_ARGS__);                                                         \
-    } while (0)
-
-//  Drop a message's content, leaving it a valid empty message (NULL: nothing)
-static void
-s_msg_empty (zmq_msg_t *msg)
-{
-    if (msg) {
-        zmq_msg_close (msg);
-        zmq_msg_init (msg);
-    }
-}
+#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 //  Count an outcome for a task's function and in the totals
 #define S_COUNT(self, queue, field)                                                                \
@@ -376,7 +362,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         S_LOG (self, "dropped %s for ticket %" PRIu64 "%s from %s", value ? "DONE" : "FAILED",
                ticket, foreign ? " of another incarnation" : " not in flight",
                worker ? worker->name : "an unregistered peer");
-        s_msg_empty (value);
+        zhive_msg_empty (value);
         return;
     }
     zhive_pool_member_measure (worker, now - task->sent_us, self->prefetch_us);
@@ -387,7 +373,7 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
     if (!task->client) {
         S_LOG (self, "dropped the answer to ticket %" PRIu64 ": its client was answered already",
                ticket);
-        s_msg_empty (value);
+        zhive_msg_empty (value);
     }
     else if (value) {
         S_COUNT (self, task->queue, ok);

@@ -9,21 +9,7 @@
 #include <inttypes.h>
 
 //  Debug lines only in verbose mode
-#define S_LOG(self, ...)                                                                           \
-    do {                                                                                           \
-        if ((self)->verbose)                                                                       \
-            zhive_log_debug (__VA_ARGS__);                                                         \
-    } while (0)
-
-//  Drop a message's content, leaving it a valid empty message (NULL: nothing)
-static void
-s_msg_empty (zmq_msg_t *msg)
-{
-    if (msg) {
-        zmq_msg_close (msg);
-        zmq_msg_init (msg);
-    }
-}
+#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 //  ---------------------------------------------------------------------
 //  Create and destroy the store
@@ -152,7 +138,7 @@ zhive_pool_tasks_answer (zhive_pool_tasks_t *self, zhive_pool_task_t *task, zmq_
 {
     zhive_pool_client_t *client = task->client;
     if (!client) {
-        s_msg_empty (value);
+        zhive_msg_empty (value);
         return;
     }
     zmq_msg_t copy;    //  Shares the data: no copy of the bytes
@@ -161,7 +147,7 @@ zhive_pool_tasks_answer (zhive_pool_tasks_t *self, zhive_pool_task_t *task, zmq_
         zmq_msg_copy (&copy, value);
     bool delivered =
         self->ops->answer (self->arg, &client->peer, task->id, value, type, message, worker);
-    s_msg_empty (value);
+    zhive_msg_empty (value);
     if (!delivered) {
         if (zhive_kept_add (self->kept, client->key, task->id, value ? &copy : NULL, type, message,
                             worker, self->now) == 0) {

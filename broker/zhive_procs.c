@@ -51,11 +51,7 @@
 #define S_EARLY_MAX   64       //  READYs remembered before the zygote named their pid
 
 //  Debug lines only in verbose mode
-#define S_LOG(self, ...)                                                                           \
-    do {                                                                                           \
-        if ((self)->verbose)                                                                       \
-            zhive_log_debug (__VA_ARGS__);                                                         \
-    } while (0)
+#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 //  A local worker process
 typedef struct {

@@ -42,3 +42,17 @@ zhive_log (zhive_log_level_t level, const char *format, ...)
         default: zsys_debug ("%s", line); break;
     }
 }
+
+void
+zhive_log_as (bool verbose, zhive_log_level_t level, const char *role, const char *name,
+              const char *format, ...)
+{
+    if (level == ZHIVE_LOG_DEBUG && !verbose)
+        return;
+    char line [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    zhive_log (level, "%s %s: %s", role, name, line);
+}

@@ -13,6 +13,7 @@
 #define ZHIVE_LOG_H_INCLUDED
 
 #include "zhive_logging.h"
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +27,18 @@ void zhive_log (zhive_log_level_t level, const char *format, ...)
 #define zhive_log_warning(...) zhive_log (ZHIVE_LOG_WARNING, __VA_ARGS__)
 #define zhive_log_info(...)    zhive_log (ZHIVE_LOG_INFO, __VA_ARGS__)
 #define zhive_log_debug(...)   zhive_log (ZHIVE_LOG_DEBUG, __VA_ARGS__)
+
+//  A debug line only when verbose is true (a role's verbose mode)
+#define zhive_log_verbose(verbose, ...)                                                            \
+    do {                                                                                           \
+        if (verbose)                                                                               \
+            zhive_log_debug (__VA_ARGS__);                                                         \
+    } while (0)
+
+//  Log one line as "role name: line", debug lines only when verbose: how a
+//  worker names itself in its log
+void zhive_log_as (bool verbose, zhive_log_level_t level, const char *role, const char *name,
+                   const char *format, ...) __attribute__ ((format (printf, 5, 6)));
 
 #ifdef __cplusplus
 }

@@ -73,6 +73,16 @@ typedef struct {
     char error [128];                      //  Why the last recv said malformed
 } zhive_proto_t;
 
+//  Drop a frame's content, leaving it a valid empty frame (NULL: nothing)
+static inline void
+zhive_msg_empty (zmq_msg_t *msg)
+{
+    if (msg) {
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  Create a message. Returns NULL only if out of memory.
 zhive_proto_t *zhive_proto_new (void);

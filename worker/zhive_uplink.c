@@ -31,22 +31,9 @@ struct _zhive_uplink_t {
     void *arg;                                   //  Their argument
 };
 
-//  Logs a line naming the worker; debug lines only when verbose
-static void s_log (zhive_uplink_t *self, zhive_log_level_t level, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_log (zhive_uplink_t *self, zhive_log_level_t level, const char *format, ...)
-{
-    if (level == ZHIVE_LOG_DEBUG && !self->verbose)
-        return;
-    char line [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (line, sizeof line, format, args);
-    va_end (args);
-    zhive_log (level, "zhive-worker %s: %s", self->name, line);
-}
+//  Log a line naming the worker; debug lines only when verbose
+#define s_log(self, level, ...)                                                                    \
+    zhive_log_as ((self)->verbose, level, "zhive-worker", (self)->name, __VA_ARGS__)
 
 //  The DEALER and its connection monitor, made with the heartbeat settings
 //  of the moment

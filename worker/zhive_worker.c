@@ -86,21 +86,9 @@ struct _zhive_worker_t {
 //  Logging through the shared logger, naming the worker: debug lines only
 //  when verbose
 
-static void s_log (zhive_worker_t *self, zhive_log_level_t level, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_log (zhive_worker_t *self, zhive_log_level_t level, const char *format, ...)
-{
-    if (level == ZHIVE_LOG_DEBUG && !self->verbose)
-        return;
-    char line [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (line, sizeof line, format, args);
-    va_end (args);
-    zhive_log (level, "zhive-worker %s: %s", self->name, line);
-}
+//  Log a line naming the worker; debug lines only when verbose
+#define s_log(self, level, ...)                                                                    \
+    zhive_log_as ((self)->verbose, level, "zhive-worker", (self)->name, __VA_ARGS__)
 
 #define s_debug(self, ...) s_log (self, ZHIVE_LOG_DEBUG, __VA_ARGS__)
 #define s_error(self, ...) s_log (self, ZHIVE_LOG_ERROR, __VA_ARGS__)
