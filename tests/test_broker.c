@@ -1720,6 +1720,40 @@ test_welcome_incarnation (void **state)
     zsock_destroy (&worker);
 }
 
+//  ---------------------------------------------------------------------
+//  Hostile peers (appended)
+
+//  Identity is the connection: a second connection whose READY copies a
+//  worker's name, host and pid (all that `zhive status` shows) neither
+//  evicts nor replaces it; once the impostor is gone, the real worker
+//  still gets tasks and its answers count
+static void
+test_impostor_ready (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w1", 4242, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
+    zsock_t *impostor = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (impostor, "w1", 4242, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 2, S_TIMEOUT);
+    zsock_destroy (&impostor);    //  Gone without BYE
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
+    for (uint64_t id = 2; id < 5; id++) {
+        testkit_peer_submit (client, id, "f", "\x91\x02", -1, -1);
+        ticket = testkit_peer_expect_task (worker, "f", "\x91\x02");
+        testkit_peer_done (worker, ticket, "\x02", 1);
+        testkit_peer_expect_result (client, id, "\x02", 1);
+    }
+    zsock_destroy (&worker);
+    zsock_destroy (&client);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -1781,6 +1815,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_setup_teardown (test_flood_per_client, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_max_queue_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_welcome_incarnation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_impostor_ready, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
