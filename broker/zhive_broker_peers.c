@@ -160,10 +160,26 @@ static const zhive_pool_ops_t s_ops = {
 //  ---------------------------------------------------------------------
 //  Clients
 
+//  Log a malformed message: which peer (its routing id in hex, its address
+//  where libzmq tells it) and the start of the offending frame, sanitized
+static void
+s_log_malformed (zhive_broker_peers_t *self, const char *role, const zhive_peer_t *peer,
+                 const char *why)
+{
+    if (!self->verbose)
+        return;
+    char key [ZHIVE_PEER_KEY_SIZE];
+    zhive_peer_key (peer, key);
+    zhive_proto_t *in = self->in;
+    zhive_log_debug ("malformed message from %s %s (%s): %s%s%s%s", role, key,
+                     in->peer_address [0] ? in->peer_address : "address unknown", why,
+                     in->sample [0] ? "; it began \"" : "", in->sample, in->sample [0] ? "\"" : "");
+}
+
 static void
 s_client_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
 {
-    S_LOG (self, "malformed message from a client: %s", why);
+    s_log_malformed (self, "client", peer, why);
     s_op_answer (self, peer, 0, NULL, ZHIVE_ERR_MALFORMED, why, "");
 }
 
@@ -219,7 +235,7 @@ s_host_is_local (zhive_broker_peers_t *self, const char *host)
 static void
 s_worker_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
 {
-    S_LOG (self, "malformed message from a worker: %s", why);
+    s_log_malformed (self, "worker", peer, why);
     zhive_proto_set_message (s_out (self, peer, ZHIVE_BYE), why);
     s_send (self, self->worker_sock);
     char reason [160];
@@ -231,14 +247,20 @@ static void
 s_worker_ready (zhive_broker_peers_t *self, const zhive_peer_t *peer)
 {
     zhive_proto_t *in = self->in;
-    bool local = s_host_is_local (self, in->host);
+    //  Local only by our own records: the token we gave the process with
+    //  that pid; a host and pid alone are what anyone can claim
+    bool local = s_host_is_local (self, in->host) &&
+                 zhive_procs_ready (self->procs, in->pid, in->token, zhive_clock_ms ());
+    if (!local && s_host_is_local (self, in->host))
+        S_LOG (self,
+               "worker '%s' claims this host and pid %" PRIu64
+               " without the token of a local worker of ours: it is remote to us",
+               in->worker, in->pid);
     zhive_pool_ready_t ready = {
         in->worker,          in->host,      in->pid,
         in->concurrency,     in->max_tasks, (const char *const *) in->functions,
         in->functions_count, local
     };
-    if (local)
-        zhive_procs_ready (self->procs, in->pid, zhive_clock_ms ());
     zhive_pool_worker_ready (self->pool, self->now, peer, &ready);
 }
 

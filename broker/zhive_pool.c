@@ -591,7 +591,11 @@ s_task_overran (zhive_pool_t *self, zhive_pool_task_t *task)
         //  Its other tasks go back to their queues now (this one is freed)
         s_worker_remove (self, worker, "the broker killed it: it overran a deadline");
     else
-        S_LOG (self, "worker '%s' (remote): %s; its watchdog should stop it", worker->name, why);
+        //  Whatever host and pid it claims: only a process the broker
+        //  started and that showed its token is ever killed
+        zhive_log_warning ("would not kill worker '%s' (pid %" PRIu64 "): it is a remote worker,"
+                           " not a local process of this broker; %s; its watchdog should stop it",
+                           worker->name, worker->pid, why);
 }
 
 static void

@@ -190,6 +190,34 @@ s_drain (void *handle)
     zmq_msg_close (&frame);
 }
 
+//  The sender's address from a frame's metadata (TCP, IPC), once
+static void
+s_address (zhive_proto_t *self, zmq_msg_t *frame)
+{
+    const char *address = self->peer_address [0] ? NULL : zmq_msg_gets (frame, "Peer-Address");
+    if (address)
+        snprintf (self->peer_address, sizeof self->peer_address, "%s", address);
+}
+
+//  The start of a bad frame for the log: up to ZHIVE_SAMPLE_MAX bytes,
+//  printable ASCII as is, every other byte (and the backslash) as \xNN
+static void
+s_sample (zhive_proto_t *self, zmq_msg_t *frame)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
+    if (size > ZHIVE_SAMPLE_MAX)
+        size = ZHIVE_SAMPLE_MAX;
+    char *to = self->sample;
+    for (size_t i = 0; i < size; i++) {
+        if (data [i] >= 0x20 && data [i] < 0x7f && data [i] != '\\')
+            *to++ = (char) data [i];
+        else
+            to += sprintf (to, "\\x%02x", data [i]);
+    }
+    *to = 0;
+}
+
 static int
 s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
 {
@@ -281,6 +309,8 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
             }
             if (fields >= 6 && zhive_reader_uint (&cur, &self->max_tasks))
                 return s_malformed (self, "READY max_tasks must be an unsigned integer");
+            if (fields >= 7 && zhive_reader_str (&cur, self->token, ZHIVE_TOKEN_MAX))
+                return s_malformed (self, "READY token must be a string of up to 64 bytes");
             break;
         }
         default: return s_malformed (self, "unknown command");
@@ -307,6 +337,9 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
     self->retries = -1;
     self->max_tasks = 0;
     self->chunk = 0;
+    self->token [0] = 0;
+    self->peer_address [0] = 0;
+    self->sample [0] = 0;
     s_free_functions (self);
     zhive_proto_clear_payload (self);
 
@@ -314,6 +347,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
         zmq_msg_close (&frame);
         return -1;
     }
+    s_address (self, &frame);
     if (is_router) {
         size_t size = zmq_msg_size (&frame);
         if (size > sizeof self->routing)
@@ -321,6 +355,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
         memcpy (self->routing, zmq_msg_data (&frame), size);
         self->routing_size = size;
         if (!zmq_msg_more (&frame)) {
+            s_sample (self, &frame);
             zmq_msg_close (&frame);
             return s_malformed (self, "message has no frames after the routing id");
         }
@@ -328,6 +363,7 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
             zmq_msg_close (&frame);
             return -1;
         }
+        s_address (self, &frame);    //  A routing id frame has no metadata
     }
     int rc = 0;
     //  Frame 1: signature, version, command
@@ -369,11 +405,15 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
                     rc = s_malformed (self, "too many frames");
                 else if (zmq_msg_size (&self->payload) == 0)
                     rc = s_malformed (self, "payload frame is empty");
+                if (rc)
+                    s_sample (self, &self->payload);
             }
         }
         else if (more)
             rc = s_malformed (self, "too many frames");
     }
+    if (rc != 0 && !self->sample [0])
+        s_sample (self, &frame);
     if (rc != 0) {
         s_drain (handle);
         zhive_proto_clear_payload (self);
@@ -454,7 +494,7 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             s_pack_str (pk, self->message);
             break;
         case ZHIVE_READY:
-            msgpack_pack_array (pk, 6);
+            msgpack_pack_array (pk, self->token [0] ? 7 : 6);
             s_pack_str (pk, self->worker);
             s_pack_str (pk, self->host);
             msgpack_pack_uint64 (pk, self->pid);
@@ -463,6 +503,8 @@ zhive_proto_send (zhive_proto_t *self, zsock_t *sock)
             for (size_t i = 0; i < self->functions_count; i++)
                 s_pack_str (pk, self->functions [i]);
             msgpack_pack_uint64 (pk, self->max_tasks);
+            if (self->token [0])
+                s_pack_str (pk, self->token);
             break;
         default: errno = EINVAL; return -1;
     }
