@@ -36,18 +36,27 @@
     } while (0)
 
 struct _zhive_broker_peers_t {
-    zsock_t *client_sock;    //  ROUTER for clients
-    zsock_t *worker_sock;    //  ROUTER for workers
-    zhive_proto_t *in;       //  Message being read
-    zhive_proto_t *out;      //  Message being sent
-    zhive_pack_t *pack;      //  Buffer for STATUS_REPLY maps
-    zhive_pool_t *pool;      //  The pool model
-    zhive_procs_t *procs;    //  Local worker processes (borrowed)
-    int64_t now;             //  Monotonic µs, read once per burst of messages
-    char hostname [256];     //  This host, to know READY from local workers
-    bool verbose;            //  Log bad input
-    zlistx_t *gone;          //  Workers found unreachable by a probe
+    zsock_t *client_sock;     //  ROUTER for clients
+    zsock_t *worker_sock;     //  ROUTER for workers
+    zhive_proto_t *in;        //  Message being read
+    zhive_proto_t *out;       //  Message being sent
+    zhive_pack_t *pack;       //  Buffer for STATUS_REPLY maps
+    zhive_pool_t *pool;       //  The pool model
+    zhive_procs_t *procs;     //  Local worker processes (borrowed)
+    int64_t now;              //  Monotonic µs, read once per burst of messages
+    char hostname [256];      //  This host, to know READY from local workers
+    bool verbose;             //  Log bad input
+    zlistx_t *gone;           //  Workers found unreachable by a probe
+    zhashx_t *away;           //  Peer key -> s_away_t: clients with tasks, unreachable
+    zlistx_t *unreachable;    //  Clients with tasks a heartbeat found unreachable
+    int64_t expiry_us;        //  How long a client may be away before it is gone
 };
+
+//  A client with unanswered tasks whose connection is gone, since when
+typedef struct {
+    zhive_peer_t peer;    //  Its routing id
+    int64_t since;        //  First found unreachable (µs)
+} s_away_t;
 
 //  A random non-zero incarnation
 uint32_t
@@ -368,12 +377,64 @@ zhive_broker_peers_probe (zhive_broker_peers_t *self)
     }
 }
 
+//  HEARTBEAT one client with tasks; note it if its connection is gone
 static void
 s_heartbeat_client (const zhive_peer_t *peer, void *arg)
 {
     zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
     s_out (self, peer, ZHIVE_HEARTBEAT);
-    s_send (self, self->client_sock);
+    if (s_send (self, self->client_sock) && errno == EHOSTUNREACH) {
+        zhive_peer_t *copy = (zhive_peer_t *) malloc (sizeof (zhive_peer_t));
+        if (copy) {
+            *copy = *peer;
+            zlistx_add_end (self->unreachable, copy);
+        }
+    }
+}
+
+static void
+s_away_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  Clients with tasks whose connection is gone: one that stays away past
+//  the expiry (liveness x interval) is gone, as if it said BYE; one that
+//  comes back under its routing id in time (and resends) keeps its tasks
+static void
+s_clients_expire (zhive_broker_peers_t *self)
+{
+    zhashx_t *away = zhashx_new ();
+    if (!away)
+        return;
+    zhashx_set_destructor (away, s_away_free);
+    zhive_peer_t *peer;
+    while ((peer = (zhive_peer_t *) zlistx_detach (self->unreachable, NULL))) {
+        char key [ZHIVE_PEER_KEY_SIZE];
+        zhive_peer_key (peer, key);
+        s_away_t *known = (s_away_t *) zhashx_lookup (self->away, key);
+        int64_t since = known ? known->since : self->now;
+        if (self->now - since >= self->expiry_us) {
+            zhive_log_info ("client %s is gone: its connection closed %" PRId64
+                            " ms ago and it did not come back; its tasks are dropped",
+                            key, (self->now - since) / 1000);
+            zhive_pool_client_gone (self->pool, self->now, peer);
+        }
+        else {
+            s_away_t *entry = (s_away_t *) malloc (sizeof (s_away_t));
+            if (entry) {
+                entry->peer = *peer;
+                entry->since = since;
+                if (zhashx_insert (away, key, entry))
+                    free (entry);
+            }
+        }
+        free (peer);
+    }
+    //  Only those away now stay: a client that came back starts afresh
+    zhashx_destroy (&self->away);
+    self->away = away;
 }
 
 void
@@ -382,7 +443,14 @@ zhive_broker_peers_heartbeat (zhive_broker_peers_t *self)
     zhive_broker_peers_probe (self);
     //  Clients waiting for answers hear from us even while their tasks run
     zhive_pool_each_waiting_client (self->pool, s_heartbeat_client, self);
+    s_clients_expire (self);
     zhive_pool_prune (self->pool);
+}
+
+void
+zhive_broker_peers_set_expiry (zhive_broker_peers_t *self, int64_t expiry_ms)
+{
+    self->expiry_us = expiry_ms * 1000;
 }
 
 //  ---------------------------------------------------------------------
@@ -404,9 +472,12 @@ zhive_broker_peers_new (zhive_procs_t *procs)
     self->out = zhive_proto_new ();
     self->pack = zhive_pack_new ();
     self->gone = zlistx_new ();
+    self->away = zhashx_new ();
+    self->unreachable = zlistx_new ();
+    self->expiry_us = (int64_t) ZHIVE_HEARTBEAT_MS * ZHIVE_LIVENESS * 1000;
     self->pool = zhive_pool_new (&s_ops, self, zhive_broker_peers_incarnation (NULL));
     if (!self->client_sock || !self->worker_sock || !self->in || !self->out || !self->pack ||
-        !self->gone || !self->pool) {
+        !self->gone || !self->away || !self->unreachable || !self->pool) {
         zhive_broker_peers_destroy (&self);
         return NULL;
     }
@@ -432,6 +503,11 @@ zhive_broker_peers_destroy (zhive_broker_peers_t **self_p)
     zhive_proto_destroy (&self->out);
     zhive_pack_destroy (&self->pack);
     zlistx_destroy (&self->gone);
+    zhashx_destroy (&self->away);
+    zhive_peer_t *peer;
+    while (self->unreachable && (peer = (zhive_peer_t *) zlistx_detach (self->unreachable, NULL)))
+        free (peer);
+    zlistx_destroy (&self->unreachable);
     free (self);
     *self_p = NULL;
 }

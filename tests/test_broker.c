@@ -1868,6 +1868,70 @@ test_malformed_log (void **state)
     zhive_log_set_handler (NULL, NULL);
 }
 
+//  The next RESULT or ERROR within ms (heartbeats skipped), NULL if none
+static zhive_proto_t *
+s_next_answer (zsock_t *sock, int ms)
+{
+    zhive_proto_t *msg = zhive_proto_new ();
+    int64_t until = zclock_mono () + ms;
+    while (zclock_mono () < until) {
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 10) == 1 && zhive_proto_recv (msg, sock, ZMQ_DONTWAIT) == 0 &&
+            (msg->command == ZHIVE_RESULT || msg->command == ZHIVE_ERROR))
+            return msg;
+    }
+    zhive_proto_destroy (&msg);
+    return NULL;
+}
+
+static s_config_t s_flood_config = { 200, 3, 50000, 0, -1, 0, NULL, 0 };
+
+//  One client fills the broker's queues (QueueFull for everyone), then
+//  vanishes without BYE: past liveness x interval its waiting tasks are
+//  dropped, and another client's task is accepted and answered
+static void
+test_flood_then_vanish (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *flood = testkit_peer_new_id (zhive_broker_clients_endpoint (fixture->broker), "flood");
+    zsock_set_sndtimeo (flood, 30000);
+    for (uint64_t id = 1; id <= 50000; id++)
+        testkit_peer_submit (flood, id, "nobody", "\x90", -1, -1);
+    //  STATUS after the SUBMITs on the same connection: all are taken
+    msgpack_unpacked *status = testkit_peer_status (flood, 999999);
+    testkit_peer_status_destroy (&status);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w1", 4243, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "QueueFull", NULL);
+    zhive_proto_destroy (&error);
+    zsock_destroy (&flood);    //  No BYE
+    //  Within a few seconds (expiry 600 ms) a task is taken again
+    int64_t until = zclock_mono () + 10000;
+    uint64_t id = 2;
+    bool accepted = false;
+    while (!accepted && zclock_mono () < until) {
+        testkit_peer_submit (client, id, "f", "\x91\x02", -1, -1);
+        zhive_proto_t *answer = s_next_answer (client, 300);
+        if (answer) {
+            assert_int_equal (answer->command, ZHIVE_ERROR);
+            assert_string_equal (answer->type, "QueueFull");
+            zhive_proto_destroy (&answer);
+            id++;
+            continue;
+        }
+        uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x02");
+        testkit_peer_done (worker, ticket, "\x02", 1);
+        testkit_peer_expect_result (client, id, "\x02", 1);
+        accepted = true;
+    }
+    assert_true (accepted);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -1932,6 +1996,8 @@ main (int argc, char *argv [])
         cmocka_unit_test_setup_teardown (test_impostor_ready, s_setup, s_teardown),
         cmocka_unit_test (test_foreign_pid_ready),
         cmocka_unit_test (test_malformed_log),
+        cmocka_unit_test_prestate_setup_teardown (test_flood_then_vanish, s_setup, s_teardown,
+                                                  &s_flood_config),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
