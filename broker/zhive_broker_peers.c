@@ -286,7 +286,13 @@ s_worker_message (zhive_broker_peers_t *self, const zhive_peer_t *peer)
         case ZHIVE_HEARTBEAT: break;
         case ZHIVE_READY: s_worker_ready (self, peer); break;
         case ZHIVE_DONE:
-            zhive_pool_worker_done (self->pool, self->now, peer, in->id, &in->payload);
+            if (zmq_msg_size (&in->payload) > (size_t) ZHIVE_PAYLOAD_MAX)
+                //  Never forwarded: the client's connection would drop on it
+                zhive_pool_worker_failed (self->pool, self->now, peer, in->id, ZHIVE_ERR_TOO_LARGE,
+                                          "the worker's reply is over the message limit of "
+                                          "267911168 bytes (256 MiB less header room)");
+            else
+                zhive_pool_worker_done (self->pool, self->now, peer, in->id, &in->payload);
             zhive_proto_clear_payload (in);
             break;
         case ZHIVE_FAILED:

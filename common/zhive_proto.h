@@ -35,6 +35,8 @@ extern "C" {
 #define ZHIVE_TOKEN_ENV "ZHIVE_WORKER_TOKEN"
 //  Largest frame any zhive socket accepts (ZMQ_MAXMSGSIZE)
 #define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)
+//  Largest args or value a sender sends: the frame limit less header room
+#define ZHIVE_PAYLOAD_MAX (ZHIVE_MESSAGE_SIZE_MAX - ZHIVE_HEADER_MAX)
 
 //  Commands. C: client, B: broker, W: worker.
 #define ZHIVE_PING         0x01    //  C->B, B<->W  []
