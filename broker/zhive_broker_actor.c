@@ -229,6 +229,7 @@ s_set_heartbeat (s_server_t *self, int interval_ms, int liveness)
     zhive_socket_set_heartbeat (zhive_broker_peers_clients (self->peers), interval_ms, liveness);
     zhive_socket_set_heartbeat (zhive_broker_peers_workers (self->peers), interval_ms, liveness);
     zhive_pool_set_grace (self->pool, zhive_grace_ms (interval_ms, liveness));
+    zhive_broker_peers_set_expiry (self->peers, (int64_t) interval_ms * liveness);
     if (self->heartbeat_timer >= 0)
         zloop_timer_end (self->loop, self->heartbeat_timer);
     self->heartbeat_timer =

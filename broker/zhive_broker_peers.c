@@ -32,18 +32,27 @@
 #define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
 
 struct _zhive_broker_peers_t {
-    zsock_t *client_sock;    //  ROUTER for clients
-    zsock_t *worker_sock;    //  ROUTER for workers
-    zhive_proto_t *in;       //  Message being read
-    zhive_proto_t *out;      //  Message being sent
-    zhive_pack_t *pack;      //  Buffer for STATUS_REPLY maps
-    zhive_pool_t *pool;      //  The pool model
-    zhive_procs_t *procs;    //  Local worker processes (borrowed)
-    int64_t now;             //  Monotonic µs, read once per burst of messages
-    char hostname [256];     //  This host, to know READY from local workers
-    bool verbose;            //  Log bad input
-    zlistx_t *gone;          //  Workers found unreachable by a probe
+    zsock_t *client_sock;     //  ROUTER for clients
+    zsock_t *worker_sock;     //  ROUTER for workers
+    zhive_proto_t *in;        //  Message being read
+    zhive_proto_t *out;       //  Message being sent
+    zhive_pack_t *pack;       //  Buffer for STATUS_REPLY maps
+    zhive_pool_t *pool;       //  The pool model
+    zhive_procs_t *procs;     //  Local worker processes (borrowed)
+    int64_t now;              //  Monotonic µs, read once per burst of messages
+    char hostname [256];      //  This host, to know READY from local workers
+    bool verbose;             //  Log bad input
+    zlistx_t *gone;           //  Workers found unreachable by a probe
+    zhashx_t *away;           //  Peer key -> s_away_t: clients with tasks, unreachable
+    zlistx_t *unreachable;    //  Clients with tasks a heartbeat found unreachable
+    int64_t expiry_us;        //  How long a client may be away before it is gone
 };
+
+//  A client with unanswered tasks whose connection is gone, since when
+typedef struct {
+    zhive_peer_t peer;    //  Its routing id
+    int64_t since;        //  First found unreachable (µs)
+} s_away_t;
 
 //  A random non-zero incarnation
 uint32_t
@@ -156,10 +165,26 @@ static const zhive_pool_ops_t s_ops = {
 //  ---------------------------------------------------------------------
 //  Clients
 
+//  Log a malformed message: which peer (its routing id in hex, its address
+//  where libzmq tells it) and the start of the offending frame, sanitized
+static void
+s_log_malformed (zhive_broker_peers_t *self, const char *role, const zhive_peer_t *peer,
+                 const char *why)
+{
+    if (!self->verbose)
+        return;
+    char key [ZHIVE_PEER_KEY_SIZE];
+    zhive_peer_key (peer, key);
+    zhive_proto_t *in = self->in;
+    zhive_log_debug ("malformed message from %s %s (%s): %s%s%s%s", role, key,
+                     in->peer_address [0] ? in->peer_address : "address unknown", why,
+                     in->sample [0] ? "; it began \"" : "", in->sample, in->sample [0] ? "\"" : "");
+}
+
 static void
 s_client_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
 {
-    S_LOG (self, "malformed message from a client: %s", why);
+    s_log_malformed (self, "client", peer, why);
     s_op_answer (self, peer, 0, NULL, ZHIVE_ERR_MALFORMED, why, "");
 }
 
@@ -215,7 +240,7 @@ s_host_is_local (zhive_broker_peers_t *self, const char *host)
 static void
 s_worker_malformed (zhive_broker_peers_t *self, const zhive_peer_t *peer, const char *why)
 {
-    S_LOG (self, "malformed message from a worker: %s", why);
+    s_log_malformed (self, "worker", peer, why);
     zhive_proto_set_message (s_out (self, peer, ZHIVE_BYE), why);
     s_send (self, self->worker_sock);
     char reason [160];
@@ -227,14 +252,20 @@ static void
 s_worker_ready (zhive_broker_peers_t *self, const zhive_peer_t *peer)
 {
     zhive_proto_t *in = self->in;
-    bool local = s_host_is_local (self, in->host);
+    //  Local only by our own records: the token we gave the process with
+    //  that pid; a host and pid alone are what anyone can claim
+    bool local = s_host_is_local (self, in->host) &&
+                 zhive_procs_ready (self->procs, in->pid, in->token, zhive_clock_ms ());
+    if (!local && s_host_is_local (self, in->host))
+        S_LOG (self,
+               "worker '%s' claims this host and pid %" PRIu64
+               " without the token of a local worker of ours: it is remote to us",
+               in->worker, in->pid);
     zhive_pool_ready_t ready = {
         in->worker,          in->host,      in->pid,
         in->concurrency,     in->max_tasks, (const char *const *) in->functions,
         in->functions_count, local
     };
-    if (local)
-        zhive_procs_ready (self->procs, in->pid, zhive_clock_ms ());
     zhive_pool_worker_ready (self->pool, self->now, peer, &ready);
 }
 
@@ -251,7 +282,13 @@ s_worker_message (zhive_broker_peers_t *self, const zhive_peer_t *peer)
         case ZHIVE_HEARTBEAT: break;
         case ZHIVE_READY: s_worker_ready (self, peer); break;
         case ZHIVE_DONE:
-            zhive_pool_worker_done (self->pool, self->now, peer, in->id, &in->payload);
+            if (zmq_msg_size (&in->payload) > (size_t) ZHIVE_PAYLOAD_MAX)
+                //  Never forwarded: the client's connection would drop on it
+                zhive_pool_worker_failed (self->pool, self->now, peer, in->id, ZHIVE_ERR_TOO_LARGE,
+                                          "the worker's reply is over the message limit of "
+                                          "267911168 bytes (256 MiB less header room)");
+            else
+                zhive_pool_worker_done (self->pool, self->now, peer, in->id, &in->payload);
             zhive_proto_clear_payload (in);
             break;
         case ZHIVE_FAILED:
@@ -342,12 +379,64 @@ zhive_broker_peers_probe (zhive_broker_peers_t *self)
     }
 }
 
+//  HEARTBEAT one client with tasks; note it if its connection is gone
 static void
 s_heartbeat_client (const zhive_peer_t *peer, void *arg)
 {
     zhive_broker_peers_t *self = (zhive_broker_peers_t *) arg;
     s_out (self, peer, ZHIVE_HEARTBEAT);
-    s_send (self, self->client_sock);
+    if (s_send (self, self->client_sock) && errno == EHOSTUNREACH) {
+        zhive_peer_t *copy = (zhive_peer_t *) malloc (sizeof (zhive_peer_t));
+        if (copy) {
+            *copy = *peer;
+            zlistx_add_end (self->unreachable, copy);
+        }
+    }
+}
+
+static void
+s_away_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  Clients with tasks whose connection is gone: one that stays away past
+//  the expiry (liveness x interval) is gone, as if it said BYE; one that
+//  comes back under its routing id in time (and resends) keeps its tasks
+static void
+s_clients_expire (zhive_broker_peers_t *self)
+{
+    zhashx_t *away = zhashx_new ();
+    if (!away)
+        return;
+    zhashx_set_destructor (away, s_away_free);
+    zhive_peer_t *peer;
+    while ((peer = (zhive_peer_t *) zlistx_detach (self->unreachable, NULL))) {
+        char key [ZHIVE_PEER_KEY_SIZE];
+        zhive_peer_key (peer, key);
+        s_away_t *known = (s_away_t *) zhashx_lookup (self->away, key);
+        int64_t since = known ? known->since : self->now;
+        if (self->now - since >= self->expiry_us) {
+            zhive_log_info ("client %s is gone: its connection closed %" PRId64
+                            " ms ago and it did not come back; its tasks are dropped",
+                            key, (self->now - since) / 1000);
+            zhive_pool_client_gone (self->pool, self->now, peer);
+        }
+        else {
+            s_away_t *entry = (s_away_t *) malloc (sizeof (s_away_t));
+            if (entry) {
+                entry->peer = *peer;
+                entry->since = since;
+                if (zhashx_insert (away, key, entry))
+                    free (entry);
+            }
+        }
+        free (peer);
+    }
+    //  Only those away now stay: a client that came back starts afresh
+    zhashx_destroy (&self->away);
+    self->away = away;
 }
 
 void
@@ -356,7 +445,14 @@ zhive_broker_peers_heartbeat (zhive_broker_peers_t *self)
     zhive_broker_peers_probe (self);
     //  Clients waiting for answers hear from us even while their tasks run
     zhive_pool_each_waiting_client (self->pool, s_heartbeat_client, self);
+    s_clients_expire (self);
     zhive_pool_prune (self->pool);
+}
+
+void
+zhive_broker_peers_set_expiry (zhive_broker_peers_t *self, int64_t expiry_ms)
+{
+    self->expiry_us = expiry_ms * 1000;
 }
 
 //  ---------------------------------------------------------------------
@@ -378,9 +474,12 @@ zhive_broker_peers_new (zhive_procs_t *procs)
     self->out = zhive_proto_new ();
     self->pack = zhive_pack_new ();
     self->gone = zlistx_new ();
+    self->away = zhashx_new ();
+    self->unreachable = zlistx_new ();
+    self->expiry_us = (int64_t) ZHIVE_HEARTBEAT_MS * ZHIVE_LIVENESS * 1000;
     self->pool = zhive_pool_new (&s_ops, self, zhive_broker_peers_incarnation (NULL));
     if (!self->client_sock || !self->worker_sock || !self->in || !self->out || !self->pack ||
-        !self->gone || !self->pool) {
+        !self->gone || !self->away || !self->unreachable || !self->pool) {
         zhive_broker_peers_destroy (&self);
         return NULL;
     }
@@ -406,6 +505,11 @@ zhive_broker_peers_destroy (zhive_broker_peers_t **self_p)
     zhive_proto_destroy (&self->out);
     zhive_pack_destroy (&self->pack);
     zlistx_destroy (&self->gone);
+    zhashx_destroy (&self->away);
+    zhive_peer_t *peer;
+    while (self->unreachable && (peer = (zhive_peer_t *) zlistx_detach (self->unreachable, NULL)))
+        free (peer);
+    zlistx_destroy (&self->unreachable);
     free (self);
     *self_p = NULL;
 }

@@ -40,8 +40,13 @@ int zhive_broker_peers_on_workers (zloop_t *loop, zsock_t *sock, void *arg);
 void zhive_broker_peers_probe (zhive_broker_peers_t *self);
 
 //  Each heartbeat interval: probe the workers, HEARTBEAT every client
-//  with unanswered tasks, forget unused queues.
+//  with unanswered tasks (one unreachable past the expiry is gone),
+//  forget unused queues.
 void zhive_broker_peers_heartbeat (zhive_broker_peers_t *self);
+
+//  How long a client with tasks may be unreachable (its connection gone)
+//  before its tasks are dropped, as at BYE: liveness x interval.
+void zhive_broker_peers_set_expiry (zhive_broker_peers_t *self, int64_t expiry_ms);
 
 //  A random non-zero 32-bit incarnation (/dev/urandom, else zuuid).
 uint32_t zhive_broker_peers_incarnation (void *arg);

@@ -256,20 +256,17 @@ s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *wh
     self->redispatch = true;
 }
 
-//  Remove every worker but `keep` with this pid, on host (NULL: any local
-//  one) and, if name is not NULL, with this name
+//  Remove every local worker with this pid (local: the broker's own record,
+//  never what a READY says)
 static void
-s_workers_remove_matching (zhive_pool_t *self, const zhive_pool_member_t *keep, const char *host,
-                           const char *name, uint64_t pid, const char *why)
+s_workers_remove_local (zhive_pool_t *self, uint64_t pid, const char *why)
 {
     zlistx_t *gone = zlistx_new ();
     if (!gone)
         return;
     for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
          worker = (zhive_pool_member_t *) zhashx_next (self->workers)) {
-        if (worker != keep && worker->pid == pid &&
-            (host ? streq (worker->host, host) : worker->local) &&
-            (!name || streq (worker->name, name)))
+        if (worker->local && worker->pid == pid)
             zlistx_add_end (gone, worker);
     }
     for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zlistx_first (gone); worker;
@@ -331,9 +328,10 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
         s_settle (self);
         return -1;
     }
-    //  The same worker under an older peer id (it reconnected) is stale
-    s_workers_remove_matching (self, worker, worker->host, worker->name, worker->pid,
-                               "it reconnected under a new routing id");
+    //  Identity is the connection: the name, host and pid a READY reports
+    //  are labels, so a READY never removes the worker of another peer (a
+    //  worker that reconnected leaves its old entry to the probe, which
+    //  finds that connection closed)
     S_LOG (self,
            "worker '%s' joined: host %s, pid %" PRIu64 ", concurrency %u, max tasks %" PRIu64
            ", %zu function(s)",
@@ -430,7 +428,7 @@ void
 zhive_pool_local_exited (zhive_pool_t *self, int64_t now, uint64_t pid, const char *why)
 {
     self->now = self->tasks->now = now;
-    s_workers_remove_matching (self, NULL, NULL, NULL, pid, why);
+    s_workers_remove_local (self, pid, why);
     s_settle (self);
 }
 
@@ -592,7 +590,11 @@ s_task_overran (zhive_pool_t *self, zhive_pool_task_t *task)
         //  Its other tasks go back to their queues now (this one is freed)
         s_worker_remove (self, worker, "the broker killed it: it overran a deadline");
     else
-        S_LOG (self, "worker '%s' (remote): %s; its watchdog should stop it", worker->name, why);
+        //  Whatever host and pid it claims: only a process the broker
+        //  started and that showed its token is ever killed
+        zhive_log_warning ("would not kill worker '%s' (pid %" PRIu64 "): it is a remote worker,"
+                           " not a local process of this broker; %s; its watchdog should stop it",
+                           worker->name, worker->pid, why);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "zhive_procs.h"
 #include "zhive_clock.h"
 #include "zhive_log.h"
+#include "zhive_token.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -58,11 +59,12 @@ typedef struct {
     pid_t pid;            //  Process id; 0 while waiting to (re)start, -1 while the zygote forks it
     bool by_zygote;       //  Forked by the zygote: not our child, its exit comes as a line
     int64_t requested;    //  When its start was asked for (ms)
-    int64_t restart_at;      //  When to start it again, while pid is 0
-    uint64_t spawn_order;    //  While the zygote forks it: the order of its spawn line
-    int quick_exits;         //  Exits soon after start, in a row: the backoff
-    bool was_ready;          //  It sent READY: it started fine, whatever ended it
-    bool killed;             //  The broker killed it (it overran a deadline)
+    int64_t restart_at;               //  When to start it again, while pid is 0
+    uint64_t spawn_order;             //  While the zygote forks it: the order of its spawn line
+    int quick_exits;                  //  Exits soon after start, in a row: the backoff
+    bool was_ready;                   //  It sent READY: it started fine, whatever ended it
+    bool killed;                      //  The broker killed it (it overran a deadline)
+    char token [ZHIVE_TOKEN_SIZE];    //  The secret it got at its start and shows in READY
 } s_child_t;
 
 typedef struct _s_group_t s_group_t;
@@ -80,6 +82,7 @@ struct _s_group_t {
     char line [256];          //  Partial line read from the zygote
     size_t line_size;         //  Bytes in line
     uint64_t spawns;          //  Spawn lines written to the zygote
+    char zygote_token [ZHIVE_TOKEN_SIZE];    //  The token of the zygote's workers (they inherit it)
 };
 
 //  A process of ours that must end, to be reaped without waiting
@@ -190,7 +193,7 @@ s_worker_program (const zhive_procs_options_t *self)
 //  In the child, between fork and exec: only async-signal-safe calls.
 //  stdin_fd / stdout_fd, if not -1, become its stdin / stdout.
 static void
-s_child_exec (char **argv, pid_t parent, int stdin_fd, int stdout_fd)
+s_child_exec (char **argv, char **envp, pid_t parent, int stdin_fd, int stdout_fd)
 {
     setpgid (0, 0);    //  The broker, not the terminal, decides when workers stop
 #ifdef __linux__
@@ -218,9 +221,9 @@ s_child_exec (char **argv, pid_t parent, int stdin_fd, int stdout_fd)
             close (fd);
     }
     if (strchr (argv [0], '/'))
-        execv (argv [0], argv);
+        execve (argv [0], argv, envp);
     else
-        execvp (argv [0], argv);
+        execvpe (argv [0], argv, envp);
     static const char prefix [] = "zhive-broker: cannot run ";
     ssize_t rc = write (2, prefix, sizeof prefix - 1);
     rc = write (2, argv [0], strlen (argv [0]));
@@ -229,14 +232,23 @@ s_child_exec (char **argv, pid_t parent, int stdin_fd, int stdout_fd)
     _exit (127);
 }
 
-//  Fork and exec; returns the pid or -1
+//  Fork and exec with ZHIVE_TOKEN_ENV=token in the environment; returns
+//  the pid or -1
 static pid_t
-s_spawn (char **argv, int stdin_fd, int stdout_fd)
+s_spawn (char **argv, const char *token, int stdin_fd, int stdout_fd)
 {
+    char *entry = NULL;
+    char **envp = zhive_token_environment (token, &entry);
+    if (!envp) {
+        errno = ENOMEM;
+        return -1;
+    }
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid == 0)
-        s_child_exec (argv, parent, stdin_fd, stdout_fd);
+        s_child_exec (argv, envp, parent, stdin_fd, stdout_fd);
+    free (entry);
+    free (envp);
     return pid;
 }
 
@@ -374,7 +386,9 @@ s_zygote_start (zhive_procs_t *self, s_group_t *group)
     argv [1] = (char *) "--zygote";
     for (size_t i = 1; i < count; i++)
         argv [i + 1] = group->argv [i];
-    pid_t pid = s_spawn (argv, to_zygote [0], from_zygote [1]);
+    //  Its workers inherit the zygote's environment, and so its token
+    zhive_token_new (group->zygote_token);
+    pid_t pid = s_spawn (argv, group->zygote_token, to_zygote [0], from_zygote [1]);
     free (argv);
     close (to_zygote [0]);
     close (from_zygote [1]);
@@ -450,6 +464,7 @@ s_zygote_line (zhive_procs_t *self, s_group_t *group, const char *line)
         }
         if (first) {
             first->pid = (pid_t) pid;
+            memcpy (first->token, group->zygote_token, ZHIVE_TOKEN_SIZE);
             S_LOG (self, "started local worker pid %ld through the zygote", pid);
             //  Its READY may have come first
             for (size_t i = 0; i < S_EARLY_MAX; i++) {
@@ -546,7 +561,8 @@ s_child_start (zhive_procs_t *self, s_group_t *group, s_child_t *child)
         }
         s_zygote_lost (self, group, "does not take spawn requests", false);
     }
-    pid_t pid = s_spawn (group->argv, -1, -1);
+    zhive_token_new (child->token);
+    pid_t pid = s_spawn (group->argv, child->token, -1, -1);
     if (pid < 0) {
         zhive_log_warning ("cannot start a local worker: %s; trying again in %d ms",
                            strerror (errno), S_BACKOFF_MAX);
@@ -561,22 +577,31 @@ s_child_start (zhive_procs_t *self, s_group_t *group, s_child_t *child)
 //  ---------------------------------------------------------------------
 //  A worker with this pid sent READY
 
-void
-zhive_procs_ready (zhive_procs_t *self, uint64_t pid, int64_t joined_ms)
+bool
+zhive_procs_ready (zhive_procs_t *self, uint64_t pid, const char *token, int64_t joined_ms)
 {
     s_child_t *child = s_child (self, pid);
     if (!child) {
-        //  Perhaps the zygote has not named it yet
-        self->early [self->early_next] = pid;
-        self->early_next = (self->early_next + 1) % S_EARLY_MAX;
-        return;
+        //  Perhaps the zygote has not named it yet: its token tells
+        for (size_t g = 0; g < self->groups_count; g++) {
+            if (self->groups [g]->zygote_pid > 0 &&
+                zhive_token_equal (self->groups [g]->zygote_token, token)) {
+                self->early [self->early_next] = pid;
+                self->early_next = (self->early_next + 1) % S_EARLY_MAX;
+                return true;
+            }
+        }
+        return false;
     }
+    if (!zhive_token_equal (child->token, token))
+        return false;    //  Not the process we started, whatever pid it names
     child->was_ready = true;
     if (child->requested) {
         S_LOG (self, "local worker pid %d is ready %" PRId64 " ms after its start (%s)",
                (int) child->pid, joined_ms - child->requested,
                child->by_zygote ? "zygote" : "exec");
     }
+    return true;
 }
 
 //  ---------------------------------------------------------------------

@@ -61,11 +61,16 @@ void zhive_procs_check (zhive_procs_t *self);
 //  Take the oldest exit of a worker: 1 (filled in), or 0 if there is none.
 int zhive_procs_next_exit (zhive_procs_t *self, zhive_procs_exit_t *exit_p);
 
-//  A worker on this host with this pid sent READY (joined_ms: when, on
-//  zhive_clock_ms): if it is ours, it started fine.
-void zhive_procs_ready (zhive_procs_t *self, uint64_t pid, int64_t joined_ms);
+//  A worker on this host with this pid sent READY with token (joined_ms:
+//  when, on zhive_clock_ms). Every local worker gets a random token in its
+//  environment (ZHIVE_TOKEN_ENV) at its start; true only if token is the
+//  one of our process with that pid (then it started fine), or of a zygote
+//  whose workers it has not named yet. Anything else is a remote worker,
+//  whatever host and pid it claims.
+bool zhive_procs_ready (zhive_procs_t *self, uint64_t pid, const char *token, int64_t joined_ms);
 
 //  Kill a worker of ours that overran a deadline: 0, or -1 if pid is not ours.
+//  Call it only for a pid whose connection showed its token (zhive_procs_ready).
 int zhive_procs_kill (zhive_procs_t *self, uint64_t pid, const char *why);
 
 //  Begin the stop: every worker gets SIGINT, zygotes lose their stdin.

@@ -190,6 +190,34 @@ s_drain (void *handle)
     zmq_msg_close (&frame);
 }
 
+//  The sender's address from a frame's metadata (TCP, IPC), once
+static void
+s_address (zhive_proto_t *self, zmq_msg_t *frame)
+{
+    const char *address = self->peer_address [0] ? NULL : zmq_msg_gets (frame, "Peer-Address");
+    if (address)
+        snprintf (self->peer_address, sizeof self->peer_address, "%s", address);
+}
+
+//  The start of a bad frame for the log: up to ZHIVE_SAMPLE_MAX bytes,
+//  printable ASCII as is, every other byte (and the backslash) as \xNN
+static void
+s_sample (zhive_proto_t *self, zmq_msg_t *frame)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
+    if (size > ZHIVE_SAMPLE_MAX)
+        size = ZHIVE_SAMPLE_MAX;
+    char *to = self->sample;
+    for (size_t i = 0; i < size; i++) {
+        if (data [i] >= 0x20 && data [i] < 0x7f && data [i] != '\\')
+            *to++ = (char) data [i];
+        else
+            to += sprintf (to, "\\x%02x", data [i]);
+    }
+    *to = 0;
+}
+
 static int
 s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
 {
@@ -281,6 +309,8 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
             }
             if (fields >= 6 && zhive_reader_uint (&cur, &self->max_tasks))
                 return s_malformed (self, "READY max_tasks must be an unsigned integer");
+            if (fields >= 7 && zhive_reader_str (&cur, self->token, ZHIVE_TOKEN_MAX))
+                return s_malformed (self, "READY token must be a string of up to 64 bytes");
             break;
         }
         default: return s_malformed (self, "unknown command");
@@ -302,6 +332,9 @@ s_reset (zhive_proto_t *self)
     self->retries = -1;
     self->max_tasks = 0;
     self->chunk = 0;
+    self->token [0] = 0;
+    self->peer_address [0] = 0;
+    self->sample [0] = 0;
     s_free_functions (self);
     zhive_proto_clear_payload (self);
 }
@@ -354,6 +387,18 @@ zhive_proto_decode (zhive_proto_t *self, zmq_msg_t *frames, size_t count)
     return rc;
 }
 
+//  Which frame a malformed message's sample shows: the signature when it is
+//  bad or alone, the payload when the payload is what is wrong, else the header
+static size_t
+s_bad_frame (const zhive_proto_t *self, size_t count)
+{
+    if (count == 1 || strstr (self->error, "signature") || strstr (self->error, "version"))
+        return 0;
+    if (count > 2 && strstr (self->error, "payload"))
+        return 2;
+    return 1;
+}
+
 int
 zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
 {
@@ -395,9 +440,14 @@ zhive_proto_recv (zhive_proto_t *self, zsock_t *sock, int flags)
         more = zmq_msg_more (&frames [count++]);
     }
     if (rc == 0) {
+        //  The peer's address for the log (a routing id frame has no metadata)
+        if (count > 0)
+            s_address (self, &frames [0]);
         rc = s_decode (self, frames, count);
         if (more)
             s_drain (handle);    //  Too many frames: the rest of the message
+        if (rc == -2 && count > 0)
+            s_sample (self, &frames [s_bad_frame (self, count)]);
         if (rc != 0)
             zhive_proto_clear_payload (self);
     }
@@ -479,7 +529,7 @@ zhive_proto_encode (zhive_proto_t *self, uint8_t signature [5], const void **hea
             s_pack_str (pk, self->message);
             break;
         case ZHIVE_READY:
-            msgpack_pack_array (pk, 6);
+            msgpack_pack_array (pk, self->token [0] ? 7 : 6);
             s_pack_str (pk, self->worker);
             s_pack_str (pk, self->host);
             msgpack_pack_uint64 (pk, self->pid);
@@ -488,6 +538,8 @@ zhive_proto_encode (zhive_proto_t *self, uint8_t signature [5], const void **hea
             for (size_t i = 0; i < self->functions_count; i++)
                 s_pack_str (pk, self->functions [i]);
             msgpack_pack_uint64 (pk, self->max_tasks);
+            if (self->token [0])
+                s_pack_str (pk, self->token);
             break;
         default: errno = EINVAL; return -1;
     }

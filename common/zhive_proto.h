@@ -27,8 +27,16 @@ extern "C" {
 #define ZHIVE_FUNCTIONS_MAX 1024       //  functions one worker may offer
 #define ZHIVE_CHUNK_MAX     1000000    //  items in one chunked task
 #define ZHIVE_HEADER_MAX    (512 * 1024)
+#define ZHIVE_TOKEN_MAX     64    //  READY token bytes (a local worker's proof)
+#define ZHIVE_SAMPLE_MAX    32    //  Bytes of a malformed frame shown in logs
+//  The sample of a malformed frame: each byte at most 4 characters (\xNN)
+#define ZHIVE_SAMPLE_SIZE (4 * ZHIVE_SAMPLE_MAX + 1)
+//  The environment variable by which a broker hands a local worker its token
+#define ZHIVE_TOKEN_ENV "ZHIVE_WORKER_TOKEN"
 //  Largest frame any zhive socket accepts (ZMQ_MAXMSGSIZE)
 #define ZHIVE_MESSAGE_SIZE_MAX (256LL * 1024 * 1024)
+//  Largest args or value a sender sends: the frame limit less header room
+#define ZHIVE_PAYLOAD_MAX (ZHIVE_MESSAGE_SIZE_MAX - ZHIVE_HEADER_MAX)
 
 //  Commands. C: client, B: broker, W: worker.
 #define ZHIVE_PING         0x01    //  C->B, B<->W  []
@@ -47,6 +55,7 @@ extern "C" {
 #define ZHIVE_WELCOME      0x34    //  B->W  [incarnation]  (answer to READY)
 #define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms, chunk] + args
 #define ZHIVE_BYE          0x50    //  any   [reason]
+//  READY may end with a token (a string) after max_tasks: see docs/protocol.md
 
 typedef struct {
     uint8_t routing [256];                 //  ROUTER routing id of the peer
@@ -68,9 +77,12 @@ typedef struct {
     uint64_t max_tasks;                    //  READY: tasks it will take in all, 0 = no limit
     char **functions;                      //  READY: function names
     size_t functions_count;                //  READY: how many
+    char token [ZHIVE_TOKEN_MAX + 1];      //  READY: the token its broker gave it, "" none
     zmq_msg_t payload;                     //  Args or value, forwarded untouched
     bool has_payload;                      //  True when payload holds a frame
     char error [128];                      //  Why the last recv said malformed
+    char peer_address [64];                //  The sender's address if libzmq tells it, else ""
+    char sample [ZHIVE_SAMPLE_SIZE];       //  Malformed: the bad frame's start, odd bytes \xNN
 } zhive_proto_t;
 
 //  Drop a frame's content, leaving it a valid empty frame (NULL: nothing)

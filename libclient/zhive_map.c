@@ -291,7 +291,19 @@ s_send_more (zhive_map_t *self)
         }
         self->in_flight += count;
         self->next_send += count;
-        if (s_queue (self, first, 0))
+        size_t bytes = self->offsets [first + count] - self->offsets [first];
+        size_t payload = self->chunk == 1 ? bytes + !self->star
+                                          : zhive_chunk_request_size (count, bytes, !self->star);
+        if (payload > (size_t) ZHIVE_PAYLOAD_MAX) {
+            //  libzmq would drop the connection on it: each item fails at once
+            char message [256];
+            snprintf (message, sizeof message,
+                      "the args of '%.64s' would be %zu bytes, over the message limit of %lld "
+                      "bytes (256 MiB less header room)",
+                      self->function, payload, (long long) ZHIVE_PAYLOAD_MAX);
+            s_fail_range (self, first, first + count, ZHIVE_ERR_TOO_LARGE, message, "");
+        }
+        else if (s_queue (self, first, 0))
             queued = true;
         else
             s_fail_range (self, first, first + count, ZHIVE_ERR_NO_BROKER,

@@ -207,12 +207,31 @@ zhive_client_submit (zhive_client_t *client, const char *function, const zhive_p
     self->wait_if_full = opts && opts->wait_if_full;
     self->backoff_ms = ZHIVE_BACKOFF_MS;
     zhive_proto_set_name (self->function, function);
-    self->args = (char *) malloc (size);
+    //  Past the message limit libzmq would drop the connection: the task
+    //  fails TooLarge at once instead, and is never sent
+    bool too_large = size > (size_t) ZHIVE_PAYLOAD_MAX;
+    self->args = (char *) malloc (too_large ? 1 : size);
     if (!self->args || zhive_client_attach (client, &self->owner, &s_task_ops, 1)) {
         free (self->args);
         free (self);
         errno = ENOMEM;
         return NULL;
+    }
+    if (too_large) {
+        char message [256];
+        snprintf (message, sizeof message,
+                  "the args of '%.64s' are %zu bytes, over the message limit of %lld bytes (256 "
+                  "MiB less header room)",
+                  self->function, size, (long long) ZHIVE_PAYLOAD_MAX);
+        zhive_result_t *result = zhive_result_new_error (ZHIVE_ERR_TOO_LARGE, message, "");
+        if (!result) {
+            zhive_client_detach (client, &self->owner);
+            s_task_free (self);
+            errno = ENOMEM;
+            return NULL;
+        }
+        s_finish (self, result);
+        return self;
     }
     memcpy (self->args, data, size);
     self->args_size = size;

@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1010,6 +1011,9 @@ s_fake_worker (int argc, char *argv [])
         testkit_peer_ready_msg ("fake", (uint64_t) getpid (), 4, max_tasks, functions, 3);
     if (!msg)
         return 1;
+    //  As zhive-worker does: the token its broker gave it, if any
+    const char *token = getenv (ZHIVE_TOKEN_ENV);
+    snprintf (msg->token, sizeof msg->token, "%s", token ? token : "");
     zhive_proto_send (msg, sock);
 
     uint64_t later_ticket [S_FAKE_LATER_MAX];
@@ -1782,6 +1786,214 @@ test_welcome_incarnation (void **state)
     zsock_destroy (&worker);
 }
 
+//  ---------------------------------------------------------------------
+//  Hostile peers (appended)
+
+//  Identity is the connection: a second connection whose READY copies a
+//  worker's name, host and pid (all that `zhive status` shows) neither
+//  evicts nor replaces it; once the impostor is gone, the real worker
+//  still gets tasks and its answers count
+static void
+test_impostor_ready (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w1", 4242, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
+    zsock_t *impostor = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (impostor, "w1", 4242, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 2, S_TIMEOUT);
+    zsock_destroy (&impostor);    //  Gone without BYE
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    testkit_peer_done (worker, ticket, "\x01", 1);
+    testkit_peer_expect_result (client, 1, "\x01", 1);
+    for (uint64_t id = 2; id < 5; id++) {
+        testkit_peer_submit (client, id, "f", "\x91\x02", -1, -1);
+        ticket = testkit_peer_expect_task (worker, "f", "\x91\x02");
+        testkit_peer_done (worker, ticket, "\x02", 1);
+        testkit_peer_expect_result (client, id, "\x02", 1);
+    }
+    zsock_destroy (&worker);
+    zsock_destroy (&client);
+}
+
+//  The broker's log lines, taken with zhive_log_set_handler
+typedef struct {
+    pthread_mutex_t lock;      //  The broker logs from its thread
+    char text [256 * 1024];    //  The lines, each ending in a newline
+    size_t size;               //  Bytes in text
+} s_log_t;
+
+static void
+s_log_line (zhive_log_level_t level, const char *line, void *arg)
+{
+    (void) level;
+    s_log_t *log = (s_log_t *) arg;
+    pthread_mutex_lock (&log->lock);
+    size_t size = strlen (line);
+    if (log->size + size + 2 < sizeof log->text) {
+        memcpy (log->text + log->size, line, size);
+        log->size += size;
+        log->text [log->size++] = '\n';
+        log->text [log->size] = 0;
+    }
+    pthread_mutex_unlock (&log->lock);
+}
+
+typedef struct {
+    s_log_t *log;        //  Where to look
+    const char *part;    //  What to find
+} s_log_find_t;
+
+static bool
+s_log_has (void *arg)
+{
+    s_log_find_t *find = (s_log_find_t *) arg;
+    pthread_mutex_lock (&find->log->lock);
+    bool found = strstr (find->log->text, find->part) != NULL;
+    pthread_mutex_unlock (&find->log->lock);
+    return found;
+}
+
+//  A remote peer whose READY claims this host and the pid of a local
+//  worker of ours, without that worker's token, and holds a task past its
+//  deadline and the grace: the broker does not kill our process (it says
+//  it would not kill a remote worker), which goes on answering
+static void
+test_foreign_pid_ready (void **state)
+{
+    (void) state;
+    static s_log_t log = { PTHREAD_MUTEX_INITIALIZER, "", 0 };
+    zhive_log_set_handler (s_log_line, &log);
+    testkit_pool_opts_t opts = { .configure = s_configure, .configure_arg = &s_fast_recycle };
+    testkit_pool_t *fixture = testkit_pool_new (&opts);
+    zsock_t *client = s_fake_local_workers (fixture, 1);
+    testkit_peer_submit (client, 1, "echo", "\x90", -1, -1);
+    pid_t local = (pid_t) s_expect_fake_result (client, 1);
+    zsock_t *impostor = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (impostor, "fake", (uint64_t) local, 1, "held", NULL);
+    testkit_pool_wait_workers (fixture, 2, S_TIMEOUT);
+    testkit_peer_submit (client, 2, "held", "\x90", 200, -1);
+    uint64_t ticket = testkit_peer_expect_task (impostor, "held", NULL);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 2, "Timeout", NULL);
+    zhive_proto_destroy (&error);
+    testkit_peer_expect_cancel (impostor, ticket);
+    s_log_find_t find = { &log, "would not kill worker 'fake'" };
+    testkit_wait_until (s_log_has, &find, 10000, "the broker says it would not kill it");
+    assert_int_equal (kill (local, 0), 0);    //  Alive
+    assert_int_equal (s_parent_of (local), getpid ());
+    testkit_peer_submit (client, 3, "echo", "\x90", -1, -1);
+    assert_int_equal (s_expect_fake_result (client, 3), (uint32_t) local);
+    zsock_destroy (&impostor);
+    zsock_destroy (&client);
+    testkit_pool_destroy (&fixture);
+    zhive_log_set_handler (NULL, NULL);
+}
+
+//  A malformed message is logged with its peer (routing id in hex and
+//  address) and the start of the bad frame, odd bytes as \\xNN
+static void
+test_malformed_log (void **state)
+{
+    (void) state;
+    static s_log_t log = { PTHREAD_MUTEX_INITIALIZER, "", 0 };
+    zhive_log_set_handler (s_log_line, &log);
+    testkit_pool_t *fixture = testkit_pool_new (NULL);
+    zhive_broker_set_verbose (fixture->broker, true);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    static const char http [] = "GET / HTTP/1.1\r\n\x00\xffHost: example.org:1234567890\r\n";
+    assert_true (zmq_send (zsock_resolve (client), http, sizeof http - 1, 0) >= 0);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 0, "Malformed", NULL);
+    zhive_proto_destroy (&error);
+    //  At most 32 bytes of the frame, then the closing quote
+    s_log_find_t find = { &log, "it began \"GET / HTTP/1.1\\x0d\\x0a\\x00\\xffHost: example.\"" };
+    testkit_wait_until (s_log_has, &find, S_TIMEOUT, "the client's garbage sampled in the log");
+    find.part = "malformed message from client ";
+    assert_true (s_log_has (&find));
+    find.part = "(127.0.0.1";
+    assert_true (s_log_has (&find));
+    //  The same on the worker socket, which says BYE
+    assert_true (zmq_send (zsock_resolve (worker), "\x01\x02zz", 4, 0) >= 0);
+    zhive_proto_t *bye = testkit_peer_expect (worker, ZHIVE_BYE);
+    zhive_proto_destroy (&bye);
+    find.part = "it began \"\\x01\\x02zz\"";
+    testkit_wait_until (s_log_has, &find, S_TIMEOUT, "the worker's garbage sampled in the log");
+    find.part = "malformed message from worker ";
+    assert_true (s_log_has (&find));
+    zsock_destroy (&worker);
+    zsock_destroy (&client);
+    testkit_pool_destroy (&fixture);
+    zhive_log_set_handler (NULL, NULL);
+}
+
+//  The next RESULT or ERROR within ms (heartbeats skipped), NULL if none
+static zhive_proto_t *
+s_next_answer (zsock_t *sock, int ms)
+{
+    zhive_proto_t *msg = zhive_proto_new ();
+    int64_t until = zclock_mono () + ms;
+    while (zclock_mono () < until) {
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 10) == 1 && zhive_proto_recv (msg, sock, ZMQ_DONTWAIT) == 0 &&
+            (msg->command == ZHIVE_RESULT || msg->command == ZHIVE_ERROR))
+            return msg;
+    }
+    zhive_proto_destroy (&msg);
+    return NULL;
+}
+
+static s_config_t s_flood_config = { 200, 3, 50000, 0, -1, 0, NULL, 0 };
+
+//  One client fills the broker's queues (QueueFull for everyone), then
+//  vanishes without BYE: past liveness x interval its waiting tasks are
+//  dropped, and another client's task is accepted and answered
+static void
+test_flood_then_vanish (void **state)
+{
+    testkit_pool_t *fixture = (testkit_pool_t *) *state;
+    zsock_t *flood = testkit_peer_new_id (zhive_broker_clients_endpoint (fixture->broker), "flood");
+    zsock_set_sndtimeo (flood, 30000);
+    for (uint64_t id = 1; id <= 50000; id++)
+        testkit_peer_submit (flood, id, "nobody", "\x90", -1, -1);
+    //  STATUS after the SUBMITs on the same connection: all are taken
+    msgpack_unpacked *status = testkit_peer_status (flood, 999999);
+    testkit_peer_status_destroy (&status);
+    zsock_t *worker = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (worker, "w1", 4243, 1, "f", NULL);
+    testkit_pool_wait_workers (fixture, 1, S_TIMEOUT);
+    zsock_t *client = testkit_pool_fake_client (fixture);
+    testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
+    zhive_proto_t *error = testkit_peer_expect_error (client, 1, "QueueFull", NULL);
+    zhive_proto_destroy (&error);
+    zsock_destroy (&flood);    //  No BYE
+    //  Within a few seconds (expiry 600 ms) a task is taken again
+    int64_t until = zclock_mono () + 10000;
+    uint64_t id = 2;
+    bool accepted = false;
+    while (!accepted && zclock_mono () < until) {
+        testkit_peer_submit (client, id, "f", "\x91\x02", -1, -1);
+        zhive_proto_t *answer = s_next_answer (client, 300);
+        if (answer) {
+            assert_int_equal (answer->command, ZHIVE_ERROR);
+            assert_string_equal (answer->type, "QueueFull");
+            zhive_proto_destroy (&answer);
+            id++;
+            continue;
+        }
+        uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x02");
+        testkit_peer_done (worker, ticket, "\x02", 1);
+        testkit_peer_expect_result (client, id, "\x02", 1);
+        accepted = true;
+    }
+    assert_true (accepted);
+    zsock_destroy (&client);
+    zsock_destroy (&worker);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -1844,6 +2056,11 @@ main (int argc, char *argv [])
         cmocka_unit_test_setup_teardown (test_flood_per_client, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_max_queue_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_welcome_incarnation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_impostor_ready, s_setup, s_teardown),
+        cmocka_unit_test (test_foreign_pid_ready),
+        cmocka_unit_test (test_malformed_log),
+        cmocka_unit_test_prestate_setup_teardown (test_flood_then_vanish, s_setup, s_teardown,
+                                                  &s_flood_config),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -758,6 +758,50 @@ test_map_take_end_and_timeout (void **state)
     zhive_pack_destroy (&items);
 }
 
+//  Args over the message limit (libzmq would drop the connection on the
+//  frame, and the call would hang in reconnects) are TooLarge at once,
+//  naming the limit, for apply, submit and starmap; the client goes on
+static void
+test_args_over_the_limit (void **state)
+{
+    (void) state;
+    size_t size = 257u * 1024 * 1024;
+    char *zeros = (char *) calloc (1, size);    //  Untouched pages: no memory yet
+    assert_non_null (zeros);
+    zhive_pack_t *args = zhive_pack_new ();
+    assert_int_equal (zhive_pack_array (args, 1), 0);
+    assert_int_equal (zhive_pack_bytes (args, zeros, size), 0);
+    free (zeros);
+    int64_t start = zclock_mono ();
+    zhive_result_t *result = zhive_client_apply (s_client, "echo", args, NULL);
+    assert_non_null (result);
+    assert_false (zhive_result_ok (result));
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_TOO_LARGE);
+    assert_non_null (strstr (zhive_result_error_message (result), "267911168"));
+    zhive_result_destroy (&result);
+    zhive_task_t *task = zhive_client_submit (s_client, "echo", args, NULL);
+    assert_non_null (task);
+    assert_true (zhive_task_done (task));
+    assert_string_equal (zhive_result_error_type (zhive_task_wait (task, 0)), ZHIVE_ERR_TOO_LARGE);
+    zhive_task_destroy (&task);
+    zhive_map_t *map = zhive_client_starmap (s_client, "echo", args, NULL);
+    assert_non_null (map);
+    assert_int_equal (zhive_map_take (map, 0, &result), 1);
+    assert_string_equal (zhive_result_error_type (result), ZHIVE_ERR_TOO_LARGE);
+    assert_non_null (strstr (zhive_result_error_message (result), "267911168"));
+    zhive_result_destroy (&result);
+    zhive_map_destroy (&map);
+    zhive_pack_destroy (&args);
+    assert_true (zclock_mono () - start < 5000);    //  At once, not a deadline
+    //  The connection is as it was
+    zhive_pack_t *small = testkit_pool_args_int (5);
+    result = zhive_client_apply (s_client, "echo", small, NULL);
+    assert_non_null (result);
+    assert_true (zhive_result_ok (result));
+    zhive_result_destroy (&result);
+    zhive_pack_destroy (&small);
+}
+
 int
 main (void)
 {
@@ -777,6 +821,7 @@ main (void)
         cmocka_unit_test (test_full_pipe_loses_nothing),
         cmocka_unit_test (test_retries_mean_the_same_in_c_and_cli),
         cmocka_unit_test (test_map_take_end_and_timeout),
+        cmocka_unit_test (test_args_over_the_limit),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

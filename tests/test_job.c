@@ -502,13 +502,52 @@ test_chunk (void **state)
     zhive_job_destroy (&job);
 }
 
+//  huge () -> a bin over the message limit
+static int
+s_huge (zhive_job_t *job, void *state)
+{
+    (void) state;
+    size_t size = (size_t) ZHIVE_PAYLOAD_MAX + 1;
+    char *zeros = (char *) calloc (1, size);    //  Untouched pages: no memory yet
+    int rc = zeros ? zhive_pack_bytes (zhive_job_reply (job), zeros, size) : -1;
+    free (zeros);
+    return rc;
+}
+
+//  A reply over the message limit is not sent: FAILED TooLarge, naming it
+static void
+test_reply_over_the_limit (void **state)
+{
+    (void) state;
+    s_done_t done = { 0, NULL };
+    zhive_proto_t *out = zhive_proto_new ();
+    zhive_job_t *job = zhive_job_new (NULL, NULL, s_on_done, &done);
+    zhive_handler_t huge = { "huge", s_huge, NULL, ZHIVE_SYNC };
+    s_task (job, &huge, 1, "\x90", 1, 0);
+    assert_int_equal (zhive_job_unpack (job), 0);
+    assert_true (zhive_job_call (job));
+    s_expect_failed (job, out, ZHIVE_ERR_TOO_LARGE, "over the message limit of 267911168 bytes");
+    assert_false (out->has_payload);
+    //  The job goes on with the next task
+    s_task (job, &s_add_handler, 2, "\x92\x01\x02", 3, 0);
+    assert_int_equal (zhive_job_unpack (job), 0);
+    assert_true (zhive_job_call (job));
+    s_expect_done (job, out, "\x03", 1);
+    zhive_job_destroy (&job);
+    zhive_proto_destroy (&out);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_args),           cmocka_unit_test (test_malformed_args),
-        cmocka_unit_test (test_reply_and_fail), cmocka_unit_test (test_async_callback),
-        cmocka_unit_test (test_chunk),          cmocka_unit_test (test_args_too_large),
+        cmocka_unit_test (test_args),
+        cmocka_unit_test (test_malformed_args),
+        cmocka_unit_test (test_reply_and_fail),
+        cmocka_unit_test (test_async_callback),
+        cmocka_unit_test (test_chunk),
+        cmocka_unit_test (test_args_too_large),
+        cmocka_unit_test (test_reply_over_the_limit),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

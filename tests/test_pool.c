@@ -758,6 +758,37 @@ test_unknown_function_bound (void **state)
     assert_int_equal (zhive_pool_function_stats (fixture->pool, "g")->unoffered, 2);
 }
 
+//  Identity is the connection: a READY from another peer that copies a
+//  worker's name, host and pid neither removes nor replaces that worker,
+//  and its loss takes nothing of the real one's
+static void
+test_impostor_ready (void **state)
+{
+    s_fixture_t *fixture = (s_fixture_t *) *state;
+    s_ready (fixture, 0, "real", 42, 1, 0, false, "f");
+    s_take (fixture, S_WELCOME, "real");
+    s_submit (fixture, 0, "c1", 1, "f", "a1", -1, -1);
+    uint64_t ticket = s_take_task (fixture, "real", "a1");
+    //  The impostor: another connection, the same self-reported labels
+    zhive_peer_t impostor = s_peer ("impostor");
+    const char *functions [] = { "f" };
+    zhive_pool_ready_t ready = { "real", "host", 42, 1, 0, functions, 1, false };
+    assert_int_equal (zhive_pool_worker_ready (fixture->pool, 10, &impostor, &ready), 0);
+    s_take (fixture, S_WELCOME, "impostor");
+    s_quiet (fixture);
+    assert_int_equal (zhive_pool_workers (fixture->pool), 2);
+    zhive_pool_worker_lost (fixture->pool, 20, &impostor, "its connection closed");
+    s_quiet (fixture);
+    assert_int_equal (zhive_pool_workers (fixture->pool), 1);
+    //  The real worker's answer counts, and it gets the next task
+    s_done (fixture, 30, "real", ticket, "v1");
+    s_take_result (fixture, "c1", 1, "v1");
+    s_submit (fixture, 40, "c1", 2, "f", "a2", -1, -1);
+    s_take_task (fixture, "real", "a2");
+    s_quiet (fixture);
+    assert_int_equal (zhive_pool_counters (fixture->pool)->unknown, 0);
+}
+
 int
 main (void)
 {
@@ -779,6 +810,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_status, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unknown_function_default, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unknown_function_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_impostor_ready, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

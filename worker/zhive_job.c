@@ -242,6 +242,18 @@ zhive_job_answer (zhive_job_t *self, zhive_proto_t *out)
         zstr_free (&message);
         return ZHIVE_FAILED;
     }
+    if (size > ZHIVE_PAYLOAD_MAX) {
+        //  libzmq would drop the connection on it: say so instead
+        char *message = zsys_sprintf ("handler '%s' packed a reply of %zd bytes, over the message "
+                                      "limit of %lld bytes (256 MiB less header room)",
+                                      function, size, (long long) ZHIVE_PAYLOAD_MAX);
+        out->command = ZHIVE_FAILED;
+        zhive_proto_set_name (out->type, ZHIVE_ERR_TOO_LARGE);
+        zhive_proto_set_message (out, message ? message : "reply too large");
+        zstr_free (&message);
+        zhive_pack_reset (self->reply);
+        return ZHIVE_FAILED;
+    }
     static const char nil = (char) 0xc0;
     out->command = ZHIVE_DONE;
     if (size >= ZHIVE_ZERO_COPY_MIN
@@ -392,6 +404,12 @@ s_item_run (zhive_job_t *self, msgpack_zone *zone, uint32_t index, const char *i
                               zsys_sprintf ("handler '%s' packed bytes that are not exactly one "
                                             "msgpack value",
                                             self->handler->name));
+    else if (!self->failed && reply > ZHIVE_PAYLOAD_MAX)
+        zhive_job_set_failed (self, ZHIVE_ERR_TOO_LARGE,
+                              zsys_sprintf ("handler '%s' packed a reply of %zd bytes, over the "
+                                            "message limit of %lld bytes",
+                                            self->handler->name, reply,
+                                            (long long) ZHIVE_PAYLOAD_MAX));
     if (self->failed)
         return zhive_chunk_answer_error (
             answer, self->type, self->message ? self->message : "handler failed without a message",

@@ -149,6 +149,10 @@ s_send_ready (zhive_worker_t *self)
     out->pid = (uint64_t) getpid ();
     out->concurrency = zhive_slots_concurrency (self->slots);
     out->max_tasks = self->max_tasks && !closing ? self->max_tasks - self->taken : 0;
+    //  The token our broker gave us, if it started us: its proof that we
+    //  are its own local process
+    const char *token = getenv (ZHIVE_TOKEN_ENV);
+    snprintf (out->token, sizeof out->token, "%s", token ? token : "");
     //  The codec packs out->functions; lend it the registry's names
     size_t count = closing ? 0 : zhive_registry_size (self->registry);
     out->functions = zhive_registry_names (self->registry);
