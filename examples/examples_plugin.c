@@ -156,8 +156,6 @@ s_crash (zhive_job_t *job, void *state)
 
 //  ---------------------------------------------------------------------
 
-zhive_plugin_init_fn zhive_plugin_init;    //  Checks the signature
-
 int
 zhive_plugin_init (zhive_worker_t *worker, const char *args)
 {

@@ -70,6 +70,17 @@ typedef int (zhive_handler_fn) (zhive_job_t *job, void *state);
 typedef int (zhive_plugin_init_fn) (zhive_worker_t *worker, const char *args);
 #define ZHIVE_PLUGIN_INIT "zhive_plugin_init"
 
+//  What every plugin defines, declared here so that a plugin compiles
+//  cleanly under -Wmissing-prototypes, and exported from the plugin even
+//  when it is built with hidden visibility. libzhive does not define it: the
+//  worker finds each plugin's own with dlsym.
+#if (defined __GNUC__ && __GNUC__ >= 4) || defined __clang__
+#define ZHIVE_PLUGIN_EXPORT __attribute__ ((visibility ("default")))
+#else
+#define ZHIVE_PLUGIN_EXPORT
+#endif
+ZHIVE_PLUGIN_EXPORT int zhive_plugin_init (zhive_worker_t *worker, const char *args);
+
 #define ZHIVE_SYNC  0    //  handler completes before it returns
 #define ZHIVE_ASYNC 1    //  handler completes later, from the loop
 
