@@ -53,6 +53,10 @@ compose () {
 
 cleanup () {
     local p
+    #  PIDS are `timeout` processes: their children (zhive) first
+    for p in "${PIDS[@]}"; do
+        pkill -KILL -P "$p" 2>/dev/null || true
+    done
     kill_pids
     for p in "${PROJECTS[@]}"; do
         compose "$p" compose.yaml compose.curve.yaml -- down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
@@ -60,6 +64,18 @@ cleanup () {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+#  What a run killed past its traps (SIGKILL, a ctest timeout) left: projects
+#  zhivetest<PID> whose process is gone are removed, containers and network
+for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | grep -E '^zhivetest[0-9]+c?$' | sort -u); do
+    pid=${p#zhivetest}
+    pid=${pid%c}
+    kill -0 "$pid" 2>/dev/null && continue
+    echo "removing what an earlier run left: project $p"
+    docker ps -aq --filter "label=com.docker.compose.project=$p" | xargs -r docker rm -f >/dev/null || true
+    docker network rm "${p}_default" >/dev/null 2>&1 || true
+done
 
 #  finish: reports, exits 1 if any check failed
 finish () {
