@@ -19,6 +19,7 @@ set -euo pipefail
 : "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ZHIVE="$ZHIVE_BIN/zhive"
+[ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
 LIMIT=120                               #  seconds any one command may take
 
 skip () {
