@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+#  test_docker.sh - docker/Dockerfile built and docker/compose.yaml run for
+#  real, with faults: a broker and three worker containers, a 10,000-task map
+#  from the host CLI through the published port while a worker is killed,
+#  crashes, or is cut off the network for 10 s; SIGTERM drains; the CURVE
+#  compose file runs too. Every container, network and volume it makes is
+#  removed on exit (`down -v` in a trap), also when it fails.
+#
+#  Needs ZHIVE_BIN (the build tree's bin/, for the host's zhive); ctest sets it.
+#  Exits 77 (skipped) where `docker info` or docker-compose fails. Where the
+#  base image debian:bookworm-slim is absent (no registry), docker/make-base
+#  makes it from Debian's packages (root and debootstrap needed); where
+#  containers cannot reach Debian's archive (or ZHIVE_DOCKER_OFFLINE=1), it
+#  makes bases that hold the packages already. The image is built from the
+#  working tree as docker/Dockerfile says, tagged zhive:test (so a second run
+#  reuses every layer). Figures go to stdout as "figure: ...".
+set -euo pipefail
+
+: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+ZHIVE="$ZHIVE_BIN/zhive"
+[ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
+LIMIT=120                               #  seconds any one command may take
+
+skip () {
+    echo "SKIP: $*"
+    exit 77
+}
+command -v docker >/dev/null || skip "no docker command"
+timeout 30 docker info >/dev/null 2>&1 || skip "docker info fails: no Docker engine reachable"
+command -v docker-compose >/dev/null || skip "docker-compose is not installed (.ci/install-deps installs it)"
+
+TMP=$(mktemp -d)
+PIDS=()                                 #  background processes to kill on exit
+PROJECTS=()                             #  compose projects to take down on exit
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/lib.sh"
+PROJECT="zhivetest$$"
+IMAGE=${ZHIVE_TEST_IMAGE:-zhive:test}
+export ZHIVE_IMAGE=$IMAGE
+
+#  ---------------------------------------------------------------------
+#  compose PROJECT FILES... -- ARGS: docker-compose on the project, bounded
+compose () {
+    local project=$1 files=() f
+    shift
+    while [ "$1" != "--" ]; do
+        files+=(-f "$SRC/docker/$1")
+        shift
+    done
+    shift
+    timeout -k 5 "$LIMIT" docker-compose --ansi never -p "$project" "${files[@]}" "$@"
+}
+
+cleanup () {
+    local p
+    #  PIDS are `timeout` processes: their children (zhive) first
+    for p in "${PIDS[@]}"; do
+        pkill -KILL -P "$p" 2>/dev/null || true
+    done
+    kill_pids
+    for p in "${PROJECTS[@]}"; do
+        compose "$p" compose.yaml compose.curve.yaml -- down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+#  What a run killed past its traps (SIGKILL, a ctest timeout) left: projects
+#  zhivetest<PID> whose process is gone are removed, containers and network
+for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | grep -E '^zhivetest[0-9]+c?$' | sort -u); do
+    pid=${p#zhivetest}
+    pid=${pid%c}
+    kill -0 "$pid" 2>/dev/null && continue
+    echo "removing what an earlier run left: project $p"
+    docker ps -aq --filter "label=com.docker.compose.project=$p" | xargs -r docker rm -f >/dev/null || true
+    docker network rm "${p}_default" >/dev/null 2>&1 || true
+done
+
+#  finish: reports, exits 1 if any check failed
+finish () {
+    if ((FAILURES)); then
+        echo "$FAILURES check(s) failed" >&2
+        exit 1
+    fi
+    echo "all docker checks passed"
+    exit 0
+}
+
+now_ms () {
+    date +%s%3N
+}
+
+#  wait_for SECONDS WHAT CMD...: runs CMD every 0.2 s until it succeeds, at
+#  most SECONDS; records a failure naming WHAT past that (returns 1)
+wait_for () {
+    local limit=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(date +%s) + limit))
+    until "$@"; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            fail "$what: not within ${limit}s"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+#  ---------------------------------------------------------------------
+#  The image: bases first (docker/make-base where absent), then docker/Dockerfile
+echo "--- image"
+base_args=()
+if [ "${ZHIVE_DOCKER_OFFLINE:-0}" != 1 ]; then
+    bash "$SRC/docker/make-base" debian:bookworm-slim || fail "make-base debian:bookworm-slim"
+    #  Can a container of the build reach Debian's archive (RUN apt-get)?
+    if ! timeout 90 docker run --rm debian:bookworm-slim apt-get update >"$TMP/probe" 2>&1; then
+        echo "containers cannot reach Debian's archive: bases with the packages inside"
+        ZHIVE_DOCKER_OFFLINE=1
+    fi
+fi
+if [ "${ZHIVE_DOCKER_OFFLINE:-0}" = 1 ]; then
+    #  The builder base holds .ci/install-deps' packages, the runtime base zhive's libraries
+    deps=$(sed -n '/^packages=(/,/)/p' "$SRC/.ci/install-deps" | sed 's/packages=(//; s/)//' | xargs | tr ' ' ,)
+    bash "$SRC/docker/make-base" --include "$deps,python3" zhive-base:build || fail "make-base zhive-base:build"
+    bash "$SRC/docker/make-base" --include libzmq5,libczmq4,libmsgpackc2,libjansson4 zhive-base:runtime ||
+        fail "make-base zhive-base:runtime"
+    base_args=(--build-arg ZHIVE_BUILD_BASE=zhive-base:build --build-arg ZHIVE_RUNTIME_BASE=zhive-base:runtime
+               --network none)
+fi
+[ "$FAILURES" -eq 0 ] || finish
+#  The classic builder (no BuildKit here) ignores docker/Dockerfile.dockerignore:
+#  the context is sent as a tar made with its exclusions
+t0=$(now_ms)
+if ! tar -C "$SRC" --exclude-from="$SRC/docker/Dockerfile.dockerignore" -c . |
+        timeout 1200 docker build -f docker/Dockerfile "${base_args[@]}" -t "$IMAGE" - >"$TMP/build.log" 2>&1; then
+    tail -n 40 "$TMP/build.log" >&2
+    fail "docker build -f docker/Dockerfile"
+    finish
+fi
+echo "figure: image built in $(($(now_ms) - t0)) ms, size $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes"
+[ "$(docker run --rm "$IMAGE" id -u)" = 10001 ] || fail "the image does not run as user zhive (10001)"
+docker run --rm "$IMAGE" zhive call echo '[42]' --local 1 --load /usr/local/lib/zhive/libzhive-examples.so \
+    >"$TMP/out" 2>&1 || true
+expect_out "[42]" "a call on an embedded pool inside the image"
+
+#  ---------------------------------------------------------------------
+#  Free host ports for the published ones, checked free again right before up
+ports_free () {
+    python3 -c '
+import socket, sys
+for p in sys.argv[1:]:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(p)))
+    s.close()' "$@" 2>/dev/null
+}
+pick_ports () {
+    local tries
+    for tries in 1 2 3 4 5; do
+        read -r ZHIVE_CLIENT_PORT ZHIVE_WORKER_PORT < <(free_ports 2)
+        ports_free "$ZHIVE_CLIENT_PORT" "$ZHIVE_WORKER_PORT" && break
+    done
+    export ZHIVE_CLIENT_PORT ZHIVE_WORKER_PORT
+    BROKER="tcp://127.0.0.1:$ZHIVE_CLIENT_PORT"
+}
+
+#  status_hosts N: the broker's status lists N workers on N distinct hosts
+status_hosts () {
+    timeout 10 "$ZHIVE" --broker "$BROKER" --timeout 2000 "${CURVE_CLIENT[@]}" status >"$TMP/status" 2>&1 || return 1
+    local rows hosts
+    rows=$(awk 'NR == 1 { next } NF == 0 { exit } { print $2 }' "$TMP/status")
+    [ "$(grep -c . <<<"$rows")" -eq "$1" ] && [ "$(sort -u <<<"$rows" | grep -c .)" -eq "$1" ]
+}
+healthy () {
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = healthy ]
+}
+lines_at_least () {
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+running () {
+    [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]
+}
+restarted () {
+    running "$1" && [ "$(docker inspect -f '{{.RestartCount}}' "$1")" -ge 1 ]
+}
+
+#  start_map FILE FUNCTION: `zhive map` of FILE in the background, results in FILE.out
+start_map () {
+    rm -f "$1.out"
+    timeout -k 5 300 "$ZHIVE" --broker "$BROKER" "${CURVE_CLIENT[@]}" map "$2" <"$1" >"$1.out" 2>"$1.err" &
+    MAP_PID=$!
+    PIDS+=("$MAP_PID")
+}
+#  end_map FILE NAME [WANT]: the map exits 0 with every result right and in
+#  order: the lines of WANT (default FILE itself)
+end_map () {
+    local rc=0
+    wait "$MAP_PID" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$2: map exit status $rc: $(head -c 1000 "$1.err")"
+    cmp -s "${3:-$1}" "$1.out" ||
+        fail "$2: results differ from the inputs ($(wc -l <"$1.out") lines of $(wc -l <"$1"))"
+}
+
+#  ---------------------------------------------------------------------
+echo "--- up: a broker and three workers"
+CURVE_CLIENT=()
+pick_ports
+PROJECTS+=("$PROJECT")
+t0=$(now_ms)
+compose "$PROJECT" compose.yaml -- up -d --no-build --scale worker=3 >"$TMP/up.log" 2>&1 ||
+    { cat "$TMP/up.log" >&2; fail "compose up"; finish; }
+broker=$(compose "$PROJECT" compose.yaml -- ps -q broker)
+wait_for 60 "broker healthy" healthy "$broker"
+echo "figure: up to a healthy broker in $(($(now_ms) - t0)) ms"
+wait_for 60 "three workers on three hosts" status_hosts 3
+echo "figure: up to a healthy pool of 3 workers in $(($(now_ms) - t0)) ms"
+mapfile -t workers < <(compose "$PROJECT" compose.yaml -- ps -q worker)
+[ "${#workers[@]}" -eq 3 ] || fail "compose ps lists ${#workers[@]} workers, expected 3"
+[ "$FAILURES" -eq 0 ] || { cat "$TMP/status" >&2; finish; }
+docker port "$broker" 5555 | grep -qx "127.0.0.1:$ZHIVE_CLIENT_PORT" ||
+    fail "client port not published on 127.0.0.1 only: $(docker port "$broker" 5555)"
+
+#  10,000 sleep tasks of 50..149 ms (a result is its input): about 20 s on 3 x 16
+seq 0 9999 | awk '{ print 50 + $1 % 100 }' >"$TMP/map"
+
+echo "--- 10,000 tasks; one worker container killed, another one's process killed"
+t0=$(now_ms)
+start_map "$TMP/map" sleep
+wait_for 60 "first 2000 results" lines_at_least "$TMP/map.out" 2000
+docker kill "${workers[0]}" >/dev/null || fail "docker kill"
+#  A crash: SIGKILL of the worker process (the child of the container's init)
+init_pid=$(docker inspect -f '{{.State.Pid}}' "${workers[1]}")
+child=$(cat "/proc/$init_pid/task/$init_pid/children" 2>/dev/null | awk '{ print $1 }')
+[ -n "$child" ] && kill -KILL "$child" || fail "no worker process in ${workers[1]}"
+end_map "$TMP/map" "map through a kill and a crash"
+echo "figure: 10,000 tasks through a docker kill and a crash in $(($(now_ms) - t0)) ms"
+wait_for 60 "crashed worker restarted by its restart policy" restarted "${workers[1]}"
+#  Docker counts `docker kill` as a manual stop: no restart policy restarts it
+[ "$(docker inspect -f '{{.State.Running}} {{.RestartCount}}' "${workers[0]}")" = "false 0" ] ||
+    echo "note: the docker-killed container was restarted by Docker"
+for w in 0 1; do
+    lost=$(docker logs "$broker" 2>&1 | grep "worker '${workers[$w]:0:12}:[0-9]*' .*lost" | tail -n 1 || true)
+    [ -n "$lost" ] || fail "the broker did not log worker ${workers[$w]:0:12} lost"
+    echo "figure: broker: ${lost#* lost: }"
+done
+docker start "${workers[0]}" >/dev/null || fail "docker start of the killed worker"
+wait_for 60 "three workers again after the kill and the crash" status_hosts 3
+
+echo "--- 10,000 tasks; one worker off the network for 10 s"
+t0=$(now_ms)
+start_map "$TMP/map" sleep
+wait_for 60 "first 2000 results" lines_at_least "$TMP/map.out" 2000
+network="${PROJECT}_default"
+docker network disconnect "$network" "${workers[2]}" || fail "network disconnect"
+sleep 10                                #  the partition itself, not a wait for a condition
+docker network connect "$network" "${workers[2]}" || fail "network connect"
+end_map "$TMP/map" "map through a 10 s partition"
+echo "figure: 10,000 tasks through a 10 s partition in $(($(now_ms) - t0)) ms"
+lost=$(docker logs "$broker" 2>&1 | grep "worker '${workers[2]:0:12}:[0-9]*' .*lost" | tail -n 1 || true)
+[ -n "$lost" ] || fail "the broker did not log the partitioned worker lost"
+echo "figure: broker: ${lost#* lost: }"
+wait_for 60 "three workers again after the partition" status_hosts 3
+
+echo "--- stop drains: SIGTERM while tasks run, exit status 0"
+seq 1 200 | awk '{ print 1000 + $1 }' >"$TMP/drain"
+start_map "$TMP/drain" sleep
+wait_for 30 "first results of the drain map" lines_at_least "$TMP/drain.out" 1
+t0=$(now_ms)
+compose "$PROJECT" compose.yaml -- stop worker >"$TMP/stop.log" 2>&1 || fail "compose stop worker"
+echo "figure: compose stop of 3 busy workers in $(($(now_ms) - t0)) ms"
+for w in "${workers[@]}"; do
+    rc=$(docker inspect -f '{{.State.ExitCode}}' "$w")
+    [ "$rc" = 0 ] || fail "worker ${w:0:12} exited $rc on SIGTERM, expected 0"
+done
+compose "$PROJECT" compose.yaml -- start worker >/dev/null 2>&1 || fail "compose start worker"
+end_map "$TMP/drain" "map through a stop and start of every worker"
+compose "$PROJECT" compose.yaml -- stop >/dev/null 2>&1 || fail "compose stop"
+rc=$(docker inspect -f '{{.State.ExitCode}}' "$broker")
+[ "$rc" = 0 ] || fail "broker exited $rc on SIGTERM, expected 0"
+
+echo "--- down -v"
+compose "$PROJECT" compose.yaml -- down -v >/dev/null 2>&1 || fail "compose down -v"
+left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
+[ -z "$left" ] || fail "containers left after down -v: $left"
+! docker network inspect "$network" >/dev/null 2>&1 || fail "network $network left after down -v"
+
+#  ---------------------------------------------------------------------
+echo "--- CURVE: compose.yaml + compose.curve.yaml"
+export ZHIVE_CURVE_DIR="$TMP/curve"
+mkdir -p "$ZHIVE_CURVE_DIR/allowed" "$TMP/client"
+for k in broker worker health; do
+    (cd "$ZHIVE_CURVE_DIR" && "$ZHIVE" keygen "$k" >/dev/null) || fail "keygen $k"
+done
+(cd "$TMP/client" && "$ZHIVE" keygen client >/dev/null) || fail "keygen client"
+cp "$ZHIVE_CURVE_DIR/worker" "$ZHIVE_CURVE_DIR/health" "$TMP/client/client" "$ZHIVE_CURVE_DIR/allowed/"
+chown -R 10001:10001 "$ZHIVE_CURVE_DIR"
+pick_ports
+PROJECTS+=("${PROJECT}c")
+compose "${PROJECT}c" compose.yaml compose.curve.yaml -- up -d --no-build --scale worker=2 >"$TMP/up.log" 2>&1 ||
+    { cat "$TMP/up.log" >&2; fail "compose up (CURVE)"; finish; }
+broker=$(compose "${PROJECT}c" compose.yaml compose.curve.yaml -- ps -q broker)
+wait_for 60 "CURVE broker healthy" healthy "$broker"
+CURVE_CLIENT=(--curve-secret "$TMP/client/client_secret" --broker-key "$ZHIVE_CURVE_DIR/broker")
+wait_for 60 "two CURVE workers" status_hosts 2
+seq 1 500 >"$TMP/curve.in"
+sed 's/.*/[&]/' "$TMP/curve.in" >"$TMP/curve.want"
+start_map "$TMP/curve.in" echo
+end_map "$TMP/curve.in" "CURVE map" "$TMP/curve.want"
+#  Without CURVE the broker does not answer
+RC=0
+timeout 20 "$ZHIVE" --broker "$BROKER" --timeout 1000 status >/dev/null 2>&1 || RC=$?
+[ "$RC" -ne 0 ] || fail "a client without CURVE got an answer from the CURVE broker"
+compose "${PROJECT}c" compose.yaml compose.curve.yaml -- down -v >/dev/null 2>&1 || fail "compose down -v (CURVE)"
+
+finish
