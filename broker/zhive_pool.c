@@ -1,209 +1,15 @@
 /*  =========================================================================
     zhive_pool - the broker's pool model: a socket-free state machine
 
-    Dispatch is credit-based and FIFO per function: a task goes only to a
-    worker that offers its function and has credit, round-robin among
-    those; a worker with fresh credit takes from its queues round-robin.
-    A task that loses its worker goes back to the head of its queue; every
-    event ends by handing such tasks on (s_settle). A min-heap orders the
-    tasks with deadlines, checked by the tick.
+    The events: each one updates the tasks, queues and workers, then hands
+    what waits to workers with credit (zhive_pool_dispatch, one way). A
+    min-heap orders the tasks with deadlines, checked by the tick.
     =========================================================================
 */
-#include "zhive_pool.h"
-#include "zhive_log.h"
-#include "zhive_pool_tasks.h"
+#include "zhive_pool_dispatch.h"
 #include "zhive_result.h"
 #include "zhive_socket.h"
 #include <inttypes.h>
-
-//  Debug lines only in verbose mode
-#define S_LOG(self, ...) zhive_log_verbose ((self)->verbose, __VA_ARGS__)
-
-//  Count an outcome for a task's function and in the totals
-#define S_COUNT(self, queue, field)                                                                \
-    do {                                                                                           \
-        (self)->counters.tasks.field++;                                                            \
-        if (queue)                                                                                 \
-            (queue)->stats.field++;                                                                \
-    } while (0)
-
-struct _zhive_pool_t {
-    zhive_pool_ops_t ops;              //  How it acts
-    void *arg;                         //  The ops' argument
-    uint32_t incarnation;              //  High half of every ticket
-    uint32_t sequence;                 //  Low half of the next ticket (0: renew first)
-    int64_t now;                       //  The time of the event being handled, µs
-    zhashx_t *queues;                  //  Function name -> zhive_pool_queue_t
-    zhashx_t *workers;                 //  Peer key -> zhive_pool_member_t
-    zhive_pool_tasks_t *tasks;         //  The tasks, their clients, deadlines and answers
-    bool redispatch;                   //  A worker was lost: look at every queue again
-    bool blocked;                      //  A worker's pipe was full: look again at the tick
-    size_t max_waiting;                //  Limit of tasks waiting in all queues, 0 = none
-    size_t max_per_function;           //  Limit of tasks waiting in one queue, 0 = none
-    size_t max_per_client;             //  Limit of tasks waiting per client, 0 = none
-    uint64_t max_bytes;                //  Limit of waiting args bytes, 0 = none
-    int64_t retries;                   //  Default redispatches after losing a worker
-    int64_t prefetch_us;               //  Prefetch time, 0 = none
-    int64_t unoffered_us;              //  Wait for a function nobody offers, 0 = for ever
-    bool verbose;                      //  Log debug lines
-    bool draining;                     //  Refusing new tasks
-    int64_t drain_until;               //  When the drain gives up
-    zhive_pool_counters_t counters;    //  What happened so far
-    zhashx_t *retired;                 //  Function name -> counters of its pruned queues
-};
-
-static void s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *why);
-
-//  ---------------------------------------------------------------------
-//  Tickets
-
-//  A new incarnation: tasks dispatched under the old one go back to the
-//  head of their queues (their workers drop the old tickets' answers once
-//  WELCOMEd with the new one), and every worker hears the new one
-static void
-s_renew (zhive_pool_t *self)
-{
-    uint32_t old = self->incarnation;
-    uint32_t fresh = 0;
-    for (int tries = 0; tries < 8 && (fresh == 0 || fresh == old); tries++)
-        fresh = self->ops.incarnation (self->arg);
-    if (fresh == 0 || fresh == old)
-        fresh = old + 1 ? old + 1 : 1;
-    self->incarnation = fresh;
-    self->sequence = 1;
-    zhive_log_info ("ticket sequence wrapped: incarnation %08x follows %08x", fresh, old);
-    for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zhashx_first (self->workers); worker;
-         worker = (zhive_pool_member_t *) zhashx_next (self->workers)) {
-        zhive_link_t *link;
-        while ((link = zhive_list_last (&worker->held))) {
-            zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
-            uint64_t ticket = task->ticket;
-            zhive_pool_tasks_unhold (self->tasks, task);
-            self->ops.cancel (self->arg, &worker->peer, ticket);
-            task->queued_us = self->now;
-            if (task->client)
-                zhive_pool_tasks_wait_add (self->tasks, task, true);
-            else
-                zhive_pool_tasks_destroy_task (self->tasks, &task);
-        }
-        self->ops.welcome (self->arg, &worker->peer, fresh);
-    }
-    self->redispatch = true;
-}
-
-static uint64_t
-s_ticket (zhive_pool_t *self)
-{
-    if (self->sequence == 0)
-        s_renew (self);
-    return (uint64_t) self->incarnation << 32 | self->sequence++;
-}
-
-//  ---------------------------------------------------------------------
-//  Dispatch
-
-//  Send one task (taken off its queue) to a worker with credit
-static zhive_pool_send_t
-s_task_dispatch (zhive_pool_t *self, zhive_pool_task_t *task, zhive_pool_member_t *worker)
-{
-    uint64_t ticket = s_ticket (self);
-    if (zhive_idmap_insert (self->tasks->in_flight, ticket, task))
-        return ZHIVE_POOL_FULL;    //  Out of memory: try again later
-    int64_t timeout_ms = -1;
-    if (zhive_heap_node_queued (&task->deadline)) {
-        int64_t left = (task->deadline.key - self->now) / 1000;
-        timeout_ms = left > 0 ? left : 1;    //  Due now: the next tick times it out
-    }
-    zmq_msg_t copy;    //  Shares the data
-    zmq_msg_init (&copy);
-    zmq_msg_copy (&copy, &task->args);
-    zhive_pool_send_t rc = self->ops.send_task (
-        self->arg, &worker->peer, ticket, task->queue->function, timeout_ms, task->chunk, &copy);
-    zmq_msg_close (&copy);
-    if (rc != ZHIVE_POOL_SENT) {
-        zhive_idmap_remove (self->tasks->in_flight, ticket);
-        return rc;
-    }
-    task->ticket = ticket;
-    task->worker = worker;
-    task->sent_us = self->now;
-    zhive_pool_histogram_observe (&task->queue->wait, self->now - task->queued_us);
-    zhive_list_push_back (&worker->held, &task->link);
-    task->queue->in_flight++;
-    worker->dispatched++;
-    return ZHIVE_POOL_SENT;
-}
-
-//  Dispatch the head of a queue to a worker; false if it did not go
-//  (the task is back at the head; a worker that is gone is removed)
-static bool
-s_dispatch_head (zhive_pool_t *self, zhive_pool_queue_t *queue, zhive_pool_member_t *worker)
-{
-    zhive_pool_task_t *task =
-        ZHIVE_LIST_ITEM (zhive_list_first (&queue->waiting), zhive_pool_task_t, link);
-    zhive_pool_tasks_wait_remove (self->tasks, task);
-    zhive_pool_send_t rc = s_task_dispatch (self, task, worker);
-    if (rc == ZHIVE_POOL_SENT)
-        return true;
-    zhive_pool_tasks_wait_add (self->tasks, task, true);    //  No retry counted
-    if (rc == ZHIVE_POOL_GONE)
-        s_worker_remove (self, worker, "unreachable");
-    else
-        self->blocked = true;    //  Its pipe is full: again at the next tick
-    return false;
-}
-
-//  Hand waiting tasks of one queue to its workers with credit, round-robin
-static void
-s_queue_dispatch (zhive_pool_t *self, zhive_pool_queue_t *queue)
-{
-    while (!zhive_list_empty (&queue->waiting) && queue->workers_count) {
-        zhive_pool_member_t *worker = NULL;
-        for (size_t i = 0; i < queue->workers_count; i++) {
-            size_t at = (queue->next_worker + i) % queue->workers_count;
-            if (zhive_pool_member_credit (queue->workers [at])) {
-                worker = queue->workers [at];
-                queue->next_worker = at + 1;
-                break;
-            }
-        }
-        if (!worker || !s_dispatch_head (self, queue, worker))
-            break;
-    }
-}
-
-//  Use a worker's credit on the queues it serves, round-robin
-static void
-s_worker_feed (zhive_pool_t *self, zhive_pool_member_t *worker)
-{
-    while (zhive_pool_member_credit (worker) && worker->queues_count) {
-        zhive_pool_queue_t *queue = NULL;
-        for (size_t i = 0; i < worker->queues_count; i++) {
-            size_t at = (worker->next_queue + i) % worker->queues_count;
-            if (!zhive_list_empty (&worker->queues [at]->waiting)) {
-                queue = worker->queues [at];
-                worker->next_queue = at + 1;
-                break;
-            }
-        }
-        if (!queue || !s_dispatch_head (self, queue, worker))
-            return;
-    }
-}
-
-//  After a worker was lost, its tasks wait in their queues: hand them on
-static void
-s_settle (zhive_pool_t *self)
-{
-    while (self->redispatch) {
-        self->redispatch = false;
-        for (zhive_pool_queue_t *queue = (zhive_pool_queue_t *) zhashx_first (self->queues); queue;
-             queue = (zhive_pool_queue_t *) zhashx_next (self->queues)) {
-            if (!zhive_list_empty (&queue->waiting) && queue->workers_count)
-                s_queue_dispatch (self, queue);
-        }
-    }
-}
 
 //  ---------------------------------------------------------------------
 //  Workers
@@ -214,46 +20,6 @@ s_worker_lookup (zhive_pool_t *self, const zhive_peer_t *peer)
     char key [ZHIVE_PEER_KEY_SIZE];
     zhive_peer_key (peer, key);
     return (zhive_pool_member_t *) zhashx_lookup (self->workers, key);
-}
-
-//  Forget a worker; tasks it held go back to the head of their queues, in
-//  order, or fail with WorkerLost past their retries
-static void
-s_worker_remove (zhive_pool_t *self, zhive_pool_member_t *worker, const char *why)
-{
-    if (zhive_list_size (&worker->held))
-        zhive_log_warning ("worker '%s' (pid %" PRIu64 ") lost: %s; %zu task(s) to requeue",
-                           worker->name, worker->pid, why, zhive_list_size (&worker->held));
-    else
-        S_LOG (self, "worker '%s' (pid %" PRIu64 ") lost: %s", worker->name, worker->pid, why);
-    //  From the newest to the oldest, so they keep their order at the front
-    zhive_link_t *link;
-    while ((link = zhive_list_last (&worker->held))) {
-        zhive_pool_task_t *task = ZHIVE_LIST_ITEM (link, zhive_pool_task_t, link);
-        zhive_pool_tasks_unhold (self->tasks, task);
-        task->attempts++;
-        if (!task->client)
-            zhive_pool_tasks_destroy_task (self->tasks,
-                                           &task);    //  Already answered (Timeout, Cancelled)
-        else if (task->attempts > task->retries) {
-            char message [ZHIVE_NAME_MAX * 2 + 256];
-            snprintf (message, sizeof message,
-                      "worker '%s' was lost (%.200s) while running '%s'; gave up after %" PRId64
-                      " attempt(s)",
-                      worker->name, why, task->queue->function, task->attempts);
-            S_COUNT (self, task->queue, worker_lost);
-            zhive_pool_tasks_answer (self->tasks, task, NULL, ZHIVE_ERR_WORKER_LOST, message, "");
-            zhive_pool_tasks_destroy_task (self->tasks, &task);
-        }
-        else {
-            S_COUNT (self, task->queue, redispatches);
-            task->queued_us = self->now;
-            zhive_pool_tasks_wait_add (self->tasks, task, true);
-        }
-    }
-    zhashx_delete (self->workers, worker->key);
-    zhive_pool_member_destroy (&worker);
-    self->redispatch = true;
 }
 
 //  Remove every local worker with this pid (local: the broker's own record,
@@ -271,7 +37,7 @@ s_workers_remove_local (zhive_pool_t *self, uint64_t pid, const char *why)
     }
     for (zhive_pool_member_t *worker = (zhive_pool_member_t *) zlistx_first (gone); worker;
          worker = (zhive_pool_member_t *) zlistx_next (gone))
-        s_worker_remove (self, worker, why);
+        zhive_pool_dispatch_remove (self, worker, why);
     zlistx_destroy (&gone);
 }
 
@@ -282,14 +48,14 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
     self->now = self->tasks->now = now;
     zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     if (worker && worker->pid != ready->pid) {
-        s_worker_remove (self, worker, "replaced by another process");
+        zhive_pool_dispatch_remove (self, worker, "replaced by another process");
         worker = NULL;
     }
     if (!worker) {
         worker = zhive_pool_member_new (peer, now);
         if (!worker || zhashx_insert (self->workers, worker->key, worker)) {
             zhive_pool_member_destroy (&worker);
-            s_settle (self);
+            zhive_pool_dispatch_settle (self);
             return -1;
         }
     }
@@ -324,8 +90,8 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
         rc = zhive_pool_member_offer (worker, queues, count);
     free (queues);
     if (rc) {
-        s_worker_remove (self, worker, "out of memory");
-        s_settle (self);
+        zhive_pool_dispatch_remove (self, worker, "out of memory");
+        zhive_pool_dispatch_settle (self);
         return -1;
     }
     //  Identity is the connection: the name, host and pid a READY reports
@@ -338,8 +104,8 @@ zhive_pool_worker_ready (zhive_pool_t *self, int64_t now, const zhive_peer_t *pe
            worker->name, worker->host, worker->pid, worker->concurrency, worker->max_tasks,
            worker->queues_count);
     self->ops.welcome (self->arg, &worker->peer, self->incarnation);
-    s_worker_feed (self, worker);
-    s_settle (self);
+    zhive_pool_dispatch_feed (self, worker);
+    zhive_pool_dispatch_settle (self);
     return 0;
 }
 
@@ -382,8 +148,8 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
         zhive_pool_tasks_answer (self->tasks, task, NULL, type, message, worker->name);
     }
     zhive_pool_tasks_destroy_task (self->tasks, &task);
-    s_worker_feed (self, worker);
-    s_settle (self);
+    zhive_pool_dispatch_feed (self, worker);
+    zhive_pool_dispatch_settle (self);
 }
 
 void
@@ -420,8 +186,8 @@ zhive_pool_worker_lost (zhive_pool_t *self, int64_t now, const zhive_peer_t *pee
     self->now = self->tasks->now = now;
     zhive_pool_member_t *worker = s_worker_lookup (self, peer);
     if (worker)
-        s_worker_remove (self, worker, why);
-    s_settle (self);
+        zhive_pool_dispatch_remove (self, worker, why);
+    zhive_pool_dispatch_settle (self);
 }
 
 void
@@ -429,7 +195,7 @@ zhive_pool_local_exited (zhive_pool_t *self, int64_t now, uint64_t pid, const ch
 {
     self->now = self->tasks->now = now;
     s_workers_remove_local (self, pid, why);
-    s_settle (self);
+    zhive_pool_dispatch_settle (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -538,8 +304,8 @@ zhive_pool_submit (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
         }
     }
     if (was_empty)
-        s_queue_dispatch (self, queue);
-    s_settle (self);
+        zhive_pool_dispatch_queue (self, queue);
+    zhive_pool_dispatch_settle (self);
 }
 
 void
@@ -553,7 +319,7 @@ zhive_pool_cancel (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, ui
         S_COUNT (self, task->queue, cancelled);
         zhive_pool_tasks_cancel (self->tasks, task, ZHIVE_ERR_CANCELLED, "cancelled by the client");
     }
-    s_settle (self);
+    zhive_pool_dispatch_settle (self);
 }
 
 void
@@ -571,7 +337,7 @@ zhive_pool_client_gone (zhive_pool_t *self, int64_t now, const zhive_peer_t *pee
          task = (zhive_pool_task_t *) zlistx_next (tasks))
         zhive_pool_tasks_cancel (self->tasks, task, NULL, NULL);
     zlistx_destroy (&tasks);
-    s_settle (self);
+    zhive_pool_dispatch_settle (self);
 }
 
 //  ---------------------------------------------------------------------
@@ -588,7 +354,7 @@ s_task_overran (zhive_pool_t *self, zhive_pool_task_t *task)
               task->queue->function, self->tasks->grace_ms);
     if (worker->local && self->ops.kill (self->arg, worker->pid, why) == 0)
         //  Its other tasks go back to their queues now (this one is freed)
-        s_worker_remove (self, worker, "the broker killed it: it overran a deadline");
+        zhive_pool_dispatch_remove (self, worker, "the broker killed it: it overran a deadline");
     else
         //  Whatever host and pid it claims: only a process the broker
         //  started and that showed its token is ever killed
@@ -648,7 +414,7 @@ zhive_pool_tick (zhive_pool_t *self, int64_t now)
         self->blocked = false;
         self->redispatch = true;
     }
-    s_settle (self);
+    zhive_pool_dispatch_settle (self);
 }
 
 //  Keep a pruned queue's counters, so its function's series never go back

@@ -22,26 +22,22 @@
     reaped the same way (SIGKILL past their time), and each exit of a
     worker becomes an event the broker takes with zhive_procs_next_exit.
     This class knows nothing of the pool: the broker connects the two.
+    Under it, one way: zhive_procs_zygote (a zygote's process, pipes and
+    lines) and zhive_procs_exec (fork + exec, wait statuses).
     =========================================================================
 */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE    //  pipe2
-#endif
 #include "zhive_procs.h"
+#include "zhive_procs_exec.h"
+#include "zhive_procs_zygote.h"
 #include "zhive_clock.h"
 #include "zhive_log.h"
 #include "zhive_token.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#endif
 
 #define S_QUICK_EXIT  1000     //  A local worker that dies sooner than this is failing
 #define S_BACKOFF_MS  500      //  First wait before restarting a failing worker
@@ -71,18 +67,12 @@ typedef struct _s_group_t s_group_t;
 
 //  Local workers started by one start: the same arguments for all
 struct _s_group_t {
-    zhive_procs_t *server;    //  The supervisor it belongs to
-    char **argv;              //  zhive-worker and its arguments, NULL-terminated
-    s_child_t *children;      //  The worker processes
-    size_t children_count;    //  Entries in children
-    bool zygote_wanted;       //  Started with the zygote method (until the zygote fails)
-    pid_t zygote_pid;         //  The zygote process, 0 if none
-    int zygote_in;            //  Pipe to its stdin (spawn lines), -1 if none
-    int zygote_out;           //  Pipe from its stdout (pid / exit lines), -1 if none
-    char line [256];          //  Partial line read from the zygote
-    size_t line_size;         //  Bytes in line
-    uint64_t spawns;          //  Spawn lines written to the zygote
-    char zygote_token [ZHIVE_TOKEN_SIZE];    //  The token of the zygote's workers (they inherit it)
+    zhive_procs_t *server;          //  The supervisor it belongs to
+    char **argv;                    //  zhive-worker and its arguments, NULL-terminated
+    s_child_t *children;            //  The worker processes
+    size_t children_count;          //  Entries in children
+    bool zygote_wanted;             //  Started with the zygote method (until the zygote fails)
+    zhive_procs_zygote_t zygote;    //  Its zygote, while it has one
 };
 
 //  A process of ours that must end, to be reaped without waiting
@@ -163,95 +153,6 @@ s_reap_check (zhive_procs_t *self, int64_t now)
     }
 }
 
-//  The program local workers run; caller owns the result
-static char *
-s_worker_program (const zhive_procs_options_t *self)
-{
-    if (self->worker_program && *self->worker_program)
-        return strdup (self->worker_program);
-    const char *env = getenv ("ZHIVE_WORKER");
-    if (env && *env)
-        return strdup (env);
-    char path [PATH_MAX + 32];
-    ssize_t size = readlink ("/proc/self/exe", path, PATH_MAX);
-    if (size > 0) {
-        path [size] = 0;
-        char *slash = strrchr (path, '/');
-        if (slash) {
-            strcpy (slash + 1, "zhive-worker");
-            if (access (path, X_OK) == 0)
-                return strdup (path);
-        }
-    }
-#ifdef ZHIVE_INSTALL_BINDIR
-    if (access (ZHIVE_INSTALL_BINDIR "/zhive-worker", X_OK) == 0)
-        return strdup (ZHIVE_INSTALL_BINDIR "/zhive-worker");
-#endif
-    return strdup ("zhive-worker");
-}
-
-//  In the child, between fork and exec: only async-signal-safe calls.
-//  stdin_fd / stdout_fd, if not -1, become its stdin / stdout.
-static void
-s_child_exec (char **argv, char **envp, pid_t parent, int stdin_fd, int stdout_fd)
-{
-    setpgid (0, 0);    //  The broker, not the terminal, decides when workers stop
-#ifdef __linux__
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid () != parent)
-        _exit (1);
-#else
-    (void) parent;
-#endif
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction (sig, &action, NULL);
-    sigset_t none;
-    sigemptyset (&none);
-    sigprocmask (SIG_SETMASK, &none, NULL);
-    if ((stdin_fd >= 0 && dup2 (stdin_fd, 0) < 0) || (stdout_fd >= 0 && dup2 (stdout_fd, 1) < 0))
-        _exit (127);
-#ifdef SYS_close_range
-    if (syscall (SYS_close_range, 3, ~0U, 0))
-#endif
-    {
-        for (int fd = 3; fd < 65536; fd++)
-            close (fd);
-    }
-    if (strchr (argv [0], '/'))
-        execve (argv [0], argv, envp);
-    else
-        execvpe (argv [0], argv, envp);
-    static const char prefix [] = "zhive-broker: cannot run ";
-    ssize_t rc = write (2, prefix, sizeof prefix - 1);
-    rc = write (2, argv [0], strlen (argv [0]));
-    rc = write (2, "\n", 1);
-    (void) rc;
-    _exit (127);
-}
-
-//  Fork and exec with ZHIVE_TOKEN_ENV=token in the environment; returns
-//  the pid or -1
-static pid_t
-s_spawn (char **argv, const char *token, int stdin_fd, int stdout_fd)
-{
-    char *entry = NULL;
-    char **envp = zhive_token_environment (token, &entry);
-    if (!envp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0)
-        s_child_exec (argv, envp, parent, stdin_fd, stdout_fd);
-    free (entry);
-    free (envp);
-    return pid;
-}
-
 //  The local worker with this pid, and its group
 static s_child_t *
 s_child_find (zhive_procs_t *self, pid_t pid, s_group_t **group_p)
@@ -286,16 +187,6 @@ s_backoff (s_child_t *child)
     return delay < S_BACKOFF_MAX ? delay : S_BACKOFF_MAX;
 }
 
-//  How a process ended, from its wait status
-static void
-s_describe_exit (int status, char *how, size_t size)
-{
-    if (WIFSIGNALED (status))
-        snprintf (how, size, "was killed by signal %d", WTERMSIG (status));
-    else
-        snprintf (how, size, "exited with code %d", WEXITSTATUS (status));
-}
-
 static void
 s_child_exited (zhive_procs_t *self, s_child_t *child, int status)
 {
@@ -303,7 +194,7 @@ s_child_exited (zhive_procs_t *self, s_child_t *child, int status)
     int64_t uptime = now - child->requested;
     char how [64] = "exited";
     if (status >= 0)
-        s_describe_exit (status, how, sizeof how);
+        zhive_procs_exec_describe (status, how, sizeof how);
     char why [96];
     snprintf (why, sizeof why, "local worker process %s", how);
     s_exit_event (self, child->pid, why);
@@ -339,74 +230,39 @@ s_child_exited (zhive_procs_t *self, s_child_t *child, int status)
 }
 
 //  ---------------------------------------------------------------------
-//  The zygote
+//  The zygote: what its lines mean for the group's workers
 
 static int s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
+//  Stop reading the zygote and close its pipes
 static void
 s_zygote_close (s_group_t *group)
 {
-    if (group->zygote_out >= 0) {
-        if (group->server && group->server->loop) {
-            zmq_pollitem_t item = { NULL, group->zygote_out, ZMQ_POLLIN, 0 };
-            zloop_poller_end (group->server->loop, &item);
-        }
-        close (group->zygote_out);
-        group->zygote_out = -1;
+    if (group->zygote.out >= 0 && group->server && group->server->loop) {
+        zmq_pollitem_t item = { NULL, group->zygote.out, ZMQ_POLLIN, 0 };
+        zloop_poller_end (group->server->loop, &item);
     }
-    if (group->zygote_in >= 0) {
-        close (group->zygote_in);
-        group->zygote_in = -1;
-    }
-    group->line_size = 0;
+    zhive_procs_zygote_close (&group->zygote);
 }
 
-//  Start the group's zygote; -1 if it cannot be started
+//  Start the group's zygote, read with the loop; -1 if it cannot be started
 static int
 s_zygote_start (zhive_procs_t *self, s_group_t *group)
 {
-    size_t count = 0;
-    while (group->argv [count])
-        count++;
-    //  program --zygote [the worker's arguments]
-    char **argv = (char **) calloc (count + 2, sizeof (char *));
-    int to_zygote [2] = { -1, -1 }, from_zygote [2] = { -1, -1 };
-    if (!argv || pipe2 (to_zygote, O_CLOEXEC) || pipe2 (from_zygote, O_CLOEXEC)) {
+    if (zhive_procs_zygote_start (&group->zygote, group->argv)) {
         zhive_log_warning ("cannot start the zygote: %s", strerror (errno));
-        free (argv);
-        for (int i = 0; i < 2; i++) {
-            if (to_zygote [i] >= 0)
-                close (to_zygote [i]);
-            if (from_zygote [i] >= 0)
-                close (from_zygote [i]);
-        }
         return -1;
     }
-    argv [0] = group->argv [0];
-    argv [1] = (char *) "--zygote";
-    for (size_t i = 1; i < count; i++)
-        argv [i + 1] = group->argv [i];
-    //  Its workers inherit the zygote's environment, and so its token
-    zhive_token_new (group->zygote_token);
-    pid_t pid = s_spawn (argv, group->zygote_token, to_zygote [0], from_zygote [1]);
-    free (argv);
-    close (to_zygote [0]);
-    close (from_zygote [1]);
-    group->zygote_in = to_zygote [1];
-    group->zygote_out = from_zygote [0];
-    fcntl (group->zygote_in, F_SETFL, O_NONBLOCK);
-    fcntl (group->zygote_out, F_SETFL, O_NONBLOCK);
-    zmq_pollitem_t item = { NULL, group->zygote_out, ZMQ_POLLIN, 0 };
-    if (pid < 0 || zloop_poller (self->loop, &item, s_on_zygote, group)) {
+    pid_t pid = group->zygote.pid;
+    zmq_pollitem_t item = { NULL, group->zygote.out, ZMQ_POLLIN, 0 };
+    if (zloop_poller (self->loop, &item, s_on_zygote, group)) {
         zhive_log_warning ("cannot start the zygote: %s", strerror (errno));
         s_zygote_close (group);
-        if (pid > 0) {
-            kill (pid, SIGKILL);
-            s_reap_later (self, pid, 0, "the zygote");
-        }
+        group->zygote.pid = 0;
+        kill (pid, SIGKILL);
+        s_reap_later (self, pid, 0, "the zygote");
         return -1;
     }
-    group->zygote_pid = pid;
     S_LOG (self, "started the zygote, pid %d: %s --zygote", (int) pid, group->argv [0]);
     return 0;
 }
@@ -419,20 +275,20 @@ static void
 s_zygote_lost (zhive_procs_t *self, s_group_t *group, const char *why, bool reaped)
 {
     s_zygote_close (group);
-    if (group->zygote_pid > 0) {
+    if (group->zygote.pid > 0) {
         char how [64] = "closed its stdout";
         if (!reaped) {
             //  It is likely ending: one look now, then reaped (or killed) later
             int status = 0;
-            if (waitpid (group->zygote_pid, &status, WNOHANG) == group->zygote_pid)
-                s_describe_exit (status, how, sizeof how);
+            if (waitpid (group->zygote.pid, &status, WNOHANG) == group->zygote.pid)
+                zhive_procs_exec_describe (status, how, sizeof how);
             else
-                s_reap_later (self, group->zygote_pid, S_REAP_MS, "the zygote");
+                s_reap_later (self, group->zygote.pid, S_REAP_MS, "the zygote");
         }
         zhive_log_warning ("the zygote (pid %d) %s; local workers start with exec from now on",
-                           (int) group->zygote_pid, why ? why : how);
+                           (int) group->zygote.pid, why ? why : how);
     }
-    group->zygote_pid = 0;
+    group->zygote.pid = 0;
     group->zygote_wanted = false;
     for (size_t i = 0; i < group->children_count; i++) {
         s_child_t *child = &group->children [i];
@@ -449,22 +305,29 @@ s_zygote_lost (zhive_procs_t *self, s_group_t *group, const char *why, bool reap
     }
 }
 
-//  One line from the zygote: "pid PID" or "exit PID STATUS"
-static void
-s_zygote_line (zhive_procs_t *self, s_group_t *group, const char *line)
+//  The oldest spawn the zygote has not answered yet, or NULL
+static s_child_t *
+s_zygote_oldest (s_group_t *group)
 {
-    long pid = 0, status = 0;
-    char extra;
-    if (sscanf (line, "pid %ld %c", &pid, &extra) == 1 && pid > 0 && pid <= INT_MAX) {
-        s_child_t *first = NULL;
-        for (size_t i = 0; i < group->children_count; i++) {
-            s_child_t *child = &group->children [i];
-            if (child->pid == -1 && (!first || child->spawn_order < first->spawn_order))
-                first = child;
-        }
+    s_child_t *first = NULL;
+    for (size_t i = 0; i < group->children_count; i++) {
+        s_child_t *child = &group->children [i];
+        if (child->pid == -1 && (!first || child->spawn_order < first->spawn_order))
+            first = child;
+    }
+    return first;
+}
+
+//  One line from the zygote: a worker started, a spawn failed, a worker ended
+static void
+s_zygote_line (zhive_procs_t *self, s_group_t *group, const zhive_procs_zygote_line_t *line)
+{
+    long pid = line->pid;
+    if (line->kind == ZHIVE_PROCS_ZYGOTE_PID) {
+        s_child_t *first = s_zygote_oldest (group);
         if (first) {
             first->pid = (pid_t) pid;
-            memcpy (first->token, group->zygote_token, ZHIVE_TOKEN_SIZE);
+            memcpy (first->token, group->zygote.token, ZHIVE_TOKEN_SIZE);
             S_LOG (self, "started local worker pid %ld through the zygote", pid);
             //  Its READY may have come first
             for (size_t i = 0; i < S_EARLY_MAX; i++) {
@@ -477,33 +340,27 @@ s_zygote_line (zhive_procs_t *self, s_group_t *group, const char *line)
         else
             S_LOG (self, "the zygote reported pid %ld, which nobody asked for", pid);
     }
-    else if (strncmp (line, "error", 5) == 0 && (line [5] == ' ' || line [5] == 0)) {
+    else if (line->kind == ZHIVE_PROCS_ZYGOTE_ERROR) {
         //  The oldest spawn failed: a quick exit, with its backoff
-        s_child_t *first = NULL;
-        for (size_t i = 0; i < group->children_count; i++) {
-            s_child_t *child = &group->children [i];
-            if (child->pid == -1 && (!first || child->spawn_order < first->spawn_order))
-                first = child;
-        }
-        zhive_log_warning ("the zygote could not start a worker: %s",
-                           line [5] ? line + 6 : "no reason");
+        s_child_t *first = s_zygote_oldest (group);
+        zhive_log_warning ("the zygote could not start a worker: %s", line->reason);
         if (first) {
             first->pid = 0;
             first->by_zygote = false;
             first->restart_at = zhive_clock_ms () + s_backoff (first);
         }
     }
-    else if (sscanf (line, "exit %ld %ld %c", &pid, &status, &extra) == 2 && pid > 0 &&
-             pid <= INT_MAX) {
+    else if (line->kind == ZHIVE_PROCS_ZYGOTE_EXIT) {
         s_group_t *owner = NULL;
         s_child_t *child = s_child_find (self, (pid_t) pid, &owner);
         if (child && owner == group && child->by_zygote)
-            s_child_exited (self, child, (int) status);
+            s_child_exited (self, child, (int) line->status);
     }
     else
-        S_LOG (self, "ignored a line from the zygote: '%s'", line);
+        S_LOG (self, "ignored a line from the zygote: '%s'", line->text);
 }
 
+//  The zygote's stdout is readable: take every line there is
 static int
 s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -511,32 +368,13 @@ s_on_zygote (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) item;
     s_group_t *group = (s_group_t *) arg;
     zhive_procs_t *self = group->server;
-    while (group->zygote_out >= 0) {
-        ssize_t size = read (group->zygote_out, group->line + group->line_size,
-                             sizeof group->line - 1 - group->line_size);
-        if (size < 0 && errno == EINTR)
-            continue;
-        if (size < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (size <= 0) {
-            s_zygote_lost (self, group, size == 0 ? NULL : "cannot be read from", false);
-            break;
-        }
-        group->line_size += (size_t) size;
-        group->line [group->line_size] = 0;
-        char *newline;
-        while ((newline = strchr (group->line, '\n'))) {
-            *newline = 0;
-            s_zygote_line (self, group, group->line);
-            size_t rest = group->line_size - (size_t) (newline + 1 - group->line);
-            memmove (group->line, newline + 1, rest + 1);
-            group->line_size = rest;
-        }
-        if (group->line_size == sizeof group->line - 1) {
-            s_zygote_lost (self, group, "wrote a line too long", false);
-            break;
-        }
-    }
+    zhive_procs_zygote_line_t line;
+    const char *why = NULL;
+    int rc;
+    while ((rc = zhive_procs_zygote_read (&group->zygote, &line, &why)) == 1)
+        s_zygote_line (self, group, &line);
+    if (rc < 0)
+        s_zygote_lost (self, group, why, false);
     return 0;
 }
 
@@ -549,20 +387,18 @@ s_child_start (zhive_procs_t *self, s_group_t *group, s_child_t *child)
     child->requested = zhive_clock_ms ();
     child->killed = false;
     child->was_ready = false;
-    if (group->zygote_wanted && group->zygote_pid == 0 && s_zygote_start (self, group))
+    if (group->zygote_wanted && group->zygote.pid == 0 && s_zygote_start (self, group))
         group->zygote_wanted = false;
-    if (group->zygote_pid > 0) {
-        ssize_t rc = write (group->zygote_in, "spawn\n", 6);
-        if (rc == 6) {
+    if (group->zygote.pid > 0) {
+        if (zhive_procs_zygote_spawn (&group->zygote, &child->spawn_order) == 0) {
             child->pid = -1;
             child->by_zygote = true;
-            child->spawn_order = group->spawns++;
             return;
         }
         s_zygote_lost (self, group, "does not take spawn requests", false);
     }
     zhive_token_new (child->token);
-    pid_t pid = s_spawn (group->argv, child->token, -1, -1);
+    pid_t pid = zhive_procs_exec_spawn (group->argv, child->token, -1, -1);
     if (pid < 0) {
         zhive_log_warning ("cannot start a local worker: %s; trying again in %d ms",
                            strerror (errno), S_BACKOFF_MAX);
@@ -584,8 +420,8 @@ zhive_procs_ready (zhive_procs_t *self, uint64_t pid, const char *token, int64_t
     if (!child) {
         //  Perhaps the zygote has not named it yet: its token tells
         for (size_t g = 0; g < self->groups_count; g++) {
-            if (self->groups [g]->zygote_pid > 0 &&
-                zhive_token_equal (self->groups [g]->zygote_token, token)) {
+            if (self->groups [g]->zygote.pid > 0 &&
+                zhive_token_equal (self->groups [g]->zygote.token, token)) {
                 self->early [self->early_next] = pid;
                 self->early_next = (self->early_next + 1) % S_EARLY_MAX;
                 return true;
@@ -635,10 +471,10 @@ zhive_procs_check (zhive_procs_t *self)
         s_group_t *group = self->groups [g];
         //  Its end usually shows first as the end of its stdout
         int status;
-        if (group->zygote_pid > 0 &&
-            waitpid (group->zygote_pid, &status, WNOHANG) == group->zygote_pid) {
+        if (group->zygote.pid > 0 &&
+            waitpid (group->zygote.pid, &status, WNOHANG) == group->zygote.pid) {
             char how [64];
-            s_describe_exit (status, how, sizeof how);
+            zhive_procs_exec_describe (status, how, sizeof how);
             s_zygote_lost (self, group, how, true);
         }
         for (size_t i = 0; i < group->children_count; i++) {
@@ -715,8 +551,8 @@ zhive_procs_stop (zhive_procs_t *self)
                 kill (child->pid, SIGINT);
         }
         s_zygote_close (group);
-        if (group->zygote_pid > 0)
-            s_reap_later (self, group->zygote_pid, ZHIVE_PROCS_STOP_MS + 1000, "the zygote");
+        if (group->zygote.pid > 0)
+            s_reap_later (self, group->zygote.pid, ZHIVE_PROCS_STOP_MS + 1000, "the zygote");
     }
     self->stop_until = zhive_clock_ms () + ZHIVE_PROCS_STOP_MS + 1000;
 }
@@ -825,7 +661,7 @@ zhive_procs_start (zhive_procs_t *self, int count, const zhive_procs_options_t *
     bool ok = children != NULL;
     size_t arg = 0;
     if (ok) {
-        argv [arg++] = s_worker_program (options);
+        argv [arg++] = zhive_procs_exec_program (options->worker_program);
         argv [arg++] = strdup ("--connect");
         argv [arg++] = strdup (endpoint);
         for (size_t i = 0; i < loads; i++) {
@@ -871,7 +707,7 @@ zhive_procs_start (zhive_procs_t *self, int count, const zhive_procs_options_t *
     group->children = children;
     group->children_count = (size_t) count;
     group->zygote_wanted = options->use_zygote;
-    group->zygote_in = group->zygote_out = -1;
+    zhive_procs_zygote_init (&group->zygote);
     self->groups [self->groups_count++] = group;
     for (size_t i = 0; i < group->children_count; i++)
         s_child_start (self, group, &group->children [i]);
