@@ -26,7 +26,7 @@ extern "C" {
 #define ZHIVE_ERR_MALFORMED   "Malformed"          //  a message or value was not valid
 #define ZHIVE_ERR_BAD_ARGS    "BadArguments"       //  arguments a handler cannot use
 #define ZHIVE_ERR_HANDLER     "HandlerError"       //  a handler failed without saying why
-#define ZHIVE_ERR_UNKNOWN_FN  "UnknownFunction"    //  the worker has no such handler
+#define ZHIVE_ERR_UNKNOWN_FN  "UnknownFunction"    //  no worker offers the function
 #define ZHIVE_ERR_WORKER_LOST "WorkerLost"         //  the worker died holding the task
 #define ZHIVE_ERR_CANCELLED   "Cancelled"          //  the client cancelled the task
 #define ZHIVE_ERR_QUEUE_FULL  "QueueFull"          //  the broker refused the task
