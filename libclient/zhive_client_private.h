@@ -205,10 +205,8 @@ zhive_wait_remaining (int64_t deadline)
 static inline int64_t
 zhive_time_left (int64_t due)
 {
-    if (due == 0)
-        return -1;
-    int64_t left = due - zhive_clock_ms ();
-    return left > 1 ? left : 1;
+    int64_t left = zhive_wait_remaining (due);
+    return left < 0 ? -1 : left > 1 ? left : 1;
 }
 
 //  ---------------------------------------------------------------------
