@@ -22,7 +22,6 @@ struct _zhive_pack_t {
     size_t size;              //  Bytes used
     size_t capacity;          //  Bytes allocated
     msgpack_packer packer;    //  msgpack-c packer writing into data
-    bool failed;              //  A write ran out of memory
 };
 
 static int
@@ -36,10 +35,8 @@ s_write (void *arg, const char *buf, size_t len)
         while (capacity < self->size + len)
             capacity *= 2;
         char *grown = (char *) realloc (self->data, capacity);
-        if (!grown) {
-            self->failed = true;
-            return -1;
-        }
+        if (!grown)
+            return -1;    //  The call that wrote fails: each returns it
         self->data = grown;
         self->capacity = capacity;
     }
@@ -299,7 +296,6 @@ void
 zhive_pack_reset (zhive_pack_t *self)
 {
     self->size = 0;
-    self->failed = false;
 }
 
 //  ---------------------------------------------------------------------
