@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "zhive_kept.h"
+#include "zhive_peer.h"
 #include <inttypes.h>
 
 struct _zhive_kept_t {
@@ -92,11 +93,13 @@ zhive_kept_destroy (zhive_kept_t **self_p)
     *self_p = NULL;
 }
 
-//  The key of (client, id); caller frees
+//  The key of (client, id), written into key (S_KEY_SIZE bytes)
+#define S_KEY_SIZE (ZHIVE_PEER_KEY_SIZE + 24)
 static char *
-s_key (const char *client, uint64_t id)
+s_key (char *key, const char *client, uint64_t id)
 {
-    return zsys_sprintf ("%s/%" PRIu64, client, id);
+    snprintf (key, S_KEY_SIZE, "%s/%" PRIu64, client, id);
+    return key;
 }
 
 //  ---------------------------------------------------------------------
@@ -123,7 +126,8 @@ zhive_kept_add (zhive_kept_t *self, const char *client, uint64_t id, zmq_msg_t *
         return -1;
     }
     zmq_msg_init (&entry->value);
-    entry->key = s_key (client, id);
+    char key [S_KEY_SIZE];
+    entry->key = strdup (s_key (key, client, id));
     entry->id = id;
     entry->is_result = value != NULL;
     if (value)
@@ -153,7 +157,8 @@ zhive_kept_add (zhive_kept_t *self, const char *client, uint64_t id, zmq_msg_t *
     self->bytes += bytes;
     while (zhive_list_size (&self->order) > self->max_count || self->bytes > self->max_bytes)
         s_drop_oldest (self);
-    return 0;
+    //  -1 if the bounds dropped the new answer itself (none can be kept)
+    return zhashx_lookup (self->entries, key) ? 0 : -1;
 }
 
 //  ---------------------------------------------------------------------
@@ -164,10 +169,9 @@ zhive_kept_take (zhive_kept_t *self, const char *client, uint64_t id)
 {
     if (zhive_list_empty (&self->order))
         return NULL;    //  The usual case: no key to build
-    char *key = s_key (client, id);
+    char key [S_KEY_SIZE];
     zhive_kept_entry_t *entry =
-        key ? (zhive_kept_entry_t *) zhashx_lookup (self->entries, key) : NULL;
-    free (key);
+        (zhive_kept_entry_t *) zhashx_lookup (self->entries, s_key (key, client, id));
     if (entry)
         s_unlink (self, entry);
     return entry;

@@ -50,8 +50,8 @@ void zhive_kept_destroy (zhive_kept_t **self_p);
 //  Keep an answer to (client, id): value (moved in, the source left
 //  empty) for a RESULT, or NULL and type/message/worker for an ERROR. An
 //  older answer under the same key is replaced. value is left an empty
-//  message either way. Returns 0, or -1 if it was not kept (too big, or
-//  out of memory).
+//  message either way. Returns 0, or -1 if it was not kept (too big, past
+//  the bounds at once, or out of memory).
 int zhive_kept_add (zhive_kept_t *self, const char *client, uint64_t id, zmq_msg_t *value,
                     const char *type, const char *message, const char *worker, int64_t now);
 

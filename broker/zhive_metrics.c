@@ -292,6 +292,7 @@ zhive_metrics_text (zhive_pool_t *pool, int64_t now, const zhive_metrics_extra_t
             { "cancelled", stats->cancelled },
             { "worker_lost", stats->worker_lost },
             { "queue_full", stats->queue_full },
+            { "unknown_function", stats->unoffered },
         };
         zhive_metrics_escape (function->function, false, label, sizeof label);
         for (size_t o = 0; o < sizeof outcomes / sizeof outcomes [0]; o++)

@@ -102,6 +102,7 @@ zhive_pool_queue_absorb (zhive_pool_queue_t *self, const zhive_pool_queue_t *oth
     self->stats.worker_lost += other->stats.worker_lost;
     self->stats.queue_full += other->stats.queue_full;
     self->stats.redispatches += other->stats.redispatches;
+    self->stats.unoffered += other->stats.unoffered;
     zhive_pool_histogram_add (&self->wait, &other->wait);
     zhive_pool_histogram_add (&self->run, &other->run);
 }
