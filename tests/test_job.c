@@ -537,6 +537,39 @@ test_reply_over_the_limit (void **state)
     zhive_proto_destroy (&out);
 }
 
+//  Packs a bin of a third of the message limit: three make a chunk answer
+//  past it, though each item's reply is within it
+static int
+s_third (zhive_job_t *job, void *state)
+{
+    (void) state;
+    size_t size = (size_t) ZHIVE_PAYLOAD_MAX / 3 + 1;
+    char *bytes = (char *) calloc (1, size);
+    assert_non_null (bytes);
+    int rc = zhive_pack_bytes (zhive_job_reply (job), bytes, size);
+    free (bytes);
+    return rc;
+}
+
+//  A chunk whose answers together pass the message limit fails TooLarge as
+//  a whole, instead of a message libzmq would drop with its connection
+static void
+test_chunk_answer_over_the_limit (void **state)
+{
+    (void) state;
+    s_done_t done = { 0, NULL };
+    zhive_job_t *job = zhive_job_new (NULL, NULL, s_on_done, &done);
+    zhive_handler_t third = { "third", s_third, NULL, ZHIVE_SYNC };
+    s_task (job, &third, 1, "\x93\x90\x90\x90", 4, 3);
+    zhive_pack_t *answer = zhive_pack_new ();
+    assert_int_equal (zhive_job_run_chunk (job, answer, "w"), -1);
+    assert_true (job->failed);
+    assert_string_equal (job->type, ZHIVE_ERR_TOO_LARGE);
+    assert_non_null (strstr (job->message, "ZHIVE_PAYLOAD_MAX"));
+    zhive_pack_destroy (&answer);
+    zhive_job_destroy (&job);
+}
+
 int
 main (void)
 {
@@ -548,6 +581,7 @@ main (void)
         cmocka_unit_test (test_chunk),
         cmocka_unit_test (test_args_too_large),
         cmocka_unit_test (test_reply_over_the_limit),
+        cmocka_unit_test (test_chunk_answer_over_the_limit),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
     =========================================================================
 */
 #include "zhive_job.h"
+#include <inttypes.h>
 #include "zhive_chunk.h"
 #include "zhive_private.h"
 #include <stdarg.h>
@@ -85,18 +86,22 @@ zhive_job_set_task (zhive_job_t *self, zhive_handler_t *handler, uint64_t ticket
 
 //  ---------------------------------------------------------------------
 //  Fail the job TooLarge if values that would take `unpacked` bytes as
-//  msgpack-c objects pass ZHIVE_UNPACK_MAX; true if so. `what` names them
-//  in the message ("arguments", "item 3 of a chunk").
+//  msgpack-c objects pass ZHIVE_UNPACK_MAX; true if so. item is the index
+//  of a chunk's item, or -1 for a task's arguments (the message says which).
 
 static bool
-s_too_large (zhive_job_t *self, size_t unpacked, const char *what)
+s_too_large (zhive_job_t *self, size_t unpacked, int64_t item)
 {
     bool too_large = unpacked > ZHIVE_UNPACK_MAX;
-    if (too_large)
+    if (too_large) {
+        char what [64] = "arguments";
+        if (item >= 0)
+            snprintf (what, sizeof what, "item %" PRId64 " of a chunk", item);
         zhive_job_set_failed (self, ZHIVE_ERR_TOO_LARGE,
                               zsys_sprintf ("%s of '%s' would unpack to %zu bytes, more than the "
                                             "limit of %d bytes (ZHIVE_UNPACK_MAX)",
                                             what, self->handler->name, unpacked, ZHIVE_UNPACK_MAX));
+    }
     return too_large;
 }
 
@@ -118,7 +123,7 @@ zhive_job_unpack (zhive_job_t *self)
                                             self->handler->name));
         return -1;
     }
-    if (s_too_large (self, unpacked, "arguments"))
+    if (s_too_large (self, unpacked, -1))
         return -1;
     //  One zone per job, cleared when the job is reused: no allocation per
     //  task once a worker is warm (msgpack_unpack_next would make 8 KiB each)
@@ -383,11 +388,9 @@ s_item_run (zhive_job_t *self, msgpack_zone *zone, uint32_t index, const char *i
     s_item_reset (self);
     msgpack_zone_clear (zone);
     size_t unpacked = 0;
-    char what [64];
-    snprintf (what, sizeof what, "item %u of a chunk", index);
     //  Too large to unpack: failed TooLarge, not unpacked
     bool refused = item && zhive_msgpack_measure (item, size, NULL, &unpacked) == (ssize_t) size &&
-                   s_too_large (self, unpacked, what);
+                   s_too_large (self, unpacked, index);
     if (!refused && (!item || zhive_msgpack_array_header (item, size, &items) == 0 ||
                      msgpack_unpack (item, size, &used, zone, &args) != MSGPACK_UNPACK_SUCCESS))
         zhive_job_set_failed (self, ZHIVE_ERR_MALFORMED,
@@ -447,6 +450,12 @@ zhive_job_run_chunk (zhive_job_t *self, zhive_pack_t *answer, const char *worker
         if (zhive_chunk_request_next (&reader, &item, &size))
             item = NULL;    //  Cannot be: open checked the whole request
         rc = s_item_run (self, zone, index, item, size, answer, worker_name);
+        //  The whole answer is one message: past the limit, libzmq would
+        //  drop the connection and every task it holds
+        if (rc == 0 && zhive_pack_size (answer) > ZHIVE_PAYLOAD_MAX) {
+            rc = 1;
+            break;
+        }
     }
     //  The zone is ours, not the unpacked args': the job must not use it
     self->args.zone = NULL;
@@ -455,6 +464,14 @@ zhive_job_run_chunk (zhive_job_t *self, zhive_pack_t *answer, const char *worker
     s_item_reset (self);
     if (zone)
         msgpack_zone_free (zone);
+    if (rc == 1) {
+        zhive_job_set_failed (self, ZHIVE_ERR_TOO_LARGE,
+                              zsys_sprintf ("the answers of a chunk of '%s' pass %lld bytes, the "
+                                            "limit of a message (ZHIVE_PAYLOAD_MAX): use a "
+                                            "smaller chunksize",
+                                            name, (long long) ZHIVE_PAYLOAD_MAX));
+        return -1;
+    }
     if (rc) {
         zhive_job_set_failed (self, ZHIVE_ERR_HANDLER, zsys_sprintf ("out of memory"));
         return -1;

@@ -97,8 +97,8 @@ bool zhive_job_cancel (zhive_job_t *self, const char *worker_name);
 //  chunk request of `chunk` argument arrays, common/zhive_chunk) and build
 //  the chunk's answer into answer: per item [true, value] or [false, type,
 //  message, worker_name]. Returns 0, or -1 with the job failed Malformed
-//  if the frame is not such a request, or BadArguments for an async
-//  handler.
+//  if the frame is not such a request, BadArguments for an async
+//  handler, or TooLarge if the answers pass ZHIVE_PAYLOAD_MAX.
 int zhive_job_run_chunk (zhive_job_t *self, zhive_pack_t *answer, const char *worker_name);
 
 //  Size of the packed reply, or -1 if it is not exactly one value. No
