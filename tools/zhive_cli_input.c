@@ -147,8 +147,8 @@ static zhive_cli_input_next_t
 s_fill (zhive_cli_input_t *self)
 {
     struct pollfd item = { .fd = self->fd, .events = POLLIN };
-    if (poll (&item, 1, 0) == 0)
-        return ZHIVE_CLI_INPUT_NONE;
+    if (poll (&item, 1, 0) <= 0)
+        return ZHIVE_CLI_INPUT_NONE;    //  Nothing yet, or a signal: look again later
     //  Keep only the part not taken yet, then make room for a read
     if (self->start > 0) {
         memmove (self->buffer, self->buffer + self->start, self->size - self->start);

@@ -132,9 +132,3 @@ zhive_plugin_call (zhive_plugin_t *self, zhive_worker_t *worker)
 
 //  ---------------------------------------------------------------------
 //  The plugin's path
-
-const char *
-zhive_plugin_path (zhive_plugin_t *self)
-{
-    return self->path;
-}

@@ -43,9 +43,6 @@ void zhive_plugin_forget (zhive_plugin_t **self_p);
 //  the refusal logged.
 int zhive_plugin_call (zhive_plugin_t *self, zhive_worker_t *worker);
 
-//  The plugin's path (borrowed).
-const char *zhive_plugin_path (zhive_plugin_t *self);
-
 #ifdef __cplusplus
 }
 #endif

@@ -398,9 +398,3 @@ zhive_slots_waiting (zhive_slots_t *self)
 {
     return zhive_list_size (&self->waiting);
 }
-
-size_t
-zhive_slots_orphans (zhive_slots_t *self)
-{
-    return zhive_list_size (&self->orphans);
-}

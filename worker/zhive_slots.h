@@ -96,10 +96,9 @@ size_t zhive_slots_end_stale (zhive_slots_t *self, uint64_t incarnation, size_t 
 //  Start no more waiting jobs (the worker stops).
 void zhive_slots_stop (zhive_slots_t *self);
 
-//  Jobs in slots, waiting, and orphans.
+//  Jobs in slots, and waiting.
 size_t zhive_slots_running (zhive_slots_t *self);
 size_t zhive_slots_waiting (zhive_slots_t *self);
-size_t zhive_slots_orphans (zhive_slots_t *self);
 
 #ifdef __cplusplus
 }
