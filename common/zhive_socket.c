@@ -62,3 +62,18 @@ zhive_grace_ms (int interval_ms, int liveness)
     int64_t grace = 2 * (int64_t) interval_ms * liveness;
     return grace > ZHIVE_GRACE_MIN_MS ? grace : ZHIVE_GRACE_MIN_MS;
 }
+
+int
+zhive_endpoint_check (const char *endpoint)
+{
+    zsock_t *probe = endpoint && *endpoint ? zsock_new (ZMQ_DEALER) : NULL;
+    int rc = probe ? 0 : -1;
+    if (probe) {
+        zsock_set_linger (probe, 0);
+        rc = zsock_connect (probe, "%s", endpoint);
+        zsock_destroy (&probe);
+    }
+    if (rc)
+        errno = EINVAL;
+    return rc ? -1 : 0;
+}

@@ -59,6 +59,11 @@ void zhive_heartbeat_clamp (int *interval_ms, int *liveness);
 //  after the call): interval, timeout and TTL = interval x liveness.
 void zhive_socket_set_heartbeat (zsock_t *sock, int interval_ms, int liveness);
 
+//  0 if endpoint is one a DEALER can connect to (libzmq's own parser,
+//  through a throwaway socket that never sends), else -1 with errno
+//  EINVAL: for endpoints kept to connect to later (a worker's failover).
+int zhive_endpoint_check (const char *endpoint);
+
 //  Grace past a deadline before a task still running is acted on (the
 //  worker's watchdog, the broker's kill of a local worker): long enough
 //  for an answer to cross a connection that is within its heartbeats.

@@ -112,7 +112,8 @@ ZHIVE_EXPORT void zhive_worker_destroy (zhive_worker_t **self_p);
 //  in order: when it has had no connection for 2 × interval × liveness (at
 //  least 2 s) it moves to the next, and round again. Call before
 //  zhive_worker_run.
-//  Returns -1 (errno EINVAL) for an empty endpoint or a running worker.
+//  Returns -1 (errno EINVAL) for an endpoint libzmq cannot connect to
+//  (checked now, not at failover), or a running worker; ENOMEM.
 ZHIVE_EXPORT int zhive_worker_add_endpoint (zhive_worker_t *self, const char *endpoint);
 
 //  Most tasks run at once (default 16). Set before zhive_worker_run.

@@ -45,6 +45,23 @@ test_grace (void **state)
 
 //  Values at and past every limit reach libzmq without tripping czmq's
 //  asserts (zsock_set_heartbeat_ttl took 3600000 x 3 and aborted)
+//  Endpoints kept for later are checked by libzmq's parser now
+static void
+test_endpoint_check (void **state)
+{
+    (void) state;
+    assert_int_equal (zhive_endpoint_check ("tcp://127.0.0.1:5555"), 0);
+    assert_int_equal (zhive_endpoint_check ("tcp://broker.example:5556"), 0);
+    assert_int_equal (zhive_endpoint_check ("ipc:///tmp/zhive-check"), 0);
+    const char *bad [] = { "", "bogus", "tcp://127.0.0.1", "nope://127.0.0.1:1", NULL };
+    for (int i = 0; bad [i]; i++) {
+        errno = 0;
+        assert_int_equal (zhive_endpoint_check (bad [i]), -1);
+        assert_int_equal (errno, EINVAL);
+    }
+    assert_int_equal (zhive_endpoint_check (NULL), -1);
+}
+
 static void
 test_socket_accepts_every_setting (void **state)
 {
@@ -76,6 +93,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_clamps),
         cmocka_unit_test (test_grace),
+        cmocka_unit_test (test_endpoint_check),
         cmocka_unit_test (test_socket_accepts_every_setting),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1037,6 +1037,12 @@ test_program_usage (void **state)
     const char *bad_endpoint [] = { NULL, "--connect", "bogus", "--load", testkit_plugin (), NULL };
     assert_int_equal (
         testkit_process_run (process, bad_endpoint, TESTKIT_STDERR, "not a valid endpoint"), 2);
+    //  A bad failover endpoint is refused at start, not when failing over
+    const char *bad_failover [] = { NULL,    "--connect", "tcp://127.0.0.1:1", "--connect",
+                                    "bogus", "--load",    testkit_plugin (),   NULL };
+    assert_int_equal (testkit_process_run (process, bad_failover, TESTKIT_STDERR,
+                                           "--connect 'bogus': not a valid endpoint"),
+                      2);
     const char *missing [] = {
         NULL, "--connect", "tcp://127.0.0.1:1", "--load", "/nonexistent/libnope.so", NULL
     };

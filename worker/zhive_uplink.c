@@ -205,6 +205,8 @@ zhive_uplink_set_curve (zhive_uplink_t *self, const char *secret_cert_path,
 int
 zhive_uplink_add_endpoint (zhive_uplink_t *self, const char *endpoint)
 {
+    if (zhive_endpoint_check (endpoint))
+        return -1;    //  EINVAL: refused now, not when failing over to it
     if (!self->failover) {
         self->failover = zlistx_new ();
         if (!self->failover) {
