@@ -363,9 +363,11 @@ s_cmd_start_workers (s_server_t *self, s_arg_t *args, char *value, size_t size, 
     size_t count = zmsg_size (args [2].m);
     const char **loads = (const char **) calloc (count + 1, sizeof (char *));
     char **owned = (char **) calloc (count + 1, sizeof (char *));
+    bool copied = loads && owned;
     zframe_t *frame = zmsg_first (args [2].m);
-    for (size_t i = 0; loads && owned && frame; i++, frame = zmsg_next (args [2].m))
-        loads [i] = owned [i] = zframe_strdup (frame);
+    for (size_t i = 0; copied && frame; i++, frame = zmsg_next (args [2].m))
+        if (!(loads [i] = owned [i] = zframe_strdup (frame)))
+            copied = false;    //  A short list would start workers without a plugin
     zhive_procs_options_t options = {
         self->worker_program,
         self->worker_endpoint,
@@ -377,13 +379,13 @@ s_cmd_start_workers (s_server_t *self, s_arg_t *args, char *value, size_t size, 
         self->use_zygote,
         self->zap ? zhive_zap_secret_path (self->zap) : NULL,
     };
-    if (!loads || !owned) {
+    if (!copied) {
         snprintf (value, size, "out of memory");
         *rc = -1;
     }
     else
         *rc = zhive_procs_start (self->procs, (int32_t) args [0].u4, &options, value, size);
-    for (size_t i = 0; owned && owned [i]; i++)
+    for (size_t i = 0; owned && i < count; i++)
         free (owned [i]);
     free (owned);
     free (loads);
