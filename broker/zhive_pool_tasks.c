@@ -207,6 +207,7 @@ zhive_pool_tasks_cancel (zhive_pool_tasks_t *self, zhive_pool_task_t *task, cons
         //  Past the deadline and the grace, a local worker still running it is killed
         task->overdue = true;
         task->deadline.key += self->grace_ms * 1000;
+        //  Cannot fail: the node was just taken off the heap, which never shrinks
         zhive_heap_push (&self->heap, &task->deadline);
     }
 }

@@ -82,7 +82,8 @@ zhive_heap_top (const zhive_heap_t *self)
 }
 
 //  Add a node (in no heap) with its key set. Returns 0, or -1 if out of
-//  memory (the node is then not added).
+//  memory (the node is then not added). The array never shrinks: a push
+//  after a pop or a remove cannot fail.
 int zhive_heap_push (zhive_heap_t *self, zhive_heap_node_t *node);
 
 //  Take a node out (it must be in this heap).
