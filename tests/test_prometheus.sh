@@ -68,13 +68,14 @@ logs () {
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
 chmod 600 "$TMP/token"
 read -r WPORT CPORT PPORT < <(free_ports 3)
+: >"$TMP/broker.out"                    #  there before the broker's shell opens it
 ZHIVE_HTTP_TOKEN=$(cat "$TMP/token") "$ZHIVE_BIN/zhive-broker" \
     --clients "tcp://127.0.0.1:$CPORT" --workers "tcp://127.0.0.1:$WPORT" \
     --http 127.0.0.1:0 --unknown-function-timeout 1000 -v >"$TMP/broker.out" 2>"$TMP/broker.log" &
 PIDS+=($!)
 METRICS=""
 for _ in $(seq 1 200); do
-    METRICS=$(sed -n 's/^zhive-broker: .*, metrics \(http:[^ ]*\/metrics\)$/\1/p' "$TMP/broker.out")
+    METRICS=$(sed -n 's/^zhive-broker: .*, metrics \(http:[^ ]*\/metrics\)$/\1/p' "$TMP/broker.out" || true)
     [[ -n "$METRICS" ]] && break
     sleep 0.1
 done
