@@ -5,8 +5,9 @@
     (zhive_broker_set_http), scraped over a plain TCP socket
 
     Prometheus's own parser checks the text when `promtool` is installed
-    (Debian's package prometheus ships it; .ci/install-deps does not add
-    it: the case says it skips that check).
+    (Debian's package prometheus ships it, and .ci/install-deps installs
+    it; without it the case says it skips that check). A real Prometheus
+    scraping a real broker: tests/test_prometheus.sh.
     =========================================================================
 */
 #include "testkit_pool.h"
