@@ -223,7 +223,7 @@ test_pool_metrics (void **state)
     assert_int_equal (view.wait.sum_us, 2000 * S_MS);
     assert_int_equal (view.duration.sum_us, 32 * S_MS);
 
-    zhive_metrics_extra_t extra = { 5 };
+    zhive_metrics_extra_t extra = { 5, NULL };
     size_t size = 0;
     char *text = zhive_metrics_text (pool, 4000 * S_MS, &extra, &size);
     assert_non_null (text);
@@ -295,7 +295,7 @@ test_escaping (void **state)
     const char *odd = "we\"ird\\na\nme\x02\xff";
     s_ready (pool, 0, "w\"1", odd);
     s_submit (pool, 0, 1, odd);
-    zhive_metrics_extra_t extra = { 0 };
+    zhive_metrics_extra_t extra = { 0, NULL };
     size_t size;
     char *text = zhive_metrics_text (pool, 0, &extra, &size);
     assert_non_null (text);
