@@ -163,7 +163,8 @@
     stat('slots').textContent = count(busy) + ' / ' + count(slots);
     stat('slots-sub').textContent = slots ? Math.round((100 * busy) / slots) + '% busy' : 'no slots';
     stat('waiting').textContent = count(s.waiting);
-    stat('waiting-sub').textContent = count(s.unanswered) + ' unanswered · ' + count(s.clients_connected) + ' clients';
+    stat('waiting-sub').textContent = count(s.unanswered) + ' unanswered · ' + count(s.clients_connected) +
+      (s.clients_connected === 1 ? ' client' : ' clients');
     stat('rate').textContent = rate((rates.ok_per_second || 0) + (rates.failed_per_second || 0)) + '/s';
     stat('rate-sub').textContent = rate(rates.ok_per_second) + ' ok · ' + rate(rates.failed_per_second) + ' failed (10 s)';
     stat('ok').textContent = count(totals.ok);
