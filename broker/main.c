@@ -83,12 +83,14 @@ s_usage (FILE *stream)
              "      --curve-allow DIR        CURVE: let in only clients and workers whose public\n"
              "                               certificates are in DIR (and local workers);\n"
              "                               needs --curve-secret. SIGHUP reads DIR again\n"
-             "      --http [ADDR:]PORT       serve metrics over HTTP: Prometheus text at\n"
-             "                               /metrics, JSON status at /api/status (off by\n"
-             "                               default; PORT alone is 127.0.0.1; port 0 binds a\n"
-             "                               free one, printed on stdout)\n"
+             "      --http [ADDR:]PORT       serve metrics over HTTP: a dashboard at /,\n"
+             "                               Prometheus text at /metrics, JSON status at\n"
+             "                               /api/status (off by default; PORT alone is\n"
+             "                               127.0.0.1; port 0 binds a free one, printed on\n"
+             "                               stdout)\n"
              "      --http-token TOKEN       HTTP requests need the header Authorization:\n"
-             "                               Bearer TOKEN (default $ZHIVE_HTTP_TOKEN, if set)\n"
+             "                               Bearer TOKEN (default $ZHIVE_HTTP_TOKEN, if set);\n"
+             "                               the dashboard's page asks for it (or #token=)\n"
              "  -v, --verbose                log joins, losses and bad input to stderr\n"
              "  -h, --help                   show this help\n"
              "\n"
@@ -402,7 +404,8 @@ main (int argc, char *argv [])
                     args.start_method ? args.start_method : "exec");
         }
         if (args.http)
-            printf (", metrics %s/metrics", zhive_broker_http_endpoint (broker));
+            printf (", metrics %s/metrics, dashboard %s/", zhive_broker_http_endpoint (broker),
+                    zhive_broker_http_endpoint (broker));
         printf ("%s\n", args.curve_secret ? ", CURVE" : "");
         fflush (stdout);
         rc = s_run (broker, &args);

@@ -24,15 +24,17 @@ typedef int s_mhd_result_t;
 #define S_ROUNDS 8    //  Runs in a row while MHD has work pending
 
 struct _zhive_http_t {
-    zloop_t *loop;                     //  The loop that drives the daemon
-    struct MHD_Daemon *daemon;         //  libmicrohttpd's server
-    zmq_pollitem_t item;               //  Its epoll fd, as a poller of the loop
-    bool polling;                      //  item is registered
-    int timer;                         //  zloop timer id of its next timeout, -1 none
-    char *token;                       //  Bearer token asked for, NULL none
-    zhive_http_handler_fn *handler;    //  Makes the replies
-    void *arg;                         //  Its argument
-    char endpoint [128];               //  http://ADDR:PORT
+    zloop_t *loop;                           //  The loop that drives the daemon
+    struct MHD_Daemon *daemon;               //  libmicrohttpd's server
+    zmq_pollitem_t item;                     //  Its epoll fd, as a poller of the loop
+    bool polling;                            //  item is registered
+    int timer;                               //  zloop timer id of its next timeout, -1 none
+    char *token;                             //  Bearer token asked for, NULL none
+    char *public [ZHIVE_HTTP_PUBLIC_MAX];    //  Paths served without it
+    size_t public_count;                     //  How many
+    zhive_http_handler_fn *handler;          //  Makes the replies
+    void *arg;                               //  Its argument
+    char endpoint [128];                     //  http://ADDR:PORT
 };
 
 static void s_arm (zhive_http_t *self);
@@ -59,6 +61,17 @@ s_authorized (zhive_http_t *self, struct MHD_Connection *connection)
     return diff == 0;
 }
 
+//  True if path is served without the token
+static bool
+s_public (zhive_http_t *self, const char *path)
+{
+    for (size_t i = 0; i < self->public_count; i++) {
+        if (streq (self->public [i], path))
+            return true;
+    }
+    return false;
+}
+
 //  A reply of fixed text
 static void
 s_text (zhive_http_reply_t *reply, int status, const char *text)
@@ -76,9 +89,9 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
 {
     (void) version, (void) upload_data, (void) upload_data_size, (void) con_cls;
     zhive_http_t *self = (zhive_http_t *) cls;
-    zhive_http_reply_t reply = { 0, NULL, NULL, 0 };
+    zhive_http_reply_t reply = { 0, NULL, NULL, 0, NULL };
     bool get = streq (method, MHD_HTTP_METHOD_GET) || streq (method, MHD_HTTP_METHOD_HEAD);
-    if (self->token && !s_authorized (self, connection))
+    if (self->token && !s_public (self, url) && !s_authorized (self, connection))
         s_text (&reply, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed\n");
     else if (!get)
         s_text (&reply, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
@@ -99,6 +112,10 @@ s_on_request (void *cls, struct MHD_Connection *connection, const char *url, con
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
                              reply.content_type ? reply.content_type : "text/plain");
     MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header (response, "Referrer-Policy", "no-referrer");
+    if (reply.policy)
+        MHD_add_response_header (response, "Content-Security-Policy", reply.policy);
     if (reply.status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header (response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (reply.status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -286,6 +303,18 @@ zhive_http_new (zloop_t *loop, const char *address, const char *token,
     return self;
 }
 
+int
+zhive_http_set_public (zhive_http_t *self, const char *path)
+{
+    if (self->public_count == ZHIVE_HTTP_PUBLIC_MAX)
+        return -1;
+    char *copy = strdup (path);
+    if (!copy)
+        return -1;
+    self->public [self->public_count++] = copy;
+    return 0;
+}
+
 void
 zhive_http_destroy (zhive_http_t **self_p)
 {
@@ -299,6 +328,8 @@ zhive_http_destroy (zhive_http_t **self_p)
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     free (self->token);
+    for (size_t i = 0; i < self->public_count; i++)
+        free (self->public [i]);
     free (self);
     *self_p = NULL;
 }

@@ -7,8 +7,9 @@
     handler is called in the loop's thread and may read whatever that
     thread owns, without locks. Only GET and HEAD are served (others get
     405); with a token, a request without "Authorization: Bearer TOKEN"
-    gets 401. The handler makes the reply for a path (404 for one it does
-    not know).
+    gets 401, but for the paths made public (static files that hold no
+    data). The handler makes the reply for a path (404 for one it does not
+    know). Every reply says nosniff and no-store.
     =========================================================================
 */
 #ifndef ZHIVE_HTTP_H_INCLUDED
@@ -20,6 +21,7 @@
 
 #define ZHIVE_HTTP_CONNECTIONS 16    //  Connections served at once
 #define ZHIVE_HTTP_TIMEOUT_S   10    //  An idle connection is closed after this
+#define ZHIVE_HTTP_PUBLIC_MAX  8     //  Paths served without the token
 
 typedef struct _zhive_http_t zhive_http_t;
 
@@ -29,6 +31,7 @@ typedef struct {
     const char *content_type;    //  Its Content-Type (static text)
     char *body;                  //  The body (malloc'd: the server frees it), or NULL
     size_t size;                 //  Its size
+    const char *policy;          //  Its Content-Security-Policy (static text), NULL none
 } zhive_http_reply_t;
 
 //  Make the reply for a GET or HEAD of path (called in the loop's thread)
@@ -42,6 +45,10 @@ typedef void (zhive_http_handler_fn) (void *arg, const char *path, zhive_http_re
 zhive_http_t *zhive_http_new (zloop_t *loop, const char *address, const char *token,
                               zhive_http_handler_fn *handler, void *arg, char *error,
                               size_t error_size);
+
+//  Serve path without the token (a file that holds no data). Returns 0,
+//  or -1 if ZHIVE_HTTP_PUBLIC_MAX paths are public already or out of memory.
+int zhive_http_set_public (zhive_http_t *self, const char *path);
 
 //  Stop serving and destroy the server. Safe with *self_p NULL.
 void zhive_http_destroy (zhive_http_t **self_p);

@@ -371,9 +371,58 @@ s_json_stats (s_text_t *text, const zhive_pool_stats_t *stats)
     s_add (text,
            "{\"submitted\":%" PRIu64 ",\"ok\":%" PRIu64 ",\"error\":%" PRIu64
            ",\"timeout\":%" PRIu64 ",\"cancelled\":%" PRIu64 ",\"worker_lost\":%" PRIu64
-           ",\"queue_full\":%" PRIu64 ",\"redispatches\":%" PRIu64 "}",
+           ",\"queue_full\":%" PRIu64 ",\"redispatches\":%" PRIu64 ",\"unknown_function\":%" PRIu64
+           "}",
            stats->submitted, stats->ok, stats->error, stats->timeout, stats->cancelled,
-           stats->worker_lost, stats->queue_full, stats->redispatches);
+           stats->worker_lost, stats->queue_full, stats->redispatches, stats->unoffered);
+}
+
+//  Rates of a function (NULL: all) as two JSON members, 0 without history
+static void
+s_json_rates (s_text_t *text, const zhive_metrics_extra_t *extra, const char *function,
+              const char *ok_name, const char *failed_name)
+{
+    double ok = 0, failed = 0;
+    if (extra->history)
+        zhive_metrics_history_rates (extra->history, function, &ok, &failed);
+    s_add (text, "\"%s\":%.3f,\"%s\":%.3f", ok_name, ok, failed_name, failed);
+}
+
+//  The throughput of the last minutes, oldest interval first
+static void
+s_json_history (s_text_t *text, const zhive_metrics_history_t *history)
+{
+    size_t size = history ? zhive_metrics_history_size (history) : 0;
+    s_add (text, "{\"interval_seconds\":%g,\"ok\":[", ZHIVE_METRICS_HISTORY_MS / 1000.0);
+    for (int failed = 0; failed < 2; failed++) {
+        for (size_t i = 0; i < size; i++) {
+            uint64_t ok_count, failed_count;
+            zhive_metrics_history_get (history, i, &ok_count, &failed_count);
+            s_add (text, "%s%" PRIu64, i ? "," : "", failed ? failed_count : ok_count);
+        }
+        s_add (text, failed ? "]}" : "],\"failed\":[");
+    }
+}
+
+//  The recent errors, newest first
+static void
+s_json_errors (s_text_t *text, const zhive_pool_errors_t *errors, int64_t now)
+{
+    s_add (text, ",\"errors_recorded\":%" PRIu64 ",\"errors\":[", errors->recorded);
+    const zhive_pool_error_t *error;
+    for (size_t i = 0; (error = zhive_pool_errors_get (errors, i)); i++) {
+        int64_t age = now > error->at ? now - error->at : 0;
+        s_add (text, "%s{\"age_seconds\":%.3f,\"function\":", i ? "," : "", (double) age / 1e6);
+        s_json_string (text, error->function);
+        s_add (text, ",\"outcome\":\"%s\",\"type\":", zhive_pool_errors_outcome (error->kind));
+        s_json_string (text, error->type);
+        s_add (text, ",\"message\":");
+        s_json_string (text, error->message);
+        s_add (text, ",\"worker\":");
+        s_json_string (text, error->worker);
+        s_add (text, "}");
+    }
+    s_add (text, "]");
 }
 
 char *
@@ -399,15 +448,22 @@ zhive_metrics_json (zhive_pool_t *pool, int64_t now, const zhive_metrics_extra_t
                function->waiting, function->in_flight, function->workers,
                (double) function->oldest_us / 1e6);
         s_json_stats (&text, &function->stats);
+        s_add (&text, ",");
+        s_json_rates (&text, extra, function->function, "ok_per_second", "failed_per_second");
         s_add (&text, "}");
     }
     s_add (&text, "],\"totals\":");
     s_json_stats (&text, &zhive_pool_counters (pool)->tasks);
     s_add (&text,
            ",\"waiting\":%zu,\"unanswered\":%zu,\"clients_connected\":%" PRIu64
-           ",\"workers_ready\":%" PRIu64 ",\"workers_draining\":%" PRIu64 "}\n",
+           ",\"workers_ready\":%" PRIu64 ",\"workers_draining\":%" PRIu64 ",\"rates\":{",
            zhive_pool_waiting (pool), zhive_pool_unanswered (pool), extra->clients_connected,
            facts.ready, facts.draining);
+    s_json_rates (&text, extra, NULL, "ok_per_second", "failed_per_second");
+    s_add (&text, "},\"history\":");
+    s_json_history (&text, extra->history);
+    s_json_errors (&text, zhive_pool_errors (pool), now);
+    s_add (&text, "}\n");
     free (facts.functions);
     return s_done (&text, size);
 }

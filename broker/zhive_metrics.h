@@ -11,6 +11,7 @@
 #ifndef ZHIVE_METRICS_H_INCLUDED
 #define ZHIVE_METRICS_H_INCLUDED
 
+#include "zhive_metrics_history.h"
 #include "zhive_pool.h"
 
 #pragma GCC visibility push(hidden)
@@ -20,7 +21,8 @@
 
 //  What the actor knows beside the pool
 typedef struct {
-    uint64_t clients_connected;    //  Client connections open now
+    uint64_t clients_connected;                //  Client connections open now
+    const zhive_metrics_history_t *history;    //  Throughput sampled so far, NULL none
 } zhive_metrics_extra_t;
 
 //  ---------------------------------------------------------------------
@@ -29,8 +31,9 @@ typedef struct {
 char *zhive_metrics_text (zhive_pool_t *pool, int64_t now, const zhive_metrics_extra_t *extra,
                           size_t *size);
 
-//  The status of pool at now as a JSON object (workers, queues, totals):
-//  a malloc'd text with its size, or NULL if out of memory.
+//  The status of pool at now as a JSON object (workers, queues, totals,
+//  rates and history from extra's history, the recent errors): a
+//  malloc'd text with its size, or NULL if out of memory.
 char *zhive_metrics_json (zhive_pool_t *pool, int64_t now, const zhive_metrics_extra_t *extra,
                           size_t *size);
 

@@ -1,10 +1,12 @@
 /*  =========================================================================
-    zhive_metrics_server - the broker's HTTP side: /metrics (Prometheus text)
-    and /api/status (JSON), served from the actor's loop
+    zhive_metrics_server - the broker's HTTP side: /metrics (Prometheus text),
+    /api/status (JSON) and the dashboard at /, served from the actor's loop
 
     A zhive_http server on the actor's zloop, whose handler makes the text
     from the pool on each request (zhive_metrics) in the actor's thread,
-    and a monitor of the client socket that counts client connections.
+    a timer of the loop that samples the pool's throughput
+    (zhive_metrics_history), and a monitor of the client socket that
+    counts client connections.
     =========================================================================
 */
 #ifndef ZHIVE_METRICS_SERVER_H_INCLUDED

@@ -145,6 +145,8 @@ s_worker_answer (zhive_pool_t *self, int64_t now, const zhive_peer_t *peer, uint
     }
     else {
         S_COUNT (self, task->queue, error);
+        zhive_pool_errors_record (&self->errors, now, ZHIVE_POOL_ERROR_FAILED,
+                                  task->queue->function, type, message, worker->name);
         zhive_pool_tasks_answer (self->tasks, task, NULL, type, message, worker->name);
     }
     zhive_pool_tasks_destroy_task (self->tasks, &task);
@@ -228,6 +230,8 @@ s_refusal (zhive_pool_t *self, zhive_pool_client_t *client, const char *function
     else
         return NULL;
     S_COUNT (self, queue, queue_full);
+    zhive_pool_errors_record (&self->errors, self->now, ZHIVE_POOL_ERROR_QUEUE_FULL, function,
+                              ZHIVE_ERR_QUEUE_FULL, message, "");
     return ZHIVE_ERR_QUEUE_FULL;
 }
 
@@ -380,6 +384,8 @@ zhive_pool_task_timeout (zhive_pool_t *self, zhive_pool_task_t *task)
                   "no result within %" PRId64 " ms: '%s' waited in a queue of %zu",
                   task->timeout_ms, queue->function, zhive_list_size (&queue->waiting));
     S_COUNT (self, queue, timeout);
+    zhive_pool_errors_record (&self->errors, self->now, ZHIVE_POOL_ERROR_TIMEOUT, queue->function,
+                              ZHIVE_ERR_TIMEOUT, message, task->worker ? task->worker->name : "");
     zhive_pool_tasks_cancel (self->tasks, task, ZHIVE_ERR_TIMEOUT, message);
 }
 
@@ -606,6 +612,12 @@ zhive_pool_counters (zhive_pool_t *self)
     return &self->counters;
 }
 
+const zhive_pool_errors_t *
+zhive_pool_errors (zhive_pool_t *self)
+{
+    return &self->errors;
+}
+
 //  ---------------------------------------------------------------------
 //  Life and settings
 
@@ -629,6 +641,8 @@ zhive_pool_new (const zhive_pool_ops_t *ops, void *arg, uint32_t incarnation)
     self->workers = zhashx_new ();
     self->tasks = zhive_pool_tasks_new (&self->ops, arg, &self->counters);
     self->retired = zhashx_new ();
+    if (self->tasks)
+        self->tasks->errors = &self->errors;
     if (!self->queues || !self->workers || !self->tasks || !self->retired)
         zhive_pool_destroy (&self);
     return self;

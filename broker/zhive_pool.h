@@ -29,6 +29,7 @@
 
 #include "zhive_pack.h"
 #include "zhive_peer.h"
+#include "zhive_pool_errors.h"
 #include "zhive_pool_queue.h"
 #include <czmq.h>
 
@@ -254,6 +255,10 @@ void zhive_pool_status (zhive_pool_t *self, zhive_pack_t *pack);
 //  Counters of one function (NULL if it has no queue now), and of all.
 const zhive_pool_stats_t *zhive_pool_function_stats (zhive_pool_t *self, const char *function);
 const zhive_pool_counters_t *zhive_pool_counters (zhive_pool_t *self);
+
+//  The last tasks that ended in an error (zhive_pool_errors: newest
+//  first, bounded), for the dashboard.
+const zhive_pool_errors_t *zhive_pool_errors (zhive_pool_t *self);
 
 #pragma GCC visibility pop
 

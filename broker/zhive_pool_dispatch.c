@@ -192,6 +192,9 @@ zhive_pool_dispatch_remove (zhive_pool_t *self, zhive_pool_member_t *worker, con
                       " attempt(s)",
                       worker->name, why, task->queue->function, task->attempts);
             S_COUNT (self, task->queue, worker_lost);
+            zhive_pool_errors_record (&self->errors, self->now, ZHIVE_POOL_ERROR_WORKER_LOST,
+                                      task->queue->function, ZHIVE_ERR_WORKER_LOST, message,
+                                      worker->name);
             zhive_pool_tasks_answer (self->tasks, task, NULL, ZHIVE_ERR_WORKER_LOST, message, "");
             zhive_pool_tasks_destroy_task (self->tasks, &task);
         }

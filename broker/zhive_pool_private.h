@@ -47,6 +47,7 @@ struct _zhive_pool_t {
     int64_t drain_until;               //  When the drain gives up
     zhive_pool_counters_t counters;    //  What happened so far
     zhashx_t *retired;                 //  Function name -> counters of its pruned queues
+    zhive_pool_errors_t errors;        //  The last tasks that ended in an error
 };
 
 #pragma GCC visibility pop

@@ -231,6 +231,9 @@ zhive_pool_tasks_expire_unoffered (zhive_pool_tasks_t *self, zhive_pool_queue_t 
         char message [ZHIVE_NAME_MAX + 96];
         snprintf (message, sizeof message, "no worker offers '%s' (the task waited %" PRId64 " ms)",
                   queue->function, (self->now - task->queued_us) / 1000);
+        if (self->errors)
+            zhive_pool_errors_record (self->errors, self->now, ZHIVE_POOL_ERROR_UNKNOWN_FN,
+                                      queue->function, ZHIVE_ERR_UNKNOWN_FN, message, "");
         zhive_pool_tasks_cancel (self, task, ZHIVE_ERR_UNKNOWN_FN, message);
         expired++;
     }

@@ -48,6 +48,7 @@ typedef struct {
     const zhive_pool_ops_t *ops;        //  The pool's operations (answer, cancel)
     void *arg;                          //  Their argument
     zhive_pool_counters_t *counters;    //  The pool's counters (kept answers)
+    zhive_pool_errors_t *errors;        //  The pool's recent errors (UnknownFunction answers)
     int64_t now;                        //  Time of the event being handled, µs
     int64_t grace_ms;                   //  Grace past a deadline before a local kill
     bool verbose;                       //  Log debug lines

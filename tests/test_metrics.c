@@ -2,7 +2,9 @@
     test_metrics - the broker's metrics: the pool's counters and histograms
     (driven directly, with a fake operations table and made-up times), the
     text and JSON made of them, and the HTTP server of a real pool
-    (zhive_broker_set_http), scraped over a plain TCP socket
+    (zhive_broker_set_http), scraped over a plain TCP socket; the recent
+    errors and the throughput history of /api/status, and the dashboard
+    served at / (the same bytes as broker/dashboard/)
 
     Prometheus's own parser checks the text when `promtool` is installed
     (Debian's package prometheus ships it, and .ci/install-deps installs
@@ -12,10 +14,13 @@
 */
 #include "testkit_pool.h"
 #include "zhive_http.h"
+#include "zhive_dashboard.h"
 #include "zhive_metrics.h"
+#include "zhive_metrics_history.h"
 #include "zhive_pool.h"
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -123,6 +128,64 @@ s_done (zhive_pool_t *pool, int64_t now, const char *worker, uint64_t ticket)
     zmq_msg_close (&msg);
 }
 
+//  SUBMIT with a deadline (ms, -1 none) and retries (-1 the default)
+static void
+s_submit_with (zhive_pool_t *pool, int64_t now, uint64_t id, const char *function,
+               int64_t timeout_ms, int64_t retries)
+{
+    zhive_peer_t peer = s_peer ("client");
+    zmq_msg_t msg;
+    zmq_msg_init_size (&msg, 1);
+    memcpy (zmq_msg_data (&msg), "x", 1);
+    zhive_pool_submit (pool, now, &peer, id, function, &msg, timeout_ms, retries, 0);
+    zmq_msg_close (&msg);
+}
+
+static void
+s_failed (zhive_pool_t *pool, int64_t now, const char *worker, uint64_t ticket, const char *type,
+          const char *message)
+{
+    zhive_peer_t peer = s_peer (worker);
+    zhive_pool_worker_failed (pool, now, &peer, ticket, type, message);
+}
+
+//  The JSON status of pool, parsed (fails the test if it is not JSON)
+static json_t *
+s_status (zhive_pool_t *pool, int64_t now, const zhive_metrics_history_t *history)
+{
+    zhive_metrics_extra_t extra = { 0, history };
+    size_t size = 0;
+    char *json = zhive_metrics_json (pool, now, &extra, &size);
+    assert_non_null (json);
+    json_error_t error;
+    json_t *root = json_loadb (json, size, 0, &error);
+    if (!root)
+        fail_msg ("not JSON (%s at %d): %s", error.text, error.position, json);
+    free (json);
+    return root;
+}
+
+//  The queue of function in a parsed status, NULL if none
+static json_t *
+s_queue (json_t *root, const char *function)
+{
+    json_t *queues = json_object_get (root, "queues");
+    for (size_t i = 0; i < json_array_size (queues); i++) {
+        json_t *queue = json_array_get (queues, i);
+        if (streq (json_string_value (json_object_get (queue, "function")), function))
+            return queue;
+    }
+    return NULL;
+}
+
+static const char *
+s_member (json_t *object, const char *name)
+{
+    const char *value = json_string_value (json_object_get (object, name));
+    assert_non_null (value);
+    return value;
+}
+
 //  The view of one function, copied out
 typedef struct {
     const char *name;              //  Function looked for
@@ -224,7 +287,7 @@ test_pool_metrics (void **state)
     assert_int_equal (view.wait.sum_us, 2000 * S_MS);
     assert_int_equal (view.duration.sum_us, 32 * S_MS);
 
-    zhive_metrics_extra_t extra = { 5 };
+    zhive_metrics_extra_t extra = { 5, NULL };
     size_t size = 0;
     char *text = zhive_metrics_text (pool, 4000 * S_MS, &extra, &size);
     assert_non_null (text);
@@ -296,7 +359,7 @@ test_escaping (void **state)
     const char *odd = "we\"ird\\na\nme\x02\xff";
     s_ready (pool, 0, "w\"1", odd);
     s_submit (pool, 0, 1, odd);
-    zhive_metrics_extra_t extra = { 0 };
+    zhive_metrics_extra_t extra = { 0, NULL };
     size_t size;
     char *text = zhive_metrics_text (pool, 0, &extra, &size);
     assert_non_null (text);
@@ -318,6 +381,226 @@ test_escaping (void **state)
     assert_string_equal (json_string_value (json_object_get (worker, "name")), "w\"1");
     json_decref (root);
     free (json);
+    zhive_pool_destroy (&pool);
+}
+
+//  ---------------------------------------------------------------------
+//  The recent errors: what ended how, only the newest kept, counts right
+
+static void
+test_errors_ring (void **state)
+{
+    (void) state;
+    s_fake_t fake = { { 0 }, 0, 0 };
+    zhive_pool_t *pool = zhive_pool_new (&s_ops, &fake, 3);
+    assert_non_null (pool);
+    zhive_pool_set_prefetch (pool, 0);
+    s_ready (pool, 0, "w1", "f");
+    //  More failures than the ring holds
+    size_t failures = ZHIVE_POOL_ERRORS_MAX + 10;
+    for (size_t i = 0; i < failures; i++) {
+        s_submit (pool, (int64_t) i * S_MS, i + 1, "f");
+        char message [32];
+        snprintf (message, sizeof message, "m%zu", i);
+        s_failed (pool, (int64_t) i * S_MS + 1, "w1", fake.tickets [fake.count - 1], "Bad",
+                  message);
+    }
+    const zhive_pool_errors_t *errors = zhive_pool_errors (pool);
+    assert_int_equal (errors->recorded, failures);
+    assert_int_equal (zhive_pool_errors_size (errors), ZHIVE_POOL_ERRORS_MAX);
+    assert_string_equal (zhive_pool_errors_get (errors, 0)->message, "m59");
+    assert_string_equal (zhive_pool_errors_get (errors, ZHIVE_POOL_ERRORS_MAX - 1)->message, "m10");
+    assert_null (zhive_pool_errors_get (errors, ZHIVE_POOL_ERRORS_MAX));
+
+    json_t *root = s_status (pool, 100 * S_MS, NULL);
+    json_t *list = json_object_get (root, "errors");
+    assert_int_equal (json_array_size (list), ZHIVE_POOL_ERRORS_MAX);
+    assert_int_equal (json_integer_value (json_object_get (root, "errors_recorded")), failures);
+    json_t *newest = json_array_get (list, 0);
+    assert_string_equal (s_member (newest, "message"), "m59");
+    assert_string_equal (s_member (newest, "outcome"), "error");
+    assert_string_equal (s_member (newest, "type"), "Bad");
+    assert_string_equal (s_member (newest, "function"), "f");
+    assert_string_equal (s_member (newest, "worker"), "w1");
+    //  Failed at 59 ms + 1 µs, seen at 100 ms (written to the ms)
+    assert_true (fabs (json_real_value (json_object_get (newest, "age_seconds")) - 0.041) < 1e-9);
+    assert_string_equal (s_member (json_array_get (list, ZHIVE_POOL_ERRORS_MAX - 1), "message"),
+                         "m10");
+    json_t *totals = json_object_get (root, "totals");
+    assert_int_equal (json_integer_value (json_object_get (totals, "error")), failures);
+    json_decref (root);
+
+    //  The other ways a task ends in error, each with its outcome
+    s_submit_with (pool, 200 * S_MS, 100, "f", 50, -1);    //  Times out on w1
+    zhive_pool_tick (pool, 300 * S_MS);
+    s_done (pool, 305 * S_MS, "w1",
+            fake.tickets [fake.count - 1]);    //  Late: dropped, the slot is free
+    zhive_peer_t w1 = s_peer ("w1");
+    s_submit_with (pool, 310 * S_MS, 101, "f", -1, 0);    //  No retry: its worker is lost
+    zhive_pool_worker_lost (pool, 320 * S_MS, &w1, "test");
+    zhive_pool_set_unoffered (pool, 100);
+    s_submit (pool, 400 * S_MS, 102, "nobody");
+    zhive_pool_tick (pool, 400 * S_MS);    //  Starts the unoffered clock
+    zhive_pool_tick (pool, 600 * S_MS);
+    zhive_pool_set_max_queue (pool, 1, 0);
+    s_submit (pool, 700 * S_MS, 103, "g");
+    s_submit (pool, 700 * S_MS, 104, "g");    //  Refused: QueueFull
+    root = s_status (pool, 800 * S_MS, NULL);
+    list = json_object_get (root, "errors");
+    assert_int_equal (json_integer_value (json_object_get (root, "errors_recorded")), failures + 4);
+    const char *outcomes [] = { "queue_full", "unknown_function", "worker_lost", "timeout" };
+    const char *types [] = { "QueueFull", "UnknownFunction", "WorkerLost", "Timeout" };
+    const char *functions [] = { "g", "nobody", "f", "f" };
+    const char *workers [] = { "", "", "w1", "w1" };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *error = json_array_get (list, i);
+        assert_string_equal (s_member (error, "outcome"), outcomes [i]);
+        assert_string_equal (s_member (error, "type"), types [i]);
+        assert_string_equal (s_member (error, "function"), functions [i]);
+        assert_string_equal (s_member (error, "worker"), workers [i]);
+        assert_true (strlen (s_member (error, "message")) > 0);
+    }
+    assert_string_equal (s_member (json_array_get (list, 4), "message"), "m59");
+    totals = json_object_get (root, "totals");
+    assert_int_equal (json_integer_value (json_object_get (totals, "unknown_function")), 1);
+    json_decref (root);
+    zhive_pool_destroy (&pool);
+}
+
+//  A hostile worker's error: every byte escaped, valid JSON, truncated
+static void
+test_errors_hostile (void **state)
+{
+    (void) state;
+    s_fake_t fake = { { 0 }, 0, 0 };
+    zhive_pool_t *pool = zhive_pool_new (&s_ops, &fake, 3);
+    assert_non_null (pool);
+    zhive_pool_set_prefetch (pool, 0);
+    s_ready (pool, 0, "w\"<script>\x01", "f");
+    //  Every byte but NUL, twice: quotes, backslashes, controls, bytes that are not UTF-8
+    char message [512];
+    for (size_t i = 0; i < 510; i++)
+        message [i] = (char) (1 + i % 255);
+    message [510] = 0;
+    s_submit (pool, 0, 1, "f");
+    s_failed (pool, 1, "w\"<script>\x01", fake.tickets [0], "T\"\\\n\x7f\xc0", message);
+    const zhive_pool_error_t *kept = zhive_pool_errors_get (zhive_pool_errors (pool), 0);
+    assert_non_null (kept);
+    assert_int_equal (strlen (kept->message), ZHIVE_POOL_ERROR_MESSAGE_MAX);
+    assert_memory_equal (kept->message, message, ZHIVE_POOL_ERROR_MESSAGE_MAX);
+
+    json_t *root = s_status (pool, 2, NULL);    //  jansson refuses bad escapes and bad UTF-8
+    json_t *error = json_array_get (json_object_get (root, "errors"), 0);
+    assert_string_equal (s_member (error, "type"), "T\"\\\n\x7f\xef\xbf\xbd");
+    assert_string_equal (s_member (error, "worker"), "w\"<script>\x01");
+    //  The first 127 bytes are ASCII: they come back as they went
+    const char *decoded = s_member (error, "message");
+    assert_memory_equal (decoded, message, 127);
+    json_decref (root);
+
+    //  A long message of two-byte characters is cut between two of them
+    char wide [601] = "";
+    for (size_t i = 0; i < 300; i++)
+        memcpy (wide + 2 * i, "\xc3\xa9", 2);
+    wide [600] = 0;
+    s_submit (pool, 3, 2, "f");
+    s_failed (pool, 4, "w\"<script>\x01", fake.tickets [1], "T", wide);
+    root = s_status (pool, 5, NULL);
+    error = json_array_get (json_object_get (root, "errors"), 0);
+    decoded = s_member (error, "message");
+    assert_int_equal (strlen (decoded), ZHIVE_POOL_ERROR_MESSAGE_MAX);
+    assert_memory_equal (decoded, wide, ZHIVE_POOL_ERROR_MESSAGE_MAX);
+    json_decref (root);
+    zhive_pool_destroy (&pool);
+}
+
+//  ---------------------------------------------------------------------
+//  The throughput history: an interval per sample, bounded; the rates
+
+static void
+test_history (void **state)
+{
+    (void) state;
+    s_fake_t fake = { { 0 }, 0, 0 };
+    zhive_pool_t *pool = zhive_pool_new (&s_ops, &fake, 3);
+    assert_non_null (pool);
+    zhive_pool_set_prefetch (pool, 0);
+    zhive_metrics_history_t *history = zhive_metrics_history_new ();
+    assert_non_null (history);
+    s_ready (pool, 0, "w1", "echo");
+    //  Done before the first sample: not in any interval
+    s_submit (pool, 0, 1, "echo");
+    s_done (pool, 1, "w1", fake.tickets [fake.count - 1]);
+    assert_int_equal (zhive_metrics_history_sample (history, pool, 0), 0);
+    assert_int_equal (zhive_metrics_history_size (history), 0);
+
+    //  Three ok in the first second, one failure in the second
+    for (uint64_t id = 2; id <= 4; id++) {
+        s_submit (pool, 100 * S_MS, id, "echo");
+        s_done (pool, 101 * S_MS, "w1", fake.tickets [fake.count - 1]);
+    }
+    zhive_metrics_history_sample (history, pool, 1000 * S_MS);
+    assert_int_equal (zhive_metrics_history_size (history), 1);
+    s_submit (pool, 1100 * S_MS, 5, "echo");
+    s_failed (pool, 1101 * S_MS, "w1", fake.tickets [fake.count - 1], "Bad", "no");
+    zhive_metrics_history_sample (history, pool, 2000 * S_MS);
+    assert_int_equal (zhive_metrics_history_size (history), 2);
+    uint64_t ok, failed;
+    zhive_metrics_history_get (history, 0, &ok, &failed);
+    assert_int_equal (ok, 3);
+    assert_int_equal (failed, 0);
+    zhive_metrics_history_get (history, 1, &ok, &failed);
+    assert_int_equal (ok, 0);
+    assert_int_equal (failed, 1);
+
+    json_t *root = s_status (pool, 2000 * S_MS, history);
+    json_t *chart = json_object_get (root, "history");
+    assert_true (json_real_value (json_object_get (chart, "interval_seconds")) == 1.0 ||
+                 json_integer_value (json_object_get (chart, "interval_seconds")) == 1);
+    json_t *oks = json_object_get (chart, "ok"), *fails = json_object_get (chart, "failed");
+    assert_int_equal (json_array_size (oks), 2);
+    assert_int_equal (json_integer_value (json_array_get (oks, 0)), 3);
+    assert_int_equal (json_integer_value (json_array_get (oks, 1)), 0);
+    assert_int_equal (json_integer_value (json_array_get (fails, 1)), 1);
+    //  Over the 2 s sampled: 1.5 ok and 0.5 failed per second, all in echo
+    json_t *rates = json_object_get (root, "rates");
+    assert_true (json_real_value (json_object_get (rates, "ok_per_second")) == 1.5);
+    assert_true (json_real_value (json_object_get (rates, "failed_per_second")) == 0.5);
+    json_t *echo = s_queue (root, "echo");
+    assert_non_null (echo);
+    assert_true (json_real_value (json_object_get (echo, "ok_per_second")) == 1.5);
+    assert_true (json_real_value (json_object_get (echo, "failed_per_second")) == 0.5);
+    json_decref (root);
+
+    //  A function that appears later starts from 0, not with a leap
+    s_ready (pool, 2000 * S_MS, "w2", "late");
+    s_submit (pool, 2100 * S_MS, 6, "late");
+    s_done (pool, 2101 * S_MS, "w2", fake.tickets [fake.count - 1]);
+    zhive_metrics_history_sample (history, pool, 3000 * S_MS);
+    double late_ok, late_failed;
+    zhive_metrics_history_rates (history, "late", &late_ok, &late_failed);
+    assert_true (late_ok == 1.0 / 3.0);
+    assert_true (late_failed == 0);
+
+    //  The samples grow up to the ring's size, then the oldest go
+    for (int64_t i = 4; i < 4 + ZHIVE_METRICS_HISTORY_SAMPLES + 50; i++) {
+        size_t before = zhive_metrics_history_size (history);
+        zhive_metrics_history_sample (history, pool, i * 1000 * S_MS);
+        size_t after = zhive_metrics_history_size (history);
+        assert_int_equal (after, before < ZHIVE_METRICS_HISTORY_SAMPLES ? before + 1 : before);
+    }
+    assert_int_equal (zhive_metrics_history_size (history), ZHIVE_METRICS_HISTORY_SAMPLES);
+    zhive_metrics_history_get (history, ZHIVE_METRICS_HISTORY_SAMPLES - 1, &ok, &failed);
+    assert_int_equal (ok, 0);
+    //  Rates over the last 10 s only: nothing happened there
+    zhive_metrics_history_rates (history, NULL, &late_ok, &late_failed);
+    assert_true (late_ok == 0 && late_failed == 0);
+    root = s_status (pool, 0, history);
+    assert_int_equal (json_array_size (json_object_get (json_object_get (root, "history"), "ok")),
+                      ZHIVE_METRICS_HISTORY_SAMPLES);
+    json_decref (root);
+    zhive_metrics_history_destroy (&history);
+    zhive_metrics_history_destroy (&history);
     zhive_pool_destroy (&pool);
 }
 
@@ -529,6 +812,80 @@ test_scrape (void **state)
     reply = s_request (port, "GET", "/nothing", S_TOKEN);
     assert_int_equal (reply.status, 404);
     free (reply.head);
+
+    //  The dashboard: public (no token), the bytes of broker/dashboard/
+    const char *files [][3] = {
+        { "/", "index.html", "text/html; charset=utf-8" },
+        { "/dashboard.js", "dashboard.js", "text/javascript; charset=utf-8" },
+        { "/dashboard.css", "dashboard.css", "text/css; charset=utf-8" },
+        { "/favicon.svg", "favicon.svg", "image/svg+xml" },
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files [0]; i++) {
+        reply = s_request (port, "GET", files [i][0], NULL);
+        assert_int_equal (reply.status, 200);
+        char header [128];
+        snprintf (header, sizeof header, "Content-Type: %s\r\n", files [i][2]);
+        assert_non_null (strstr (reply.head, header));
+        assert_non_null (strstr (reply.head, "Content-Security-Policy: default-src 'none'"));
+        assert_non_null (strstr (reply.head, "X-Content-Type-Options: nosniff"));
+        char path [512];
+        snprintf (path, sizeof path, "%s/broker/dashboard/%s", ZHIVE_SOURCE_DIR, files [i][1]);
+        FILE *file = fopen (path, "rb");
+        assert_non_null (file);
+        static char source [262144];
+        size_t size = fread (source, 1, sizeof source - 1, file);
+        fclose (file);
+        source [size] = 0;
+        assert_true (size > 0);
+        assert_int_equal (strlen (reply.body), size);
+        assert_memory_equal (reply.body, source, size);
+        const zhive_dashboard_asset_t *asset = zhive_dashboard_find (files [i][0]);
+        assert_non_null (asset);
+        assert_int_equal (asset->size, size);
+        free (reply.head);
+    }
+    reply = s_request (port, "GET", "/", NULL);
+    assert_non_null (strstr (reply.body, "<title>zhive broker</title>"));
+    assert_non_null (strstr (reply.body, "src=\"dashboard.js\""));
+    assert_null (strstr (reply.body, "http://"));    //  Nothing from elsewhere
+    assert_null (strstr (reply.body, "https://"));
+    free (reply.head);
+    reply = s_request (port, "HEAD", "/", NULL);
+    assert_int_equal (reply.status, 200);
+    assert_string_equal (reply.body, "");
+    free (reply.head);
+    reply = s_request (port, "POST", "/", NULL);
+    assert_int_equal (reply.status, 405);
+    free (reply.head);
+    //  The data stays behind the token; other paths are not public
+    reply = s_request (port, "GET", "/api/status", NULL);
+    assert_int_equal (reply.status, 401);
+    free (reply.head);
+    reply = s_request (port, "GET", "/index.html", NULL);
+    assert_int_equal (reply.status, 401);
+    free (reply.head);
+    reply = s_request (port, "GET", "/index.html", S_TOKEN);
+    assert_int_equal (reply.status, 404);
+    free (reply.head);
+    assert_null (zhive_dashboard_find ("/index.html"));
+    assert_null (zhive_dashboard_find (NULL));
+
+    //  The status has its history (sampled each second) and errors
+    int64_t until = zclock_mono () + 20000;
+    size_t intervals = 0;
+    while (zclock_mono () < until && intervals < 2) {
+        reply = s_request (port, "GET", "/api/status", S_TOKEN);
+        json_t *status = json_loads (reply.body, 0, NULL);
+        assert_non_null (status);
+        intervals = json_array_size (json_object_get (json_object_get (status, "history"), "ok"));
+        assert_true (json_is_array (json_object_get (status, "errors")));
+        assert_true (json_is_object (json_object_get (status, "rates")));
+        json_decref (status);
+        free (reply.head);
+        if (intervals < 2)
+            zclock_sleep (200);
+    }
+    assert_true (intervals >= 2);
     testkit_pool_destroy (&pool);
 }
 
@@ -536,9 +893,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_pool_metrics),
-        cmocka_unit_test (test_escaping),
-        cmocka_unit_test (test_addresses),
+        cmocka_unit_test (test_pool_metrics), cmocka_unit_test (test_escaping),
+        cmocka_unit_test (test_errors_ring),  cmocka_unit_test (test_errors_hostile),
+        cmocka_unit_test (test_history),      cmocka_unit_test (test_addresses),
         cmocka_unit_test (test_scrape),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
