@@ -75,7 +75,7 @@ ZHIVE_HTTP_TOKEN=$(cat "$TMP/token") "$ZHIVE_BIN/zhive-broker" \
 PIDS+=($!)
 METRICS=""
 for _ in $(seq 1 200); do
-    METRICS=$(sed -n 's/^zhive-broker: .*, metrics \(http:[^ ]*\/metrics\)$/\1/p' "$TMP/broker.out" || true)
+    METRICS=$(sed -n 's/^zhive-broker: .*, metrics \(http:[^ ,]*\/metrics\)\(,.*\)\{0,1\}$/\1/p' "$TMP/broker.out" || true)
     [[ -n "$METRICS" ]] && break
     sleep 0.1
 done
