@@ -77,7 +77,12 @@ stack_rm () {
     local deadline=$(($(date +%s) + 90))
     timeout -k 5 "$LIMIT" docker stack rm "$STACK" >/dev/null 2>&1 || true
     until stack_gone; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "left of stack $STACK:" \
+                 "$(docker ps -a --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Names}} {{.Status}}')" \
+                 "$(docker network inspect -f '{{.Name}}: {{len .Containers}} endpoint(s)' "$NETWORK" 2>&1)" >&2
+            return 1
+        fi
         sleep 0.5
     done
 }
@@ -251,5 +256,63 @@ if stack_rm; then
 else
     fail "the stack's containers or network are left 90 s after docker stack rm"
 fi
+
+
+#  ---------------------------------------------------------------------
+#  CURVE: compose.yaml + compose.curve.yaml deployed as they are. The secret
+#  keys become Swarm secrets (the stack's, gone with it); the broker's public
+#  key and allowed/ are bind mounts, here on the one node
+echo "--- CURVE: stack deploy -c compose.yaml -c compose.curve.yaml"
+export ZHIVE_CURVE_DIR="$TMP/curve"
+mkdir -p "$ZHIVE_CURVE_DIR/allowed" "$TMP/client"
+for k in broker worker health; do
+    (cd "$ZHIVE_CURVE_DIR" && "$ZHIVE" keygen "$k" >/dev/null) || fail "keygen $k"
+done
+(cd "$TMP/client" && "$ZHIVE" keygen client >/dev/null) || fail "keygen client"
+cp "$ZHIVE_CURVE_DIR/worker" "$ZHIVE_CURVE_DIR/health" "$TMP/client/client" "$ZHIVE_CURVE_DIR/allowed/"
+cp "$ZHIVE_CURVE_DIR/broker" "$TMP/client/"
+chown -R 10001:10001 "$ZHIVE_CURVE_DIR" "$TMP/client"
+STACK="${STACK}c"
+NETWORK="${STACK}_default"
+CLI="${STACK}_cli"
+pick_ports
+DEPLOYED=1
+t0=$(now_ms)
+if ! timeout -k 5 "$LIMIT" docker stack deploy --detach=true -c "$SRC/docker/compose.yaml" \
+        -c "$SRC/docker/compose.curve.yaml" "$STACK" >"$TMP/deploy.log" 2>&1; then
+    cat "$TMP/deploy.log" >&2
+    fail "docker stack deploy (CURVE)"
+    finish
+fi
+wait_for 60 "network $NETWORK" network_made || finish
+timeout -k 5 "$LIMIT" docker run -d --name "$CLI" --network "$NETWORK" --init -v "$TMP/client:/keys:ro" \
+    "$IMAGE" sleep infinity >/dev/null || { fail "a CLI container on $NETWORK"; finish; }
+ZHIVE_CMD=(docker exec -i "$CLI" zhive)
+BROKER="tcp://${ZHIVE_BROKER_HOST:-broker}:5555"
+CURVE_CLIENT=(--curve-secret /keys/client_secret --broker-key /keys/broker)
+wait_for 120 "two CURVE workers" status_hosts 2 || { cat "$TMP/status" >&2; finish; }
+echo "figure: CURVE stack deploy to 2 workers in $(($(now_ms) - t0)) ms"
+#  The broker's health check (a CURVE client with the health key) passes
+broker_healthy () {
+    docker ps --filter "label=com.docker.swarm.service.name=${STACK}_broker" --format '{{.Status}}' |
+        grep -q '(healthy)'
+}
+wait_for 60 "CURVE broker healthy (its CURVE health check)" broker_healthy
+seq 1 500 >"$TMP/curve.in"
+sed 's/.*/[&]/' "$TMP/curve.in" >"$TMP/curve.want"
+start_map "$TMP/curve.in" echo
+end_map "$TMP/curve.in" "CURVE map" "$TMP/curve.want"
+#  Without CURVE the broker does not answer
+RC=0
+timeout 20 "${ZHIVE_CMD[@]}" --broker "$BROKER" --timeout 1000 status </dev/null >/dev/null 2>&1 || RC=$?
+[ "$RC" -ne 0 ] || fail "a client without CURVE got an answer from the CURVE broker"
+docker rm -f "$CLI" >/dev/null 2>&1 || true
+if stack_rm; then
+    DEPLOYED=0
+else
+    fail "the CURVE stack's containers or network are left 90 s after docker stack rm"
+fi
+secrets=$(docker secret ls -q --filter "label=com.docker.stack.namespace=$STACK")
+[ -z "$secrets" ] || fail "secrets of the CURVE stack left after stack rm: $secrets"
 
 finish
