@@ -92,12 +92,11 @@ docker_image () {
                    --network none)
     fi
     [ "$FAILURES" -eq 0 ] || finish
-    #  The classic builder (no BuildKit here) ignores docker/Dockerfile.dockerignore
-    #  (and so may a root .dockerignore's absence): the context is sent as a tar
-    #  made with its exclusions
+    #  As users build it, from the root (BuildKit reads docker/Dockerfile.dockerignore,
+    #  the classic builder the root .dockerignore: the same patterns)
     t0=$(now_ms)
-    if ! tar -C "$SRC" --exclude-from="$SRC/docker/Dockerfile.dockerignore" -c . |
-            timeout 1200 docker build -f docker/Dockerfile "${base_args[@]}" -t "$IMAGE" - >"$TMP/build.log" 2>&1; then
+    if ! (cd "$SRC" && timeout 1200 docker build -f docker/Dockerfile "${base_args[@]}" -t "$IMAGE" .) \
+            >"$TMP/build.log" 2>&1; then
         tail -n 40 "$TMP/build.log" >&2
         fail "docker build -f docker/Dockerfile"
         finish
