@@ -163,6 +163,11 @@ if ! timeout -k 5 "$LIMIT" docker stack deploy --detach=true -c "$SRC/docker/com
 fi
 grep -q "ignoring IP-address (127.0.0.1:$ZHIVE_CLIENT_PORT:5555/tcp)" "$TMP/deploy.log" &&
     echo "figure: stack deploy ignores the ports' 127.0.0.1: published on every address (routing mesh)"
+#  ZHIVE_CLIENT_PORT and ZHIVE_WORKER_PORT are substituted at deploy (ZHIVE_BIND is not: no host IP in Swarm)
+published=$(docker service inspect -f '{{range .Spec.EndpointSpec.Ports}}{{.TargetPort}}:{{.PublishedPort}} {{end}}' \
+    "${STACK}_broker")
+[ "$published" = "5555:$ZHIVE_CLIENT_PORT 5556:$ZHIVE_WORKER_PORT " ] ||
+    fail "the broker's published ports are '$published', expected ZHIVE_CLIENT_PORT and ZHIVE_WORKER_PORT"
 [ "$(docker service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' "${STACK}_worker")" = 2 ] ||
     fail "the worker service does not start with the 2 replicas of deploy.replicas"
 #  The CLI container on the stack's network (attachable), once that exists
