@@ -22,22 +22,15 @@ ZHIVE="$ZHIVE_BIN/zhive"
 [ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
 LIMIT=120                               #  seconds any one command may take
 
-skip () {
-    echo "SKIP: $*"
-    exit 77
-}
-command -v docker >/dev/null || skip "no docker command"
-timeout 30 docker info >/dev/null 2>&1 || skip "docker info fails: no Docker engine reachable"
-command -v docker-compose >/dev/null || skip "docker-compose is not installed (.ci/install-deps installs it)"
-
-TMP=$(mktemp -d)
-PIDS=()                                 #  background processes to kill on exit
-PROJECTS=()                             #  compose projects to take down on exit
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/docker_lib.sh
+source "$(dirname "$0")/docker_lib.sh"
+docker_require
+command -v docker-compose >/dev/null || skip "docker-compose is not installed (.ci/install-deps installs it)"
+TMP=$(mktemp -d)
+PROJECTS=()                             #  compose projects to take down on exit
 PROJECT="zhivetest$$"
-IMAGE=${ZHIVE_TEST_IMAGE:-zhive:test}
-export ZHIVE_IMAGE=$IMAGE
 
 #  ---------------------------------------------------------------------
 #  compose PROJECT FILES... -- ARGS: docker-compose on the project, bounded
@@ -54,11 +47,7 @@ compose () {
 
 cleanup () {
     local p
-    #  PIDS are `timeout` processes: their children (zhive) first
-    for p in "${PIDS[@]}"; do
-        pkill -KILL -P "$p" 2>/dev/null || true
-    done
-    kill_pids
+    kill_maps
     for p in "${PROJECTS[@]}"; do
         compose "$p" compose.yaml compose.curve.yaml -- down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     done
@@ -78,105 +67,13 @@ for p in $(docker ps -a --format '{{.Label "com.docker.compose.project"}}' | gre
     docker network rm "${p}_default" >/dev/null 2>&1 || true
 done
 
-#  finish: reports, exits 1 if any check failed
-finish () {
-    if ((FAILURES)); then
-        echo "$FAILURES check(s) failed" >&2
-        exit 1
-    fi
-    echo "all docker checks passed"
-    exit 0
-}
-
-now_ms () {
-    date +%s%3N
-}
-
-#  wait_for SECONDS WHAT CMD...: runs CMD every 0.2 s until it succeeds, at
-#  most SECONDS; records a failure naming WHAT past that (returns 1)
-wait_for () {
-    local limit=$1 what=$2 deadline
-    shift 2
-    deadline=$(($(date +%s) + limit))
-    until "$@"; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            fail "$what: not within ${limit}s"
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
 #  ---------------------------------------------------------------------
 #  The image: bases first (docker/make-base where absent), then docker/Dockerfile
-echo "--- image"
-base_args=()
-if [ "${ZHIVE_DOCKER_OFFLINE:-0}" != 1 ]; then
-    bash "$SRC/docker/make-base" debian:bookworm-slim || fail "make-base debian:bookworm-slim"
-    #  Can a container of the build reach Debian's archive (RUN apt-get)?
-    if ! timeout 90 docker run --rm debian:bookworm-slim apt-get update >"$TMP/probe" 2>&1; then
-        echo "containers cannot reach Debian's archive: bases with the packages inside"
-        ZHIVE_DOCKER_OFFLINE=1
-    fi
-fi
-if [ "${ZHIVE_DOCKER_OFFLINE:-0}" = 1 ]; then
-    #  The builder base holds .ci/install-deps' packages, the runtime base zhive's libraries
-    deps=$(sed -n '/^packages=(/,/)/p' "$SRC/.ci/install-deps" | sed 's/packages=(//; s/)//' | xargs | tr ' ' ,)
-    bash "$SRC/docker/make-base" --include "$deps,python3" zhive-base:build || fail "make-base zhive-base:build"
-    bash "$SRC/docker/make-base" --include libzmq5,libczmq4,libmsgpackc2,libjansson4 zhive-base:runtime ||
-        fail "make-base zhive-base:runtime"
-    base_args=(--build-arg ZHIVE_BUILD_BASE=zhive-base:build --build-arg ZHIVE_RUNTIME_BASE=zhive-base:runtime
-               --network none)
-fi
-[ "$FAILURES" -eq 0 ] || finish
-#  The classic builder (no BuildKit here) ignores docker/Dockerfile.dockerignore:
-#  the context is sent as a tar made with its exclusions
-t0=$(now_ms)
-if ! tar -C "$SRC" --exclude-from="$SRC/docker/Dockerfile.dockerignore" -c . |
-        timeout 1200 docker build -f docker/Dockerfile "${base_args[@]}" -t "$IMAGE" - >"$TMP/build.log" 2>&1; then
-    tail -n 40 "$TMP/build.log" >&2
-    fail "docker build -f docker/Dockerfile"
-    finish
-fi
-echo "figure: image built in $(($(now_ms) - t0)) ms, size $(docker image inspect -f '{{.Size}}' "$IMAGE") bytes"
-[ "$(docker run --rm "$IMAGE" id -u)" = 10001 ] || fail "the image does not run as user zhive (10001)"
-docker run --rm "$IMAGE" zhive call echo '[42]' --local 1 --load /usr/local/lib/zhive/libzhive-examples.so \
-    >"$TMP/out" 2>&1 || true
-expect_out "[42]" "a call on an embedded pool inside the image"
+docker_image
 
 #  ---------------------------------------------------------------------
-#  Free host ports for the published ones, checked free again right before up
-ports_free () {
-    python3 -c '
-import socket, sys
-for p in sys.argv[1:]:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(p)))
-    s.close()' "$@" 2>/dev/null
-}
-pick_ports () {
-    local tries
-    for tries in 1 2 3 4 5; do
-        read -r ZHIVE_CLIENT_PORT ZHIVE_WORKER_PORT < <(free_ports 2)
-        ports_free "$ZHIVE_CLIENT_PORT" "$ZHIVE_WORKER_PORT" && break
-    done
-    export ZHIVE_CLIENT_PORT ZHIVE_WORKER_PORT
-    BROKER="tcp://127.0.0.1:$ZHIVE_CLIENT_PORT"
-}
-
-#  status_hosts N: the broker's status lists N workers on N distinct hosts
-status_hosts () {
-    timeout 10 "$ZHIVE" --broker "$BROKER" --timeout 2000 "${CURVE_CLIENT[@]}" status >"$TMP/status" 2>&1 || return 1
-    local rows hosts
-    rows=$(awk 'NR == 1 { next } NF == 0 { exit } { print $2 }' "$TMP/status")
-    [ "$(grep -c . <<<"$rows")" -eq "$1" ] && [ "$(sort -u <<<"$rows" | grep -c .)" -eq "$1" ]
-}
 healthy () {
     [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = healthy ]
-}
-lines_at_least () {
-    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 running () {
     [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]
@@ -185,26 +82,8 @@ restarted () {
     running "$1" && [ "$(docker inspect -f '{{.RestartCount}}' "$1")" -ge 1 ]
 }
 
-#  start_map FILE FUNCTION: `zhive map` of FILE in the background, results in FILE.out
-start_map () {
-    rm -f "$1.out"
-    timeout -k 5 300 "$ZHIVE" --broker "$BROKER" "${CURVE_CLIENT[@]}" map "$2" <"$1" >"$1.out" 2>"$1.err" &
-    MAP_PID=$!
-    PIDS+=("$MAP_PID")
-}
-#  end_map FILE NAME [WANT]: the map exits 0 with every result right and in
-#  order: the lines of WANT (default FILE itself)
-end_map () {
-    local rc=0
-    wait "$MAP_PID" || rc=$?
-    [ "$rc" -eq 0 ] || fail "$2: map exit status $rc: $(head -c 1000 "$1.err")"
-    cmp -s "${3:-$1}" "$1.out" ||
-        fail "$2: results differ from the inputs ($(wc -l <"$1.out") lines of $(wc -l <"$1"))"
-}
-
 #  ---------------------------------------------------------------------
 echo "--- up: a broker and three workers"
-CURVE_CLIENT=()
 pick_ports
 PROJECTS+=("$PROJECT")
 t0=$(now_ms)
