@@ -77,6 +77,12 @@ stack_rm () {
     local deadline=$(($(date +%s) + 90))
     timeout -k 5 "$LIMIT" docker stack rm "$STACK" >/dev/null 2>&1 || true
     until stack_gone; do
+        #  Docker 20.10 may leave the network behind for good when an endpoint
+        #  (the CLI container's, just removed) lingered while stack rm tried
+        #  to remove it: once no container of the stack is left, remove it
+        if [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ]; then
+            timeout 30 docker network rm "$NETWORK" >/dev/null 2>&1 || true
+        fi
         if [ "$(date +%s)" -ge "$deadline" ]; then
             echo "left of stack $STACK:" \
                  "$(docker ps -a --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Names}} {{.Status}}')" \
