@@ -83,8 +83,9 @@ docker_image () {
         fi
     fi
     if [ "${ZHIVE_DOCKER_OFFLINE:-0}" = 1 ]; then
-        #  The builder base holds .ci/install-deps' packages, the runtime base zhive's libraries
-        deps=$(sed -n '/^packages=(/,/)/p' "$SRC/.ci/install-deps" | sed 's/packages=(//; s/)//' | xargs | tr ' ' ,)
+        #  The builder base holds the packages docker/Dockerfile installs (install-deps
+        #  --build), the runtime base zhive's libraries
+        deps=$(bash "$SRC/.ci/install-deps" --list --build | paste -sd, -)
         bash "$SRC/docker/make-base" --include "$deps,python3" zhive-base:build || fail "make-base zhive-base:build"
         bash "$SRC/docker/make-base" --include libzmq5,libczmq4,libmsgpackc2,libjansson4 zhive-base:runtime ||
             fail "make-base zhive-base:runtime"
