@@ -57,15 +57,6 @@ wait_for () {
     done
 }
 
-#  kill_maps: for an EXIT trap; PIDS are `timeout` processes, their children
-#  (zhive) first
-kill_maps () {
-    local p
-    for p in "${PIDS[@]}"; do
-        pkill -KILL -P "$p" 2>/dev/null || true
-    done
-    kill_pids
-}
 
 #  ---------------------------------------------------------------------
 #  docker_image: the bases first (docker/make-base where absent), then

@@ -57,10 +57,12 @@ for s in sockets:
 print(" ".join(str(s.getsockname()[1]) for s in sockets))' "${1:-2}"
 }
 
-#  kill_pids: SIGKILL every pid in the array PIDS (for an EXIT trap)
+#  kill_pids: SIGKILL every pid in the array PIDS and its children first
+#  (a `timeout CMD` dies without passing a SIGKILL on), for an EXIT trap
 kill_pids () {
     local pid
     for pid in "${PIDS[@]}"; do
+        pkill -KILL -P "$pid" 2>/dev/null || true
         kill -KILL "$pid" 2>/dev/null || true
     done
 }

@@ -47,7 +47,7 @@ compose () {
 
 cleanup () {
     local p
-    kill_maps
+    kill_pids
     for p in "${PROJECTS[@]}"; do
         compose "$p" compose.yaml compose.curve.yaml -- down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     done
