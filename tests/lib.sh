@@ -8,6 +8,11 @@
 
 FAILURES=0
 
+#  The tests speak only to loopback and their own hosts and containers: no
+#  HTTP proxy of the environment may carry a request (curl, Python's urllib,
+#  Selenium, Prometheus and the docker CLI all honour these)
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
+
 fail () {
     echo "FAIL: $*" >&2
     FAILURES=$((FAILURES + 1))
