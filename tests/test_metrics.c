@@ -582,22 +582,38 @@ test_history (void **state)
     assert_true (late_ok == 1.0 / 3.0);
     assert_true (late_failed == 0);
 
-    //  The samples grow up to the ring's size, then the oldest go
-    for (int64_t i = 4; i < 4 + ZHIVE_METRICS_HISTORY_SAMPLES + 50; i++) {
+    //  The samples grow up to the ring's size, then the oldest go; two ok
+    //  in one interval after the wrap land where its age says
+    const int64_t last = 4 + ZHIVE_METRICS_HISTORY_SAMPLES + 49;
+    const int64_t mark = last - 29;
+    uint64_t id = 100;
+    for (int64_t i = 4; i <= last; i++) {
+        if (i == mark)
+            for (int n = 0; n < 2; n++, id++) {
+                s_submit (pool, (i * 1000 - 500) * S_MS, id, "echo");
+                s_done (pool, (i * 1000 - 499) * S_MS, "w1", fake.tickets [fake.count - 1]);
+            }
         size_t before = zhive_metrics_history_size (history);
         zhive_metrics_history_sample (history, pool, i * 1000 * S_MS);
         size_t after = zhive_metrics_history_size (history);
         assert_int_equal (after, before < ZHIVE_METRICS_HISTORY_SAMPLES ? before + 1 : before);
     }
     assert_int_equal (zhive_metrics_history_size (history), ZHIVE_METRICS_HISTORY_SAMPLES);
-    zhive_metrics_history_get (history, ZHIVE_METRICS_HISTORY_SAMPLES - 1, &ok, &failed);
-    assert_int_equal (ok, 0);
+    for (size_t index = 0; index < ZHIVE_METRICS_HISTORY_SAMPLES; index++) {
+        zhive_metrics_history_get (history, index, &ok, &failed);
+        assert_int_equal (ok, index == ZHIVE_METRICS_HISTORY_SAMPLES - 1 - 29 ? 2 : 0);
+        assert_int_equal (failed, 0);
+    }
     //  Rates over the last 10 s only: nothing happened there
     zhive_metrics_history_rates (history, NULL, &late_ok, &late_failed);
     assert_true (late_ok == 0 && late_failed == 0);
     root = s_status (pool, 0, history);
-    assert_int_equal (json_array_size (json_object_get (json_object_get (root, "history"), "ok")),
-                      ZHIVE_METRICS_HISTORY_SAMPLES);
+    oks = json_object_get (json_object_get (root, "history"), "ok");
+    assert_int_equal (json_array_size (oks), ZHIVE_METRICS_HISTORY_SAMPLES);
+    assert_int_equal (json_integer_value (json_array_get (oks, ZHIVE_METRICS_HISTORY_SAMPLES - 30)),
+                      2);
+    assert_int_equal (json_integer_value (json_array_get (oks, ZHIVE_METRICS_HISTORY_SAMPLES - 29)),
+                      0);
     json_decref (root);
     zhive_metrics_history_destroy (&history);
     zhive_metrics_history_destroy (&history);
