@@ -141,7 +141,10 @@ zhive_metrics_server_new (zloop_t *loop, zhive_pool_t *pool, zsock_t *clients, c
     }
     for (size_t i = 0; i < zhive_dashboard_assets_count; i++) {
         if (zhive_http_set_public (self->http, zhive_dashboard_assets [i].path)) {
-            snprintf (error, error_size, "cannot serve the dashboard: out of memory");
+            snprintf (error, error_size,
+                      "cannot serve the dashboard's %zu files: out of memory, or more than %d"
+                      " public paths (ZHIVE_HTTP_PUBLIC_MAX)",
+                      zhive_dashboard_assets_count, ZHIVE_HTTP_PUBLIC_MAX);
             zhive_metrics_server_destroy (&self);
             return NULL;
         }

@@ -17,6 +17,7 @@
     failures: 0,                 // polls failed in a row
     errorTimes: new Map(),       // error sequence number -> when first seen (ms)
     errorsKey: '',               // what the errors table shows
+    errorsIncarnation: '',       // the broker incarnation errorTimes belong to
     hover: -1,                   // chart interval under the pointer
   };
 
@@ -244,8 +245,12 @@
     const tbody = $('errors').tBodies[0];
     $('errors-count').textContent = recorded ? (recorded > errors.length ? 'last ' + errors.length + ' of ' + count(recorded) : String(recorded)) : '';
     // Redrawn only when a new error came: a message stays selectable
-    const key = recorded + ':' + errors.length;
+    const incarnation = (state.status && state.status.incarnation) || '';
+    const key = incarnation + ':' + recorded + ':' + errors.length;
     if (key === state.errorsKey) return;
+    // A restarted broker numbers its errors from 0 again: times known are not its
+    if (incarnation !== state.errorsIncarnation) state.errorTimes = new Map();
+    state.errorsIncarnation = incarnation;
     state.errorsKey = key;
     if (!errors.length) return emptyRow(tbody, 6, 'No errors');
     const now = Date.now();
