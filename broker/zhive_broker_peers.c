@@ -295,7 +295,13 @@ s_worker_message (zhive_broker_peers_t *self, const zhive_peer_t *peer)
             zhive_pool_worker_failed (self->pool, self->now, peer, in->id, in->type,
                                       in->message ? in->message : "");
             break;
-        case ZHIVE_DRAINING: zhive_pool_worker_draining (self->pool, self->now, peer); break;
+        case ZHIVE_DRAINING:
+            //  Marked draining first, then DRAINED on the same connection:
+            //  every TASK sent before is ahead of it, and none follows
+            zhive_pool_worker_draining (self->pool, self->now, peer);
+            s_out (self, peer, ZHIVE_DRAINED);
+            s_send (self, self->worker_sock);
+            break;
         case ZHIVE_BYE: {
             char why [160];
             snprintf (why, sizeof why, "it said BYE: %.120s", in->message ? in->message : "");

@@ -83,6 +83,7 @@ zhive_proto_command_name (int command)
         case ZHIVE_HEARTBEAT: return "HEARTBEAT";
         case ZHIVE_DRAINING: return "DRAINING";
         case ZHIVE_WELCOME: return "WELCOME";
+        case ZHIVE_DRAINED: return "DRAINED";
         case ZHIVE_SUBMIT: return "SUBMIT";
         case ZHIVE_CANCEL: return "CANCEL";
         case ZHIVE_STATUS: return "STATUS";
@@ -231,7 +232,8 @@ s_decode_header (zhive_proto_t *self, const uint8_t *data, size_t size)
         case ZHIVE_PING:
         case ZHIVE_PONG:
         case ZHIVE_HEARTBEAT:
-        case ZHIVE_DRAINING: break;
+        case ZHIVE_DRAINING:
+        case ZHIVE_DRAINED: break;
         case ZHIVE_SUBMIT:
             if (fields < 4 || zhive_reader_uint (&cur, &self->id) ||
                 zhive_reader_str (&cur, self->function, ZHIVE_NAME_MAX) ||
@@ -486,7 +488,8 @@ zhive_proto_encode (zhive_proto_t *self, uint8_t signature [5], const void **hea
         case ZHIVE_PING:
         case ZHIVE_PONG:
         case ZHIVE_HEARTBEAT:
-        case ZHIVE_DRAINING: msgpack_pack_array (pk, 0); break;
+        case ZHIVE_DRAINING:
+        case ZHIVE_DRAINED: msgpack_pack_array (pk, 0); break;
         case ZHIVE_SUBMIT:
             msgpack_pack_array (pk, 5);
             msgpack_pack_uint64 (pk, self->id);

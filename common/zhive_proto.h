@@ -53,6 +53,7 @@ extern "C" {
 #define ZHIVE_FAILED       0x32    //  W->B  [ticket, type, message]
 #define ZHIVE_DRAINING     0x33    //  W->B  []  (send me no more tasks)
 #define ZHIVE_WELCOME      0x34    //  B->W  [incarnation]  (answer to READY)
+#define ZHIVE_DRAINED      0x35    //  B->W  []  (answer to DRAINING: nothing more follows)
 #define ZHIVE_TASK         0x40    //  B->W  [ticket, function, timeout_ms, chunk] + args
 #define ZHIVE_BYE          0x50    //  any   [reason]
 //  READY may end with a token (a string) after max_tasks: see docs/protocol.md

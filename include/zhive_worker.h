@@ -148,7 +148,9 @@ ZHIVE_EXPORT int zhive_worker_set_curve (zhive_worker_t *self, const char *secre
                                          const char *broker_cert_path);
 
 //  Graceful stop: tell the broker to send no more tasks (DRAINING), finish
-//  the jobs in flight, then say BYE and return 0 from zhive_worker_run.
+//  the jobs in flight (and any task already on its way), then say BYE and
+//  return 0 from zhive_worker_run, once the broker has answered DRAINED or
+//  after waiting idle for heartbeat interval x liveness without it.
 //  Callable before run, from a handler, or from a timer that looks at a
 //  signal handler's flag; zhive_worker_stop stops at once.
 ZHIVE_EXPORT void zhive_worker_drain (zhive_worker_t *self);

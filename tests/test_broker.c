@@ -1346,7 +1346,9 @@ test_max_tasks (void **state)
     zsock_destroy (&next);
 }
 
-//  A worker that says DRAINING gets nothing more and finishes what it holds
+//  A worker that says DRAINING gets DRAINED, then nothing more, and
+//  finishes what it holds; a draining worker that reconnects (READY
+//  offering nothing, then DRAINING) gets DRAINED on its new connection
 static void
 test_worker_draining (void **state)
 {
@@ -1357,6 +1359,8 @@ test_worker_draining (void **state)
     testkit_peer_submit (client, 1, "f", "\x91\x01", -1, -1);
     uint64_t ticket = testkit_peer_expect_task (worker, "f", "\x91\x01");
     testkit_peer_send (worker, ZHIVE_DRAINING, 0);
+    zhive_proto_t *drained = testkit_peer_expect (worker, ZHIVE_DRAINED);
+    zhive_proto_destroy (&drained);
     zclock_sleep (50);
     testkit_peer_submit (client, 2, "f", "\x91\x02", -1, -1);
     testkit_peer_submit (client, 3, "f", "\x91\x03", -1, -1);
@@ -1368,9 +1372,16 @@ test_worker_draining (void **state)
     testkit_peer_ready (next, "next", 2, 4, "f", NULL);
     testkit_peer_expect_task (next, "f", "\x91\x02");
     testkit_peer_expect_task (next, "f", "\x91\x03");
+    zsock_t *again = testkit_pool_fake_worker (fixture);
+    testkit_peer_ready (again, "w", 1, 4, NULL);
+    testkit_peer_send (again, ZHIVE_DRAINING, 0);
+    drained = testkit_peer_expect (again, ZHIVE_DRAINED);
+    zhive_proto_destroy (&drained);
+    testkit_peer_expect_quiet (again, 100);
     zsock_destroy (&client);
     zsock_destroy (&worker);
     zsock_destroy (&next);
+    zsock_destroy (&again);
 }
 
 //  The broker's pipe signals within timeout_ms: it stopped on its own

@@ -130,15 +130,27 @@ static void
 test_simple_commands_roundtrip (void **state)
 {
     fixture_t *f = (fixture_t *) *state;
-    int commands [] = { ZHIVE_PING, ZHIVE_PONG, ZHIVE_CANCEL, ZHIVE_STATUS, ZHIVE_WELCOME };
+    int commands [] = { ZHIVE_PING,    ZHIVE_PONG,     ZHIVE_CANCEL, ZHIVE_STATUS,
+                        ZHIVE_WELCOME, ZHIVE_DRAINING, ZHIVE_DRAINED };
     for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
         f->out->command = commands [i];
         f->out->id = 100 + i;
         assert_int_equal (s_roundtrip (f), 0);
         assert_int_equal (f->in->command, commands [i]);
-        if (commands [i] != ZHIVE_PING && commands [i] != ZHIVE_PONG)
+        if (commands [i] != ZHIVE_PING && commands [i] != ZHIVE_PONG &&
+            commands [i] != ZHIVE_DRAINING && commands [i] != ZHIVE_DRAINED)
             assert_int_equal (f->in->id, 100 + i);
     }
+    //  DRAINED on the wire: the signature with 0x35 and an empty array
+    uint8_t signature [5];
+    const void *header;
+    size_t header_size;
+    f->out->command = ZHIVE_DRAINED;
+    assert_int_equal (zhive_proto_encode (f->out, signature, &header, &header_size), 0);
+    assert_memory_equal (signature, "ZHV\x01\x35", 5);
+    assert_int_equal (header_size, 1);
+    assert_memory_equal (header, "\x90", 1);
+    assert_string_equal (zhive_proto_command_name (ZHIVE_DRAINED), "DRAINED");
     f->out->command = ZHIVE_TASK;
     f->out->id = 55;
     zhive_proto_set_name (f->out->function, "echo");

@@ -259,9 +259,11 @@ echo "figure: 30,000 tasks through the rolling update in $(($(now_ms) - t_map)) 
 
 #  Every old worker drained: the broker logged it, with the tasks it held.
 #  A worker lost holding tasks is logged with their count ("N task(s) to
-#  requeue"): those are the redispatches. A draining worker that ends once it
-#  is idle may still leave one: a task the broker sent before it read
-#  DRAINING, in transit when the worker said BYE (requeued, run elsewhere).
+#  requeue"): those are the redispatches. A draining worker waits for the
+#  broker's DRAINED (behind every task sent before it) before its BYE, so a
+#  task in transit is run, not requeued; only a worker that got no DRAINED
+#  within its bound (an older broker) may still leave one. Counted, not
+#  required zero.
 #  Each worker lost with tasks must have drained first: none was stopped
 #  without draining (a SIGKILL past the grace period, a crash)
 timeout 60 docker service logs --raw --since "$since" "${STACK}_broker" >"$TMP/broker.log" 2>&1 || true

@@ -908,7 +908,8 @@ s_setup_max_tasks (zhive_worker_t *worker)
 
 //  max_tasks 3: READY tells what is left, also after a reconnect; the
 //  worker refuses a fourth task, finishes the others, says BYE and run
-//  returns 0. A reconnect meanwhile offers nothing and says DRAINING.
+//  returns 0. A reconnect meanwhile offers nothing and says DRAINING, and
+//  the BYE waits for that connection's DRAINED.
 static void
 test_max_tasks (void **state)
 {
@@ -944,6 +945,8 @@ test_max_tasks (void **state)
         assert_false (seen [broker->in->id - 2]);
         seen [broker->in->id - 2] = true;
     }
+    testkit_broker_expect_quiet (broker);
+    testkit_broker_send (broker, ZHIVE_DRAINED, NULL);
     testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "max-tasks reached");
     uint64_t done = 0;
@@ -967,7 +970,7 @@ test_drain (void **state)
     testkit_broker_send_task_int (broker, 2, "sleep", 300);
     testkit_broker_expect_quiet (broker);
     zstr_send (actor, "DRAIN");
-    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_draining (broker);
     testkit_broker_send_task_int (broker, 3, "fib", 10);
     testkit_broker_expect_done_int (broker, 3, 55);
     bool seen [2] = { false, false };
@@ -983,9 +986,12 @@ test_drain (void **state)
     assert_int_equal (s_worker_end (&actor, false, &done), 0);
     assert_int_equal (done, 3);
 
-    //  Drained before it runs: READY, DRAINING, BYE, and run returns 0
+    //  Drained before it runs: READY, DRAINING, BYE, and run returns 0.
+    //  Nobody answers DRAINING here (run has the thread): the BYE comes
+    //  after the bounded wait for DRAINED, 100 ms x 3
     zhive_worker_t *worker = zhive_worker_new (broker->endpoint);
     assert_non_null (worker);
+    zhive_worker_set_heartbeat (worker, 100, 3);
     assert_int_equal (zhive_worker_register (worker, "nothing", s_nothing, NULL, ZHIVE_SYNC), 0);
     zhive_worker_drain (worker);
     assert_int_equal (zhive_worker_run (worker), 0);
@@ -994,6 +1000,74 @@ test_drain (void **state)
     testkit_broker_expect_ready (broker, none, 16, getpid ());
     testkit_broker_expect (broker, ZHIVE_DRAINING);
     testkit_broker_expect (broker, ZHIVE_BYE);
+    testkit_broker_destroy (&broker);
+}
+
+//  A TASK the broker sent before it read DRAINING is on its way when the
+//  worker is idle: the worker waits for DRAINED (which the broker sends
+//  after everything else), runs that task, and says BYE only after DRAINED
+static void
+test_drain_waits_for_drained (void **state)
+{
+    (void) state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint, 4, testkit_plugin (), NULL, NULL, NULL };
+    zactor_t *actor = s_worker_start (&args);
+    testkit_broker_expect_ready (broker, s_example_functions, 4, getpid ());
+    testkit_broker_send_task_int (broker, 1, "sleep", 200);
+    testkit_broker_expect_quiet (broker);
+    zstr_send (actor, "DRAIN");
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_done_int (broker, 1, 200);
+    //  Idle now, but no DRAINED yet: no BYE
+    testkit_broker_expect_quiet (broker);
+    testkit_broker_send_task_int (broker, 2, "fib", 10);
+    testkit_broker_expect_done_int (broker, 2, 55);
+    testkit_broker_expect_quiet (broker);
+    testkit_broker_send (broker, ZHIVE_DRAINED, NULL);
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "stopping");
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, false, &done), 0);
+    assert_int_equal (done, 2);
+    testkit_broker_destroy (&broker);
+}
+
+static void
+s_setup_fast_heartbeat (zhive_worker_t *worker)
+{
+    zhive_worker_set_heartbeat (worker, 100, 3);
+}
+
+//  A broker that never answers DRAINING (an older one): the worker still
+//  says BYE once it has been idle for interval x liveness (300 ms here).
+//  Task 1 may reach the worker after the DRAIN command does, task 2 comes
+//  after DRAINING: both are run first
+static void
+test_drain_without_drained (void **state)
+{
+    (void) state;
+    testkit_broker_t *broker = testkit_broker_new (NULL);
+    s_worker_args_t args = { broker->endpoint,      4, testkit_plugin (), NULL, NULL,
+                             s_setup_fast_heartbeat };
+    zactor_t *actor = s_worker_start (&args);
+    testkit_broker_expect_ready (broker, s_example_functions, 4, getpid ());
+    testkit_broker_send_task_int (broker, 1, "sleep", 500);
+    zstr_send (actor, "DRAIN");
+    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_send_task_int (broker, 2, "fib", 10);
+    bool seen [2] = { false, false };
+    for (int i = 0; i < 2; i++) {
+        testkit_broker_expect (broker, ZHIVE_DONE);
+        assert_true (broker->in->id == 1 || broker->in->id == 2);
+        assert_false (seen [broker->in->id - 1]);
+        seen [broker->in->id - 1] = true;
+    }
+    testkit_broker_expect (broker, ZHIVE_BYE);
+    assert_string_equal (broker->in->message, "stopping");
+    uint64_t done = 0;
+    assert_int_equal (s_worker_end (&actor, false, &done), 0);
+    assert_int_equal (done, 2);
     testkit_broker_destroy (&broker);
 }
 
@@ -1122,9 +1196,9 @@ test_program_serves (void **state)
     testkit_broker_send (broker, ZHIVE_PING, NULL);
     testkit_broker_expect (broker, ZHIVE_PONG);
 
-    //  SIGTERM drains: DRAINING, nothing is in flight, BYE
+    //  SIGTERM drains: DRAINING, nothing is in flight, DRAINED, BYE
     int status = testkit_process_stop (process);
-    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_draining (broker);
     testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
     assert_true (WIFEXITED (status));
@@ -1210,7 +1284,7 @@ test_program_signals (void **state)
     testkit_broker_send_task_int (broker, 1, "sleep", 500);
     testkit_broker_expect_quiet (broker);
     kill (process->pid, SIGTERM);
-    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_draining (broker);
     testkit_broker_expect_done_int (broker, 1, 500);
     testkit_broker_expect (broker, ZHIVE_BYE);
     assert_string_equal (broker->in->message, "stopping");
@@ -1366,7 +1440,7 @@ test_program_zygote (void **state)
     //  reports it and exits 0
     close (process->input);
     process->input = -1;
-    testkit_broker_expect (broker, ZHIVE_DRAINING);
+    testkit_broker_expect_draining (broker);
     testkit_broker_expect (broker, ZHIVE_BYE);
     status = s_zygote_exit (process, pids [1]);
     assert_true (WIFEXITED (status));
@@ -1430,13 +1504,16 @@ test_program_zygote_orphan (void **state)
     close (report [0]);
     process->others [2] = zygote;
 
-    //  A worker answers for the zygote being ready; then its parent dies
+    //  A worker answers for the zygote being ready; then its parent dies,
+    //  and the worker drains (the broker answers DRAINING)
     assert_int_equal (write (process->input, "spawn\n", 6), 6);
     pid_t worker = s_zygote_pid (process);
     process->others [0] = worker;
+    testkit_broker_expect_ready (broker, s_example_functions, 16, worker);
     kill (process->pid, SIGKILL);
     waitpid (process->pid, NULL, 0);
     process->pid = 0;
+    testkit_broker_expect_draining (broker);
     int status = s_zygote_exit (process, worker);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
@@ -1641,6 +1718,8 @@ main (void)
         cmocka_unit_test (test_cancel),
         cmocka_unit_test (test_max_tasks),
         cmocka_unit_test (test_drain),
+        cmocka_unit_test (test_drain_waits_for_drained),
+        cmocka_unit_test (test_drain_without_drained),
         cmocka_unit_test_setup_teardown (test_program_usage, s_process_setup, s_process_teardown),
         cmocka_unit_test_setup_teardown (test_program_serves, s_process_setup, s_process_teardown),
         cmocka_unit_test_setup_teardown (test_program_crash, s_process_setup, s_process_teardown),

@@ -105,6 +105,16 @@ testkit_broker_expect (testkit_broker_t *self, int command)
 }
 
 //  ---------------------------------------------------------------------
+//  DRAINING, answered with DRAINED
+
+void
+testkit_broker_expect_draining (testkit_broker_t *self)
+{
+    testkit_broker_expect (self, ZHIVE_DRAINING);
+    testkit_broker_send (self, ZHIVE_DRAINED, NULL);
+}
+
+//  ---------------------------------------------------------------------
 //  READY of the worker with this pid; remember its routing id
 
 void

@@ -61,6 +61,10 @@ int testkit_broker_recv (testkit_broker_t *self);
 void testkit_broker_expect (testkit_broker_t *self, int command);
 
 //  ---------------------------------------------------------------------
+//  Receive DRAINING and answer it with DRAINED, as a broker does.
+void testkit_broker_expect_draining (testkit_broker_t *self);
+
+//  ---------------------------------------------------------------------
 //  Expect READY from the worker with this pid, offering functions
 //  (NULL-terminated, in order) with this concurrency; remember its
 //  routing id. READYs of other processes are skipped.
@@ -91,7 +95,7 @@ void testkit_broker_send_task_int_timeout (testkit_broker_t *self, uint64_t tick
                                            const char *function, int64_t value, int64_t timeout_ms);
 
 //  ---------------------------------------------------------------------
-//  A command without fields to the worker: PING, PONG, HEARTBEAT, or BYE
+//  A command without fields to the worker: PING, PONG, HEARTBEAT, DRAINED, or BYE
 //  with message as its reason (NULL: "").
 void testkit_broker_send (testkit_broker_t *self, int command, const char *message);
 

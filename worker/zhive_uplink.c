@@ -365,6 +365,12 @@ zhive_uplink_lost (zhive_uplink_t *self)
 //  ---------------------------------------------------------------------
 //  The DEALER
 
+bool
+zhive_uplink_connected (zhive_uplink_t *self)
+{
+    return self->connected;
+}
+
 zsock_t *
 zhive_uplink_socket (zhive_uplink_t *self)
 {

@@ -72,6 +72,9 @@ void zhive_uplink_stop (zhive_uplink_t *self);
 //  ZHIVE_UPLINK_CONNECTED at the next connection.
 void zhive_uplink_lost (zhive_uplink_t *self);
 
+//  True while a connection to the broker is up (as its monitor last said).
+bool zhive_uplink_connected (zhive_uplink_t *self);
+
 //  The DEALER, to read and send on.
 zsock_t *zhive_uplink_socket (zhive_uplink_t *self);
 

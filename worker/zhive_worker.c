@@ -27,7 +27,11 @@
     at once (BYE; the broker requeues what the worker held). Draining
     (zhive_worker_drain) and the max_tasks limit both close the worker: it
     takes no more tasks, finishes those in flight, then says BYE and run
-    returns 0. A sync handler that runs past its task's deadline plus a
+    returns 0. A worker that sent DRAINING says BYE only once the broker
+    has answered it with DRAINED on that connection (so a TASK the broker
+    sent before it read DRAINING, still on its way, is here and run
+    first), or once it has waited idle for interval x liveness without
+    the answer (an older broker, or a connection that is gone). A sync handler that runs past its task's deadline plus a
     grace period ends the process (zhive_watchdog).
     =========================================================================
 */
@@ -80,6 +84,8 @@ struct _zhive_worker_t {
     bool failed;                       //  run must return -1 (BYE from broker, ...)
     int stop_timer;                    //  Timer that ends the loop after a stop, or 0
     int finish_timer;                  //  Timer that ends the loop once closed and idle, or 0
+    bool drain_unacked;                //  DRAINING sent on this connection, no DRAINED yet
+    int ack_timer;                     //  Bounds an idle wait for DRAINED, or 0
 };
 
 //  ---------------------------------------------------------------------
@@ -125,6 +131,27 @@ s_closing (zhive_worker_t *self)
     return self->draining || (self->max_tasks && self->taken >= self->max_tasks);
 }
 
+//  How long an idle worker waits for DRAINED before it says BYE anyway:
+//  the time after which a silent broker counts as gone
+static int
+s_ack_wait_ms (zhive_worker_t *self)
+{
+    return self->heartbeat_ivl * self->liveness;    //  Clamped: at most ZHIVE_HEARTBEAT_MAX
+}
+
+static void s_check_finished (zhive_worker_t *self);
+
+//  Ends the idle wait for DRAINED, if one is running
+static void
+s_ack_timer_end (zhive_worker_t *self)
+{
+    if (self->ack_timer)
+        zloop_timer_end (self->loop, self->ack_timer);
+    self->ack_timer = 0;
+}
+
+//  DRAINING, also again on a new connection: until the broker answers
+//  this one with DRAINED, an idle worker waits (the wait starts anew)
 static int
 s_send_draining (zhive_worker_t *self)
 {
@@ -132,6 +159,9 @@ s_send_draining (zhive_worker_t *self)
     int rc = s_send (self);
     if (rc == 0)
         s_debug (self, "DRAINING sent: %zu tasks in flight", zhive_slots_running (self->slots));
+    self->drain_unacked = rc == 0;
+    s_ack_timer_end (self);
+    s_check_finished (self);
     return rc;
 }
 
@@ -201,7 +231,34 @@ s_reject (zhive_worker_t *self, uint64_t ticket, const char *type, const char *f
 //  ---------------------------------------------------------------------
 //  Jobs: the slots run them; their answers go out here
 
-//  The finish timer: ends the loop when the worker is closed and idle
+static bool
+s_idle (zhive_worker_t *self)
+{
+    return zhive_slots_running (self->slots) == 0 && zhive_slots_waiting (self->slots) == 0;
+}
+
+//  The ack timer: the worker has been idle for the whole wait and the
+//  broker never answered DRAINING; it says BYE anyway
+static int
+s_on_ack_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zhive_worker_t *self = (zhive_worker_t *) arg;
+    self->ack_timer = 0;
+    if (!s_idle (self))
+        return 0;    //  A task came meanwhile: when it ends, the wait starts anew
+    s_log (self, ZHIVE_LOG_INFO,
+           "the broker did not answer DRAINING with DRAINED within %d ms (an older broker, or "
+           "the connection is gone): saying BYE without it",
+           s_ack_wait_ms (self));
+    self->finished = true;
+    return -1;
+}
+
+//  The finish timer: ends the loop when the worker is closed and idle and
+//  the broker has answered its DRAINING (or, without an answer, arms the
+//  bounded wait for it)
 static int
 s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
 {
@@ -209,11 +266,26 @@ s_on_finish_timer (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     zhive_worker_t *self = (zhive_worker_t *) arg;
     self->finish_timer = 0;
-    if (zhive_slots_running (self->slots) == 0 && zhive_slots_waiting (self->slots) == 0) {
+    if (!s_idle (self))
+        return 0;    //  Not idle yet: the next task to end checks again
+    //  No connection: nothing more can arrive on it (a reconnect sends
+    //  DRAINING again), and there is no answer to wait for
+    if (!self->drain_unacked || !zhive_uplink_connected (self->uplink)) {
         self->finished = true;
         return -1;
     }
-    return 0;    //  Not idle yet: the next task to end checks again
+    if (!self->ack_timer) {
+        s_debug (self, "idle; waiting at most %d ms for the broker's DRAINED",
+                 s_ack_wait_ms (self));
+        int timer =
+            zloop_timer (self->loop, (size_t) s_ack_wait_ms (self), 1, s_on_ack_timer, self);
+        self->ack_timer = timer > 0 ? timer : 0;
+        if (!self->ack_timer) {
+            self->finished = true;    //  No timer to wait with: as without an answer
+            return -1;
+        }
+    }
+    return 0;
 }
 
 //  After a task ends: a closed worker with nothing in flight is finished.
@@ -322,7 +394,9 @@ s_on_task (zhive_worker_t *self)
         return;
     }
     //  A task that arrives while draining was sent before the broker read
-    //  DRAINING: it is run like the others in flight
+    //  DRAINING: it is run like the others in flight, and the idle wait
+    //  for DRAINED starts anew when it ends
+    s_ack_timer_end (self);
     self->taken++;
     zhive_handler_t *handler = zhive_registry_lookup (self->registry, in->function);
     uint64_t ticket = in->id;
@@ -342,6 +416,21 @@ s_on_task (zhive_worker_t *self)
         self->done++;
         s_check_finished (self);
     }
+}
+
+//  DRAINED: the broker read our DRAINING on this connection; everything
+//  it sent before is here, and it sends no more tasks
+static void
+s_on_drained (zhive_worker_t *self)
+{
+    if (!self->drain_unacked) {
+        s_debug (self, "DRAINED without a DRAINING on this connection; ignored");
+        return;
+    }
+    s_debug (self, "DRAINED: the broker sends no more tasks");
+    self->drain_unacked = false;
+    s_ack_timer_end (self);
+    s_check_finished (self);
 }
 
 //  CANCEL [ticket]: the broker has answered the task already (cancelled
@@ -380,6 +469,7 @@ s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
             case ZHIVE_TASK: s_on_task (self); break;
             case ZHIVE_CANCEL: s_on_cancel (self); break;
             case ZHIVE_WELCOME: s_on_welcome (self); break;
+            case ZHIVE_DRAINED: s_on_drained (self); break;
             case ZHIVE_HEARTBEAT: break;    //  Life; libzmq's heartbeats keep ours
             case ZHIVE_PING:
                 self->out->command = ZHIVE_PONG;
@@ -425,7 +515,7 @@ s_on_stop_timer (zloop_t *loop, int timer_id, void *arg)
 static void
 s_loop_clear (zhive_worker_t *self)
 {
-    int *timers [] = { &self->stop_timer, &self->finish_timer };
+    int *timers [] = { &self->stop_timer, &self->finish_timer, &self->ack_timer };
     for (size_t i = 0; i < sizeof timers / sizeof timers [0]; i++) {
         if (*timers [i])
             zloop_timer_end (self->loop, *timers [i]);
@@ -717,10 +807,8 @@ zhive_worker_drain (zhive_worker_t *self)
     if (self->draining)
         return;
     self->draining = true;
-    if (self->running && !self->stopping) {
-        s_send_draining (self);
-        s_check_finished (self);
-    }
+    if (self->running && !self->stopping)
+        s_send_draining (self);    //  It checks whether the worker is finished
 }
 
 zloop_t *
