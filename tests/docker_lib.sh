@@ -153,3 +153,21 @@ end_map () {
     cmp -s "${3:-$1}" "$1.out" ||
         fail "$2: results differ from the inputs ($(wc -l <"$1.out") lines of $(wc -l <"$1"))"
 }
+
+#  curve_keys: the CURVE compose files' keys, made with the host's zhive:
+#  broker, worker and health (the health check's) in $ZHIVE_CURVE_DIR (=
+#  $TMP/curve) with the worker's, the health check's and a client's public
+#  keys in its allowed/; the client's pair and the broker's public key in
+#  $TMP/client; all owned by the image's user (10001)
+curve_keys () {
+    export ZHIVE_CURVE_DIR="$TMP/curve"
+    mkdir -p "$ZHIVE_CURVE_DIR/allowed" "$TMP/client"
+    local k
+    for k in broker worker health; do
+        (cd "$ZHIVE_CURVE_DIR" && "$ZHIVE" keygen "$k" >/dev/null) || fail "keygen $k"
+    done
+    (cd "$TMP/client" && "$ZHIVE" keygen client >/dev/null) || fail "keygen client"
+    cp "$ZHIVE_CURVE_DIR/worker" "$ZHIVE_CURVE_DIR/health" "$TMP/client/client" "$ZHIVE_CURVE_DIR/allowed/"
+    cp "$ZHIVE_CURVE_DIR/broker" "$TMP/client/"
+    chown -R 10001:10001 "$ZHIVE_CURVE_DIR" "$TMP/client"
+}

@@ -166,14 +166,7 @@ left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
 
 #  ---------------------------------------------------------------------
 echo "--- CURVE: compose.yaml + compose.curve.yaml"
-export ZHIVE_CURVE_DIR="$TMP/curve"
-mkdir -p "$ZHIVE_CURVE_DIR/allowed" "$TMP/client"
-for k in broker worker health; do
-    (cd "$ZHIVE_CURVE_DIR" && "$ZHIVE" keygen "$k" >/dev/null) || fail "keygen $k"
-done
-(cd "$TMP/client" && "$ZHIVE" keygen client >/dev/null) || fail "keygen client"
-cp "$ZHIVE_CURVE_DIR/worker" "$ZHIVE_CURVE_DIR/health" "$TMP/client/client" "$ZHIVE_CURVE_DIR/allowed/"
-chown -R 10001:10001 "$ZHIVE_CURVE_DIR"
+curve_keys
 pick_ports
 PROJECTS+=("${PROJECT}c")
 compose "${PROJECT}c" compose.yaml compose.curve.yaml -- up -d --no-build --scale worker=2 >"$TMP/up.log" 2>&1 ||

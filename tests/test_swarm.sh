@@ -298,15 +298,7 @@ fi
 #  keys become Swarm secrets (the stack's, gone with it); the broker's public
 #  key and allowed/ are bind mounts, here on the one node
 echo "--- CURVE: stack deploy -c compose.yaml -c compose.curve.yaml"
-export ZHIVE_CURVE_DIR="$TMP/curve"
-mkdir -p "$ZHIVE_CURVE_DIR/allowed" "$TMP/client"
-for k in broker worker health; do
-    (cd "$ZHIVE_CURVE_DIR" && "$ZHIVE" keygen "$k" >/dev/null) || fail "keygen $k"
-done
-(cd "$TMP/client" && "$ZHIVE" keygen client >/dev/null) || fail "keygen client"
-cp "$ZHIVE_CURVE_DIR/worker" "$ZHIVE_CURVE_DIR/health" "$TMP/client/client" "$ZHIVE_CURVE_DIR/allowed/"
-cp "$ZHIVE_CURVE_DIR/broker" "$TMP/client/"
-chown -R 10001:10001 "$ZHIVE_CURVE_DIR" "$TMP/client"
+curve_keys
 STACK="${STACK}c"
 NETWORK="${STACK}_default"
 CLI="${STACK}_cli"
