@@ -31,8 +31,9 @@
     has answered it with DRAINED on that connection (so a TASK the broker
     sent before it read DRAINING, still on its way, is here and run
     first), or once it has waited idle for interval x liveness without
-    the answer (an older broker, or a connection that is gone). A sync handler that runs past its task's deadline plus a
-    grace period ends the process (zhive_watchdog).
+    the answer (an older broker, or a connection that is gone). A sync
+    handler that runs past its task's deadline plus a grace period ends
+    the process (zhive_watchdog).
     =========================================================================
 */
 #include "zhive_worker.h"
