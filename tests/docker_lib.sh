@@ -3,14 +3,23 @@
 #  share: the engine checks, the image built from the working tree, bounded
 #  waits, free host ports and maps driven from the host's zhive.
 #
-#  Source it after tests/lib.sh, with SRC (the checkout) and ZHIVE (the host's
-#  zhive CLI) set; TMP (a scratch folder) and LIMIT (seconds any one command
-#  may take) must be set before its functions run. `skip` exits 77; a test
-#  ends with `finish`.
+#  Source it with ZHIVE_BIN set (the build tree's bin/; ctest sets it): it
+#  sources tests/lib.sh and sets SRC (the checkout), ZHIVE (the host's zhive
+#  CLI, which must exist) and LIMIT (seconds any one command may take, 120);
+#  TMP (a scratch folder) must be set before its functions run. `skip` exits
+#  77; a test ends with `finish`.
 #
 #  The image is ZHIVE_TEST_IMAGE (default zhive:test), built by docker_image as
 #  docker/Dockerfile says: a second build, by the same test or the other one,
 #  reuses every cached layer (seconds), so the image is made once.
+
+: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZHIVE="$ZHIVE_BIN/zhive"
+[ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
+LIMIT=120                               #  seconds any one command may take
+# shellcheck source=tests/lib.sh
+source "$SRC/tests/lib.sh"
 
 IMAGE=${ZHIVE_TEST_IMAGE:-zhive:test}
 export ZHIVE_IMAGE=$IMAGE

@@ -16,16 +16,8 @@
 #  reuses every layer). Figures go to stdout as "figure: ...".
 set -euo pipefail
 
-: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-ZHIVE="$ZHIVE_BIN/zhive"
-[ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
-LIMIT=120                               #  seconds any one command may take
-
-# shellcheck source=tests/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/docker_lib.sh
-source "$(dirname "$0")/docker_lib.sh"
+source "$(dirname "$0")/docker_lib.sh"    #  ZHIVE_BIN, SRC, ZHIVE, LIMIT, tests/lib.sh
 docker_require
 command -v docker-compose >/dev/null || skip "docker-compose is not installed (.ci/install-deps installs it)"
 TMP=$(mktemp -d)

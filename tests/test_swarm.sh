@@ -25,17 +25,10 @@
 #  tasks.broker (ZHIVE_BROKER_HOST). Figures go to stdout as "figure: ...".
 set -euo pipefail
 
-: "${ZHIVE_BIN:?set ZHIVE_BIN to the folder holding zhive}"
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-ZHIVE="$ZHIVE_BIN/zhive"
-[ -x "$ZHIVE" ] || { echo "FAIL: no zhive CLI at $ZHIVE (build the zhive-cli target)" >&2; exit 1; }
-LIMIT=120                               #  seconds any one command may take
 TEST_WHAT=swarm
 
-# shellcheck source=tests/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/docker_lib.sh
-source "$(dirname "$0")/docker_lib.sh"
+source "$(dirname "$0")/docker_lib.sh"    #  ZHIVE_BIN, SRC, ZHIVE, LIMIT, tests/lib.sh
 docker_require
 timeout 30 docker stack --help >/dev/null 2>&1 || skip "this docker CLI has no 'docker stack'"
 
